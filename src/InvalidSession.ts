@@ -1,0 +1,114 @@
+/**
+ * Why a request did not get its existing session. Each cause is a tagged
+ * error; the engine reports it to the policy's `onInvalid` hook and counts
+ * it, then carries on with a new, empty session. None of them carries a raw
+ * session id or secret.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as Metric from "effect/Metric"
+import * as Schema from "effect/Schema"
+
+/**
+ * The request carried no session cookie.
+ *
+ * @since 0.1.0
+ * @category causes
+ */
+export class NoSessionCookie extends Schema.TaggedError<NoSessionCookie>()("NoSessionCookie", {}) {}
+
+/**
+ * A session cookie was present but failed verification (tampered, truncated,
+ * signed with another secret, malformed, oversized).
+ *
+ * @since 0.1.0
+ * @category causes
+ */
+export class InvalidCookie extends Schema.TaggedError<InvalidCookie>()("InvalidCookie", {}) {}
+
+/**
+ * The cookie was genuine but Redis has no such session (expired, evicted or
+ * logged out).
+ *
+ * @since 0.1.0
+ * @category causes
+ */
+export class NotInBackend extends Schema.TaggedError<NotInBackend>()("NotInBackend", {}) {}
+
+/**
+ * The stored payload could not be deserialized, and the policy says to start
+ * a new session in that case (`deserializationFailsNew`).
+ *
+ * @since 0.1.0
+ * @category causes
+ */
+export class DeserializationError extends Schema.TaggedError<DeserializationError>()("DeserializationError", {
+  reason: Schema.String
+}) {}
+
+/**
+ * The payload's own expiry (`x`) has passed.
+ *
+ * @since 0.1.0
+ * @category causes
+ */
+export class PayloadTimeout extends Schema.TaggedError<PayloadTimeout>()("PayloadTimeout", {
+  /** The expiry that passed, epoch seconds. */
+  expiredAt: Schema.Number
+}) {}
+
+/**
+ * The payload predates format version 1 (`v` missing or smaller).
+ *
+ * @since 0.1.0
+ * @category causes
+ */
+export class PayloadLegacy extends Schema.TaggedError<PayloadLegacy>()("PayloadLegacy", {
+  version: Schema.optional(Schema.Number)
+}) {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidSession =
+  | NoSessionCookie
+  | InvalidCookie
+  | NotInBackend
+  | DeserializationError
+  | PayloadTimeout
+  | PayloadLegacy
+
+/**
+ * A stored payload could not be deserialized and `deserializationFailsNew`
+ * is off: the request fails with this error (500) instead of silently
+ * starting over, so the broken data gets noticed. The seed's
+ * `RawDeserializationError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionDeserializationError extends Schema.TaggedError<SessionDeserializationError>()(
+  "SessionDeserializationError",
+  { reason: Schema.String },
+  HttpApiSchema.annotations({ status: 500 })
+) {}
+
+/**
+ * Counts invalid sessions, tagged with `cause` = the `_tag`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const invalidSessions = Metric.counter("session_invalid_total", {
+  description: "Requests whose session could not be used, by cause",
+  incremental: true
+})
+
+/**
+ * @since 0.1.0
+ * @category metrics
+ */
+export const count = (cause: InvalidSession) =>
+  Metric.increment(Metric.tagged(invalidSessions, "cause", cause._tag))

@@ -1,0 +1,252 @@
+/**
+ * The session of the current request.
+ *
+ * Nothing touches Redis until an operation needs the stored data; a new
+ * session is written only once it holds data, and all changes are written
+ * once, before the response is sent.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type { SessionDeserializationError } from "./InvalidSession.js"
+import type { SessionStoreError } from "./RedisClient.js"
+
+/**
+ * What any operation that needs the stored session can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SessionError = SessionStoreError | SessionDeserializationError
+
+/**
+ * A stored value did not decode with its key's schema (or a value to store
+ * did not encode). Names the key, never the session.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionValueError extends Schema.TaggedError<SessionValueError>()("SessionValueError", {
+  key: Schema.String,
+  reason: Schema.String
+}) {}
+
+/**
+ * A session key with a schema: values are decoded on read and encoded on
+ * write.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export interface SessionKey<A, I = A> {
+  readonly name: string
+  readonly schema: Schema.Schema<A, I>
+}
+
+/**
+ * Declares a typed key, e.g. `Session.key("userId", Schema.String)`.
+ *
+ * @since 0.1.0
+ * @category keys
+ */
+export const key = <A, I>(name: string, schema: Schema.Schema<A, I>): SessionKey<A, I> => ({ name, schema })
+
+/**
+ * Flash message options (seed: `flash(msg, queue, allow_duplicate)`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FlashOptions {
+  /** Default `""`, stored under `_f_` + queue. */
+  readonly queue?: string | undefined
+  /** Default true; false skips a message already queued. */
+  readonly allowDuplicate?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionShape {
+  /** The raw value under a key. */
+  readonly get: (key: string) => Effect.Effect<Option.Option<unknown>, SessionError>
+  readonly set: (key: string, value: unknown) => Effect.Effect<void, SessionError>
+  /** Removes a key; succeeds with whether it was there. */
+  readonly delete: (key: string) => Effect.Effect<boolean, SessionError>
+  readonly has: (key: string) => Effect.Effect<boolean, SessionError>
+  readonly keys: Effect.Effect<ReadonlyArray<string>, SessionError>
+  readonly entries: Effect.Effect<ReadonlyArray<readonly [string, unknown]>, SessionError>
+  /** Sets several keys at once (Python's `dict.update`). */
+  readonly update: (values: Readonly<Record<string, unknown>>) => Effect.Effect<void, SessionError>
+  readonly clear: Effect.Effect<void, SessionError>
+  /** Removes a key and succeeds with its value. */
+  readonly pop: (key: string) => Effect.Effect<Option.Option<unknown>, SessionError>
+  /** Marks the session as changed, for mutations `detectChanges` is off for. */
+  readonly changed: Effect.Effect<void, SessionError>
+  /** Deletes the session; later writes in this request start a new one. */
+  readonly invalidate: Effect.Effect<void, SessionError>
+  /** The session id, creating the session (and its cookie) if it is new. */
+  readonly ensureId: Effect.Effect<string, SessionError>
+  /** The id if the session exists and holds data, without creating one (seed: `session_id_safecheck`). */
+  readonly idIfExists: Effect.Effect<Option.Option<string>, SessionError>
+  readonly flash: (message: unknown, options?: FlashOptions) => Effect.Effect<void, SessionError>
+  readonly peekFlash: (queue?: string) => Effect.Effect<ReadonlyArray<unknown>, SessionError>
+  readonly popFlash: (queue?: string) => Effect.Effect<ReadonlyArray<unknown>, SessionError>
+  /** A fresh CSRF token (64 hex characters), stored under `_csrft_`. */
+  readonly newCsrfToken: Effect.Effect<string, SessionError>
+  /** The stored CSRF token, creating one if there is none. */
+  readonly getCsrfToken: Effect.Effect<string, SessionError>
+  /** This session's idle timeout from now on (seed: `adjust_session_timeout`). */
+  readonly adjustTimeout: (timeout: Duration.DurationInput) => Effect.Effect<void, SessionError>
+  /** This session's payload expiry `x`, epoch seconds (seed: `adjust_session_expires`). */
+  readonly adjustPayloadExpiry: (expiresAt: number) => Effect.Effect<void, SessionError>
+  /** The cookie's Max-Age for this response (`undefined`: none); resends the cookie. */
+  readonly adjustCookieMaxAge: (maxAge: Duration.DurationInput | undefined) => Effect.Effect<void>
+  /** The cookie's Expires for this response (`undefined`: none); resends the cookie. */
+  readonly adjustCookieExpires: (expires: Date | Duration.DurationInput | undefined) => Effect.Effect<void>
+  /** Sends the cookie again on this response. */
+  readonly recookie: Effect.Effect<void>
+  /** Writes the session now rather than before the response. */
+  readonly persistNow: Effect.Effect<void, SessionError>
+  /** Slides the Redis TTL now. */
+  readonly refreshNow: Effect.Effect<void, SessionError>
+  readonly isNew: Effect.Effect<boolean, SessionError>
+  /** Creation time, epoch seconds. */
+  readonly created: Effect.Effect<number, SessionError>
+  /** Idle timeout in seconds; none when sessions never time out. */
+  readonly timeout: Effect.Effect<Option.Option<number>, SessionError>
+  /** When the session expires if left idle from now, epoch seconds. */
+  readonly expires: Effect.Effect<Option.Option<number>, SessionError>
+}
+
+/**
+ * The current request's session, provided by `SessionMiddleware`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Session extends Context.Tag("effect-session-redis/Session")<Session, SessionShape>() {}
+
+const keyName = (key: string | { readonly name: string }): string => typeof key === "string" ? key : key.name
+
+const valueError = (name: string) => (error: ParseResult.ParseError) =>
+  new SessionValueError({ key: name, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+
+const decodeFound = <A, I>(key: SessionKey<A, I>) =>
+  Option.match({
+    onNone: (): Effect.Effect<Option.Option<A>, SessionValueError> => Effect.succeedNone,
+    onSome: (raw: unknown) =>
+      Effect.asSome(Effect.mapError(Schema.decodeUnknown(key.schema)(raw), valueError(key.name)))
+  })
+
+/**
+ * Reads a key: raw with a string, decoded with a `SessionKey`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export function get<A, I>(key: SessionKey<A, I>): Effect.Effect<Option.Option<A>, SessionError | SessionValueError, Session>
+export function get(key: string): Effect.Effect<Option.Option<unknown>, SessionError, Session>
+export function get<A, I>(
+  key: string | SessionKey<A, I>
+): Effect.Effect<Option.Option<unknown>, SessionError | SessionValueError, Session> {
+  return Effect.flatMap(Session, (session) =>
+    typeof key === "string" ? session.get(key) : Effect.flatMap(session.get(key.name), decodeFound(key)))
+}
+
+/**
+ * Writes a key: raw with a string, encoded with a `SessionKey`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export function set<A, I>(key: SessionKey<A, I>, value: A): Effect.Effect<void, SessionError | SessionValueError, Session>
+export function set(key: string, value: unknown): Effect.Effect<void, SessionError, Session>
+export function set<A, I>(
+  key: string | SessionKey<A, I>,
+  value: unknown
+): Effect.Effect<void, SessionError | SessionValueError, Session> {
+  return Effect.flatMap(Session, (session) => {
+    if (typeof key === "string") return session.set(key, value)
+    return Effect.flatMap(
+      Effect.mapError(Schema.encodeUnknown(key.schema)(value), valueError(key.name)),
+      (encoded) => session.set(key.name, encoded)
+    )
+  })
+}
+
+/**
+ * Removes a key and succeeds with its value, decoded with a `SessionKey`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export function pop<A, I>(key: SessionKey<A, I>): Effect.Effect<Option.Option<A>, SessionError | SessionValueError, Session>
+export function pop(key: string): Effect.Effect<Option.Option<unknown>, SessionError, Session>
+export function pop<A, I>(
+  key: string | SessionKey<A, I>
+): Effect.Effect<Option.Option<unknown>, SessionError | SessionValueError, Session> {
+  return Effect.flatMap(Session, (session) =>
+    typeof key === "string" ? session.pop(key) : Effect.flatMap(session.pop(key.name), decodeFound(key)))
+}
+
+/**
+ * Updates a key from its current value.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const modify = <A, I>(
+  key: SessionKey<A, I>,
+  f: (current: Option.Option<A>) => A
+): Effect.Effect<A, SessionError | SessionValueError, Session> =>
+  Effect.flatMap(get(key), (current) => {
+    const next = f(current)
+    return Effect.as(set(key, next), next)
+  })
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const remove = (key: string | { readonly name: string }): Effect.Effect<boolean, SessionError, Session> =>
+  Effect.flatMap(Session, (session) => session.delete(keyName(key)))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const has = (key: string | { readonly name: string }): Effect.Effect<boolean, SessionError, Session> =>
+  Effect.flatMap(Session, (session) => session.has(keyName(key)))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const invalidate: Effect.Effect<void, SessionError, Session> = Effect.flatMap(Session, (s) => s.invalidate)
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const flash = (message: unknown, options?: FlashOptions): Effect.Effect<void, SessionError, Session> =>
+  Effect.flatMap(Session, (session) => session.flash(message, options))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const popFlash = (queue?: string): Effect.Effect<ReadonlyArray<unknown>, SessionError, Session> =>
+  Effect.flatMap(Session, (session) => session.popFlash(queue))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getCsrfToken: Effect.Effect<string, SessionError, Session> = Effect.flatMap(Session, (s) => s.getCsrfToken)

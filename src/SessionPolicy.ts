@@ -1,0 +1,428 @@
+/**
+ * How sessions behave: every option of pyramid_session_redis, validated once
+ * when the Layer is built and resolved into the plain values the engine
+ * reads. This module is the one place where options become behaviour.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { randomBytes } from "node:crypto"
+import * as CookieSigner from "./CookieSigner.js"
+import type { InvalidSession } from "./InvalidSession.js"
+import { jsonSerializer, type Serializer } from "./internal/payload.js"
+
+export type { Serializer } from "./internal/payload.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SameSite = "lax" | "strict" | "none"
+
+/**
+ * Decides, from the final response, whether a session cookie may be sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResponseCheck = (
+  request: HttpServerRequest.HttpServerRequest,
+  response: HttpServerResponse.HttpServerResponse
+) => boolean
+
+/**
+ * Told about every session that could not be used, before a new one starts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidSessionHook = (
+  request: HttpServerRequest.HttpServerRequest,
+  cause: InvalidSession
+) => Effect.Effect<void>
+
+/**
+ * Options, as a user writes them. Durations are Effect `DurationInput`s
+ * ("20 minutes", `Duration.seconds(1200)`); they must be whole seconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Signs the cookie (seed: `secret`). Exactly one of `secret` and `signer`. */
+  readonly secret?: Redacted.Redacted<string> | undefined
+  /** A custom cookie signer instead of `secret` (seed: `cookie_signer`). */
+  readonly signer?: CookieSigner.CookieSigner | undefined
+  /** Idle timeout; `null` or zero means sessions never time out. Default 1200 seconds. */
+  readonly timeout?: Duration.DurationInput | null | undefined
+  /** Refresh the stored expiry only once less than this is left (seed: `timeout_trigger`). Turns on `payloadExpiry`. */
+  readonly timeoutTrigger?: Duration.DurationInput | undefined
+  /** Keep the timeout in the Redis TTL. `false` is LRU mode (seed: `set_redis_ttl`). Default true. */
+  readonly setRedisTtl?: boolean | undefined
+  /** Slide the TTL in the same round trip as the read (seed: `set_redis_ttl_readheavy`). */
+  readonly readHeavy?: boolean | undefined
+  /** Track the expiry inside the payload (`x`) as well (seed: `python_expires`). Default false. */
+  readonly payloadExpiry?: boolean | undefined
+  /** Detect changes to nested values by hashing the serialized data (seed: `detect_changes`). Default true. */
+  readonly detectChanges?: boolean | undefined
+  /** An undecodable payload starts a new session instead of failing the request (seed: `deserialized_fails_new`). Default false. */
+  readonly deserializationFailsNew?: boolean | undefined
+  /** A session left with no data is deleted, and its cookie with it (seed: `invalidate_empty_session`). Default false. */
+  readonly invalidateEmptySession?: boolean | undefined
+  /** Default `session`. */
+  readonly cookieName?: string | undefined
+  /** Default `/`. */
+  readonly cookiePath?: string | undefined
+  readonly cookieDomain?: string | undefined
+  /** Default true. */
+  readonly cookieSecure?: boolean | undefined
+  /** Default true. */
+  readonly cookieHttpOnly?: boolean | undefined
+  /** Default `lax`. */
+  readonly cookieSameSite?: SameSite | undefined
+  /** Default: none (a browser-session cookie). */
+  readonly cookieMaxAge?: Duration.DurationInput | undefined
+  /** An absolute date, or a duration from the moment the cookie is sent. */
+  readonly cookieExpires?: Date | Duration.DurationInput | undefined
+  readonly cookiePartitioned?: boolean | undefined
+  /** Send the cookie on responses of failed requests too (seed: `cookie_on_exception`). Default true. */
+  readonly cookieOnException?: boolean | undefined
+  /** May the final response carry a session cookie? (seed: `func_check_response_allow_cookies`). */
+  readonly responseAllowsCookie?: ResponseCheck | undefined
+  /** Told about every invalid session (seed: `func_invalid_logger`). */
+  readonly onInvalid?: InvalidSessionHook | undefined
+  /** New session ids; default 48 CSPRNG bytes, base64url (seed: `id_generator`). */
+  readonly generateId?: (() => string) | undefined
+  /** Prefix of generated ids; it travels inside the cookie (seed: `prefix`). */
+  readonly idPrefix?: string | undefined
+  /** Payload serializer; default JSON, which is wire-compatible with the seed. */
+  readonly serializer?: Serializer | undefined
+}
+
+/**
+ * A policy whose options contradict each other or are unsafe. Raised when
+ * the Layer is built; `options` names the options involved.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidPolicy extends Schema.TaggedError<InvalidPolicy>()("InvalidPolicy", {
+  options: Schema.Array(Schema.String),
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid session policy (${this.options.join(", ")}): ${this.reason}`
+  }
+}
+
+/**
+ * Cookie attributes, resolved.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CookiePolicy {
+  readonly name: string
+  readonly path: string
+  readonly domain: string | undefined
+  readonly secure: boolean
+  readonly httpOnly: boolean
+  readonly sameSite: SameSite
+  /** Seconds. */
+  readonly maxAge: number | undefined
+  /** Absolute date, or seconds from the moment the cookie is sent. */
+  readonly expires: Date | number | undefined
+  readonly partitioned: boolean
+}
+
+/**
+ * The resolved policy: what the engine reads. Times are whole seconds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SessionPolicyShape {
+  readonly signer: CookieSigner.CookieSigner
+  /** Idle timeout in seconds; `undefined` = sessions never time out. */
+  readonly timeout: number | undefined
+  readonly timeoutTrigger: number | undefined
+  /** The timeout lives in the Redis TTL (`setRedisTtl` and a timeout). */
+  readonly redisTtl: boolean
+  readonly readHeavy: boolean
+  /** The payload carries its expiry `x` (payload expiry, or a timeout trigger). */
+  readonly payloadExpiry: boolean
+  readonly detectChanges: boolean
+  readonly deserializationFailsNew: boolean
+  readonly invalidateEmptySession: boolean
+  readonly cookie: CookiePolicy
+  readonly cookieOnException: boolean
+  readonly responseAllowsCookie: ResponseCheck | undefined
+  readonly onInvalid: InvalidSessionHook | undefined
+  readonly generateId: () => string
+  readonly serializer: Serializer
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class SessionPolicy extends Context.Tag("effect-session-redis/SessionPolicy")<
+  SessionPolicy,
+  SessionPolicyShape
+>() {}
+
+/**
+ * The ready response check: no session cookie on a response that declares
+ * its own caching (`Cache-Control` or `Expires`), so a shared cache never
+ * stores someone's cookie.
+ *
+ * @since 0.1.0
+ * @category response checks
+ */
+export const refuseCacheableResponses: ResponseCheck = (_request, response) =>
+  response.headers["cache-control"] === undefined && response.headers["expires"] === undefined
+
+/**
+ * The shortest secret accepted (characters). Use `CookieSigner.make` as the
+ * `signer` to keep a shorter legacy secret.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const minimumSecretLength = 32
+
+/**
+ * 48 random bytes from the CSPRNG, base64url: 64 characters, 384 bits.
+ *
+ * @since 0.1.0
+ * @category id generators
+ */
+export const defaultGenerateId = (): string => randomBytes(48).toString("base64url")
+
+const invalid = (options: ReadonlyArray<string>, reason: string) => new InvalidPolicy({ options, reason })
+
+const wholeSeconds = (
+  name: string,
+  input: Duration.DurationInput
+): Effect.Effect<number, InvalidPolicy> => {
+  const decoded = Duration.decodeUnknown(input)
+  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
+    return Effect.fail(invalid([name], "must be a finite duration"))
+  }
+  const millis = Duration.toMillis(decoded.value)
+  if (millis < 0 || millis % 1000 !== 0) {
+    return Effect.fail(invalid([name], "must be a whole number of seconds, zero or more (a bare number is milliseconds)"))
+  }
+  return Effect.succeed(millis / 1000)
+}
+
+const optionalSeconds = (name: string, input: Duration.DurationInput | undefined) =>
+  input === undefined ? Effect.succeed(undefined) : wholeSeconds(name, input)
+
+const check = (ok: boolean, options: ReadonlyArray<string>, reason: string): Effect.Effect<void, InvalidPolicy> =>
+  ok ? Effect.void : Effect.fail(invalid(options, reason))
+
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+const resolveSigner = (options: Options): Effect.Effect<CookieSigner.CookieSigner, InvalidPolicy> => {
+  if ((options.secret === undefined) === (options.signer === undefined)) {
+    return Effect.fail(invalid(["secret", "signer"], "give exactly one of secret and signer"))
+  }
+  if (options.signer !== undefined) return Effect.succeed(options.signer)
+  const secret = options.secret
+  if (secret === undefined || Redacted.value(secret).length < minimumSecretLength) {
+    return Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
+  }
+  return Effect.succeed(CookieSigner.make(secret))
+}
+
+const resolveCookie = Effect.fn("SessionPolicy.resolveCookie")(function*(options: Options) {
+  const name = options.cookieName ?? "session"
+  const path = options.cookiePath ?? "/"
+  const domain = options.cookieDomain
+  const secure = options.cookieSecure ?? true
+  const sameSite = options.cookieSameSite ?? "lax"
+  const partitioned = options.cookiePartitioned ?? false
+  yield* check(COOKIE_NAME.test(name), ["cookieName"], "is not a valid cookie name")
+  yield* check(path.startsWith("/") && !/[;\s]/.test(path), ["cookiePath"], "must start with / and hold no ; or spaces")
+  yield* check(domain === undefined || /^[.a-zA-Z0-9-]+$/.test(domain), ["cookieDomain"], "is not a valid domain")
+  yield* check(sameSite !== "none" || secure, ["cookieSameSite", "cookieSecure"], "SameSite=None needs Secure")
+  yield* check(!partitioned || secure, ["cookiePartitioned", "cookieSecure"], "Partitioned needs Secure")
+  if (name.startsWith("__Host-")) {
+    yield* check(secure, ["cookieName", "cookieSecure"], "a __Host- cookie needs Secure")
+    yield* check(domain === undefined, ["cookieName", "cookieDomain"], "a __Host- cookie must not have a Domain")
+    yield* check(path === "/", ["cookieName", "cookiePath"], "a __Host- cookie needs Path=/")
+  }
+  if (name.startsWith("__Secure-")) {
+    yield* check(secure, ["cookieName", "cookieSecure"], "a __Secure- cookie needs Secure")
+  }
+  const maxAge = yield* optionalSeconds("cookieMaxAge", options.cookieMaxAge)
+  const expires = options.cookieExpires instanceof Date || options.cookieExpires === undefined
+    ? options.cookieExpires
+    : yield* wholeSeconds("cookieExpires", options.cookieExpires)
+  if (expires instanceof Date) {
+    yield* check(!Number.isNaN(expires.getTime()), ["cookieExpires"], "is not a valid date")
+  }
+  return {
+    name,
+    path,
+    domain,
+    secure,
+    httpOnly: options.cookieHttpOnly ?? true,
+    sameSite,
+    maxAge,
+    expires,
+    partitioned
+  } satisfies CookiePolicy
+})
+
+/**
+ * Validates options and resolves them into a policy.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) {
+  const signer = yield* resolveSigner(options)
+  const timeoutSeconds = options.timeout === null ? 0 : yield* wholeSeconds("timeout", options.timeout ?? "1200 seconds")
+  const timeout = timeoutSeconds === 0 ? undefined : timeoutSeconds
+  const trigger = yield* optionalSeconds("timeoutTrigger", options.timeoutTrigger)
+  const timeoutTrigger = trigger === 0 ? undefined : trigger
+  const setRedisTtl = options.setRedisTtl ?? true
+  const readHeavy = options.readHeavy ?? false
+
+  if (timeoutTrigger !== undefined) {
+    yield* check(timeout !== undefined, ["timeoutTrigger", "timeout"], "a timeout trigger needs a timeout")
+    yield* check(
+      timeout === undefined || timeoutTrigger < timeout,
+      ["timeoutTrigger", "timeout"],
+      "the trigger must be shorter than the timeout"
+    )
+    yield* check(
+      options.payloadExpiry !== false,
+      ["timeoutTrigger", "payloadExpiry"],
+      "a timeout trigger keeps the expiry in the payload: payloadExpiry cannot be false"
+    )
+  }
+  const payloadExpiry = timeoutTrigger !== undefined || (options.payloadExpiry ?? false)
+  yield* check(!payloadExpiry || timeout !== undefined, ["payloadExpiry", "timeout"], "payload expiry needs a timeout")
+  if (readHeavy) {
+    yield* check(timeout !== undefined, ["readHeavy", "timeout"], "read-heavy mode needs a timeout")
+    yield* check(setRedisTtl, ["readHeavy", "setRedisTtl"], "read-heavy mode needs Redis TTLs")
+    yield* check(timeoutTrigger === undefined, ["readHeavy", "timeoutTrigger"], "read-heavy mode excludes a timeout trigger")
+    yield* check(!payloadExpiry, ["readHeavy", "payloadExpiry"], "read-heavy mode excludes payload expiry")
+  }
+  const idPrefix = options.idPrefix ?? ""
+  yield* check(/^[\x21-\x7e]*$/.test(idPrefix), ["idPrefix"], "must be printable ASCII without spaces")
+  const generate = options.generateId ?? defaultGenerateId
+
+  return SessionPolicy.of({
+    signer,
+    timeout,
+    timeoutTrigger,
+    redisTtl: setRedisTtl && timeout !== undefined,
+    readHeavy,
+    payloadExpiry,
+    detectChanges: options.detectChanges ?? true,
+    deserializationFailsNew: options.deserializationFailsNew ?? false,
+    invalidateEmptySession: options.invalidateEmptySession ?? false,
+    cookie: yield* resolveCookie(options),
+    cookieOnException: options.cookieOnException ?? true,
+    responseAllowsCookie: options.responseAllowsCookie,
+    onInvalid: options.onInvalid,
+    generateId: idPrefix === "" ? generate : () => idPrefix + generate(),
+    serializer: options.serializer ?? jsonSerializer
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<SessionPolicy, InvalidPolicy> =>
+  Layer.effect(SessionPolicy, make(options))
+
+const seconds = (name: string) => Config.map(Config.integer(name), Duration.seconds)
+
+/**
+ * `SESSION_TIMEOUT`: seconds, or `0` / `none` for no timeout.
+ */
+const timeoutConfig = Config.string("SESSION_TIMEOUT").pipe(
+  Config.mapOrFail((text): Either.Either<Duration.Duration | null, ConfigError.ConfigError> => {
+    const value = text.trim().toLowerCase()
+    if (value === "none" || value === "0") return Either.right(null)
+    return /^\d+$/.test(value)
+      ? Either.right(Duration.seconds(Number(value)))
+      : Either.left(
+        ConfigError.InvalidData(["SESSION_TIMEOUT"], `Expected whole seconds or "none", got "${text}"`)
+      )
+  })
+)
+
+const sameSiteConfig = Config.literal("lax", "strict", "none", "Lax", "Strict", "None")("SESSION_COOKIE_SAMESITE").pipe(
+  Config.map((value): SameSite => value === "Lax" ? "lax" : value === "Strict" ? "strict" : value === "None" ? "none" : value)
+)
+
+const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), Option.getOrUndefined)
+
+/**
+ * The options that come from configuration, under the seed's setting names
+ * upper-cased (`SESSION_SECRET`, `SESSION_TIMEOUT`, ...). Times in seconds.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.all({
+  secret: optional(Config.redacted("SESSION_SECRET")),
+  timeout: optional(timeoutConfig),
+  timeoutTrigger: optional(seconds("SESSION_TIMEOUT_TRIGGER")),
+  setRedisTtl: optional(Config.boolean("SESSION_SET_REDIS_TTL")),
+  readHeavy: optional(Config.boolean("SESSION_SET_REDIS_TTL_READHEAVY")),
+  payloadExpiry: optional(Config.boolean("SESSION_PYTHON_EXPIRES")),
+  detectChanges: optional(Config.boolean("SESSION_DETECT_CHANGES")),
+  deserializationFailsNew: optional(Config.boolean("SESSION_DESERIALIZED_FAILS_NEW")),
+  invalidateEmptySession: optional(Config.boolean("SESSION_INVALIDATE_EMPTY_SESSION")),
+  cookieName: optional(Config.string("SESSION_COOKIE_NAME")),
+  cookiePath: optional(Config.string("SESSION_COOKIE_PATH")),
+  cookieDomain: optional(Config.string("SESSION_COOKIE_DOMAIN")),
+  cookieSecure: optional(Config.boolean("SESSION_COOKIE_SECURE")),
+  cookieHttpOnly: optional(Config.boolean("SESSION_COOKIE_HTTPONLY")),
+  cookieSameSite: optional(sameSiteConfig),
+  cookieMaxAge: optional(seconds("SESSION_COOKIE_MAX_AGE")),
+  cookieOnException: optional(Config.boolean("SESSION_COOKIE_ON_EXCEPTION")),
+  idPrefix: optional(Config.string("SESSION_PREFIX"))
+})
+
+/**
+ * Drops the options a configuration left unset, so they don't override code.
+ */
+const definedOnly = (options: Options): Options =>
+  Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined))
+
+/**
+ * Reads the policy from `Config` (see `config`). Options given in code are
+ * the base; every variable that is set overrides them. Options that cannot
+ * come from configuration (hooks, serializer, signer) are given in code.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Options = {}
+): Layer.Layer<SessionPolicy, InvalidPolicy | ConfigError.ConfigError> =>
+  Layer.effect(
+    SessionPolicy,
+    Effect.flatMap(config, (fromConfig) => make({ ...options, ...definedOnly(fromConfig) }))
+  )

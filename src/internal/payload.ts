@@ -1,0 +1,83 @@
+/**
+ * The stored session value (wire-format.md): `{"m": data, "c": created,
+ * "v": version, "t"?: timeout, "x"?: expiry}`, times in whole epoch seconds.
+ */
+import { createHash } from "node:crypto"
+
+/** @internal */
+export const PAYLOAD_VERSION = 1
+
+/** @internal */
+export type SessionData = Record<string, unknown>
+
+/** @internal */
+export interface Payload {
+  readonly m: SessionData
+  readonly c: number
+  readonly v: number
+  readonly t?: number | undefined
+  readonly x?: number | undefined
+}
+
+/**
+ * Turns payloads into strings and back. The default is JSON; a custom one
+ * must round-trip whatever the application stores.
+ */
+export interface Serializer {
+  readonly serialize: (value: unknown) => string
+  readonly deserialize: (text: string) => unknown
+}
+
+export const jsonSerializer: Serializer = {
+  serialize: (value) => JSON.stringify(value),
+  deserialize: (text) => JSON.parse(text)
+}
+
+/** @internal */
+export type Decoded =
+  | { readonly _tag: "Valid"; readonly payload: Payload }
+  | { readonly _tag: "Undecodable"; readonly reason: string }
+  | { readonly _tag: "Legacy"; readonly version: number | undefined }
+
+const isRecord = (u: unknown): u is Record<string, unknown> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+const optionalInt = (u: unknown): number | undefined | false =>
+  u === undefined || u === null ? undefined : Number.isSafeInteger(u) && typeof u === "number" ? u : false
+
+/** Parses and checks the shape; expiry (`x`) is judged by the caller, which owns the clock. */
+export const decode = (serializer: Serializer, text: string): Decoded => {
+  let raw: unknown
+  try {
+    raw = serializer.deserialize(text)
+  } catch (error) {
+    return { _tag: "Undecodable", reason: error instanceof Error ? error.name : "deserialize failed" }
+  }
+  if (!isRecord(raw)) return { _tag: "Undecodable", reason: "payload is not an object" }
+  const v = optionalInt(raw["v"])
+  if (v === false) return { _tag: "Undecodable", reason: "v is not an integer" }
+  if (v === undefined || v < PAYLOAD_VERSION) return { _tag: "Legacy", version: v }
+  const m = raw["m"]
+  const c = optionalInt(raw["c"])
+  const t = optionalInt(raw["t"])
+  const x = optionalInt(raw["x"])
+  if (!isRecord(m)) return { _tag: "Undecodable", reason: "m is not an object" }
+  if (c === false || c === undefined) return { _tag: "Undecodable", reason: "c is not an integer" }
+  if (t === false || x === false) return { _tag: "Undecodable", reason: "t or x is not an integer" }
+  return { _tag: "Valid", payload: { m, c, v, t, x } }
+}
+
+/** Key order `m c v t x`, absent optional keys omitted. */
+export const encode = (serializer: Serializer, payload: Payload): string => {
+  const out: Record<string, unknown> = { m: payload.m, c: payload.c, v: payload.v }
+  if (payload.t !== undefined) out["t"] = payload.t
+  if (payload.x !== undefined) out["x"] = payload.x
+  return serializer.serialize(out)
+}
+
+/** Fingerprint of the data, for change detection. */
+export const fingerprint = (serializer: Serializer, data: SessionData): string =>
+  createHash("sha1").update(serializer.serialize(data)).digest("base64")
+
+/** Integer seconds, rounded up like the seed (`ceil(time.time())`). */
+export const epochSeconds = (millis: number): number => Math.ceil(millis / 1000)
