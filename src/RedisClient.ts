@@ -10,10 +10,19 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { Redis } from "ioredis"
+import type { RedisOptions } from "ioredis"
 
 /**
  * A Redis command failed: the server is unreachable, too slow, or answered
@@ -88,3 +97,406 @@ export interface RedisClientShape {
  * @category tags
  */
 export class RedisClient extends Context.Tag("effect-session-redis/RedisClient")<RedisClient, RedisClientShape>() {}
+
+// -----------------------------------------------------------------------------
+// ioredis
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of `make` / `layer`.
+ *
+ * The client is built so that an unavailable Redis fails requests quickly
+ * instead of making them wait: commands are not queued while disconnected,
+ * every command has a timeout, and the client keeps reconnecting in the
+ * background so the application recovers on its own when Redis comes back.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** A `redis://` or `rediss://` URL. */
+  readonly url?: string | Redacted.Redacted<string> | undefined
+  /**
+   * Passed to ioredis (host, port, db, username, password, tls, …). The
+   * settings that make failures fast (`lazyConnect`, `enableOfflineQueue`,
+   * `maxRetriesPerRequest`, `connectTimeout`, `commandTimeout`) are set by this
+   * module and override these; a `retryStrategy` given here replaces the
+   * default one (reconnect after `min(attempt * 100, 1000)` ms, forever).
+   */
+  readonly redis?: RedisOptions | undefined
+  /** How long to wait for the first connection. Default: 2 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** How long to wait for the answer to a command. Default: 1 second. */
+  readonly commandTimeout?: Duration.DurationInput | undefined
+}
+
+const defaultConnectTimeout = Duration.seconds(2)
+const defaultCommandTimeout = Duration.seconds(1)
+/** Our own guard fires a little after ioredis' `commandTimeout`, as a backstop. */
+const timeoutSlack = Duration.millis(100)
+const quitTimeout = Duration.seconds(1)
+
+/** Reconnect after 100 ms, 200 ms, … up to 1 s between attempts, forever. */
+const retryStrategy = (times: number): number => Math.min(times * 100, 1000)
+
+/** Drops the arguments Redis echoes back in some errors (they may contain a key). */
+const sanitizeMessage = (message: string): string => {
+  const withoutArgs = message.replace(/,?\s*with args beginning with:.*$/s, "")
+  return withoutArgs.length > 200 ? `${withoutArgs.slice(0, 200)}…` : withoutArgs
+}
+
+const errorName = (cause: unknown): string =>
+  cause instanceof Error ? cause.name : ""
+
+const errorMessage = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : String(cause)
+
+const errorCode = (cause: unknown): string => {
+  if (typeof cause === "object" && cause !== null && "code" in cause) {
+    const code: unknown = cause.code
+    return typeof code === "string" ? code : ""
+  }
+  return ""
+}
+
+const classify = (cause: unknown): SessionStoreError["reason"] => {
+  const message = errorMessage(cause)
+  if (/command timed out/i.test(message)) return "Timeout"
+  if (errorName(cause) === "ReplyError") return "Reply"
+  // "Connection is closed.", "Stream isn't writeable…", MaxRetriesPerRequestError,
+  // ECONNREFUSED / ECONNRESET / EPIPE / ETIMEDOUT (connect) and anything else the
+  // client itself raises: the server could not be reached.
+  return "Connection"
+}
+
+const toStoreError = (command: string, cause: unknown): SessionStoreError => {
+  const code = errorCode(cause)
+  const message = sanitizeMessage(errorMessage(cause))
+  return new SessionStoreError({
+    command,
+    reason: classify(cause),
+    detail: code !== "" && !message.includes(code) ? `${code}: ${message}` : message
+  })
+}
+
+const isUnknownCommand = (cause: unknown): boolean =>
+  errorName(cause) === "ReplyError" && /unknown command/i.test(errorMessage(cause))
+
+/**
+ * Builds the service from an ioredis client. Every command fails with a
+ * `SessionStoreError` (never a defect) and never waits longer than
+ * `commandTimeout` (plus a little slack).
+ */
+const fromIoredis = (client: Redis, commandTimeout: Duration.DurationInput): RedisClientShape => {
+  const timeout = Duration.sum(Duration.decode(commandTimeout), timeoutSlack)
+  const timeoutDetail = `no reply within ${Duration.format(timeout)}`
+
+  const run = <A>(
+    span: string,
+    command: string,
+    evaluate: () => Promise<A>
+  ): Effect.Effect<A, SessionStoreError> =>
+    Effect.tryPromise({
+      try: evaluate,
+      catch: (cause) => toStoreError(command, cause)
+    }).pipe(
+      Effect.timeoutFail({
+        duration: timeout,
+        onTimeout: () => new SessionStoreError({ command, reason: "Timeout", detail: timeoutDetail })
+      }),
+      Effect.withSpan(`RedisClient.${span}`, {
+        kind: "client",
+        attributes: { "db.system": "redis", "db.operation": command }
+      })
+    )
+
+  const reply = (command: string, result: [error: Error | null, value: unknown] | undefined): unknown => {
+    if (result === undefined) {
+      throw new Error(`${command}: no reply in pipeline`)
+    }
+    if (result[0] !== null) throw result[0]
+    return result[1]
+  }
+
+  // `GETEX` exists since Redis 6.2; older servers get a pipelined GET + EXPIRE.
+  let getExSupported = true
+
+  const getExFallback = async (key: string, ttlSeconds: number): Promise<string | null> => {
+    const results = await client.pipeline().get(key).expire(key, ttlSeconds).exec()
+    if (results === null) throw new Error("Pipeline aborted")
+    const value = reply("GET", results[0])
+    reply("EXPIRE", results[1])
+    return typeof value === "string" ? value : null
+  }
+
+  const getEx = async (key: string, ttlSeconds: number): Promise<string | null> => {
+    if (!getExSupported) return getExFallback(key, ttlSeconds)
+    try {
+      return await client.getex(key, "EX", ttlSeconds)
+    } catch (cause) {
+      if (!isUnknownCommand(cause)) throw cause
+      getExSupported = false
+      return getExFallback(key, ttlSeconds)
+    }
+  }
+
+  const set = (key: string, value: string, options?: SetOptions): Promise<"OK" | null> => {
+    const ttl = options?.ttlSeconds
+    switch (options?.condition) {
+      case "NX":
+        return ttl === undefined ? client.set(key, value, "NX") : client.set(key, value, "EX", ttl, "NX")
+      case "XX":
+        return ttl === undefined ? client.set(key, value, "XX") : client.set(key, value, "EX", ttl, "XX")
+      case undefined:
+        return ttl === undefined ? client.set(key, value) : client.set(key, value, "EX", ttl)
+    }
+  }
+
+  return {
+    get: (key) => run("get", "GET", () => client.get(key)).pipe(Effect.map(Option.fromNullable)),
+    getEx: (key, ttlSeconds) =>
+      run("getEx", getExSupported ? "GETEX" : "GET+EXPIRE", () => getEx(key, ttlSeconds)).pipe(
+        Effect.map(Option.fromNullable)
+      ),
+    set: (key, value, options) => run("set", "SET", () => set(key, value, options)).pipe(Effect.map((r) => r === "OK")),
+    expire: (key, ttlSeconds) => run("expire", "EXPIRE", () => client.expire(key, ttlSeconds)).pipe(Effect.map((n) => n === 1)),
+    del: (key) => run("del", "DEL", () => client.del(key)).pipe(Effect.map((n) => n === 1)),
+    ttl: (key) => run("ttl", "TTL", () => client.ttl(key))
+  }
+}
+
+/** `quit()`, or `disconnect()` if the server does not acknowledge within 1 s. */
+const close = (client: Redis): Effect.Effect<void> =>
+  Effect.tryPromise(() => client.quit()).pipe(
+    Effect.timeout(quitTimeout),
+    Effect.catchAll(() => Effect.sync(() => client.disconnect())),
+    Effect.asVoid
+  )
+
+/**
+ * Creates an ioredis client, connects it, and quits it when the scope closes.
+ * Fails with `SessionStoreError` (command `CONNECT`, reason `Connection`) when
+ * Redis cannot be reached within `connectTimeout`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<RedisClientShape, SessionStoreError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
+    const commandTimeout = Duration.decode(options.commandTimeout ?? defaultCommandTimeout)
+    const runtime = yield* Effect.runtime<never>()
+    const redisOptions: RedisOptions = {
+      retryStrategy,
+      ...options.redis,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: Math.max(1, Math.round(Duration.toMillis(connectTimeout))),
+      commandTimeout: Math.max(1, Math.round(Duration.toMillis(commandTimeout)))
+    }
+
+    const client = yield* Effect.acquireRelease(
+      Effect.suspend(() => {
+        const url = options.url === undefined
+          ? undefined
+          : Redacted.isRedacted(options.url)
+          ? Redacted.value(options.url)
+          : options.url
+        const client = url === undefined ? new Redis(redisOptions) : new Redis(url, redisOptions)
+        // Without a listener ioredis prints every connection error to the console.
+        client.on("error", (error: unknown) => {
+          Runtime.runFork(runtime)(
+            Effect.logDebug("Redis connection error", sanitizeMessage(errorMessage(error)))
+          )
+        })
+        return Effect.tryPromise({
+          try: () => client.connect(),
+          catch: (cause) =>
+            new SessionStoreError({ command: "CONNECT", reason: "Connection", detail: toStoreError("CONNECT", cause).detail })
+        }).pipe(
+          Effect.timeoutFail({
+            duration: connectTimeout,
+            onTimeout: () =>
+              new SessionStoreError({
+                command: "CONNECT",
+                reason: "Connection",
+                detail: `not connected within ${Duration.format(connectTimeout)}`
+              })
+          }),
+          Effect.interruptible,
+          // stop the background reconnect attempts of a client we give up on
+          Effect.onError(() => Effect.sync(() => client.disconnect())),
+          Effect.as(client)
+        )
+      }),
+      close
+    )
+    return fromIoredis(client, commandTimeout)
+  })
+
+/**
+ * A `RedisClient` that owns its ioredis client.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<RedisClient, SessionStoreError> =>
+  Layer.scoped(RedisClient, make(options))
+
+/**
+ * Like `layer`, reading the URL from `REDIS_URL` unless told otherwise.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (options: {
+  readonly url?: Config.Config<Redacted.Redacted<string>> | undefined
+  readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
+  readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+} = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
+  Layer.scoped(
+    RedisClient,
+    Effect.gen(function*() {
+      const url = yield* (options.url ?? Config.redacted("REDIS_URL"))
+      const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
+      const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
+      return yield* make({ url, connectTimeout, commandTimeout })
+    })
+  )
+
+/**
+ * A `RedisClient` over an ioredis client the application owns: it is neither
+ * connected nor quit by this layer. For fast failures configure it like `make`
+ * does (`enableOfflineQueue: false`, `commandTimeout`, `maxRetriesPerRequest: 1`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerFromClient = (
+  client: Redis,
+  options: { readonly commandTimeout?: Duration.DurationInput | undefined } = {}
+): Layer.Layer<RedisClient> =>
+  Layer.succeed(RedisClient, fromIoredis(client, options.commandTimeout ?? defaultCommandTimeout))
+
+// -----------------------------------------------------------------------------
+// memory
+// -----------------------------------------------------------------------------
+
+interface MemoryEntry {
+  readonly value: string
+  readonly expiresAtMillis: number | undefined
+}
+
+/** Sweep expired entries after this many writes (at least; see `makeMemory`). */
+const sweepEvery = 1000
+
+const replyError = (command: string, detail: string) =>
+  Effect.fail(new SessionStoreError({ command, reason: "Reply", detail }))
+
+const checkTtl = (command: string, ttlSeconds: number, positive: boolean): Effect.Effect<void, SessionStoreError> =>
+  !Number.isSafeInteger(ttlSeconds)
+    ? replyError(command, "ERR value is not an integer or out of range")
+    : positive && ttlSeconds <= 0
+    ? replyError(command, `ERR invalid expire time in '${command.toLowerCase()}' command`)
+    : Effect.void
+
+/**
+ * An in-memory store with Redis semantics. TTLs are measured on the Effect
+ * `Clock`, so `TestClock.adjust` expires keys. Expired keys are dropped when
+ * touched, and swept every so many writes so memory stays bounded.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory: Effect.Effect<RedisClientShape> = Effect.sync(() => {
+  const entries = new Map<string, MemoryEntry>()
+  let writesSinceSweep = 0
+
+  const isExpired = (entry: MemoryEntry, now: number): boolean =>
+    entry.expiresAtMillis !== undefined && entry.expiresAtMillis <= now
+
+  const lookup = (key: string, now: number): MemoryEntry | undefined => {
+    const entry = entries.get(key)
+    if (entry === undefined) return undefined
+    if (isExpired(entry, now)) {
+      entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  const write = (key: string, entry: MemoryEntry, now: number): void => {
+    entries.set(key, entry)
+    // amortised O(1): a sweep costs O(size) and runs at most every `size` writes
+    writesSinceSweep++
+    if (writesSinceSweep >= Math.max(sweepEvery, entries.size)) {
+      writesSinceSweep = 0
+      for (const [k, e] of entries) {
+        if (isExpired(e, now)) entries.delete(k)
+      }
+    }
+  }
+
+  const now = <A>(f: (now: number) => A): Effect.Effect<A> =>
+    Effect.clockWith((clock) => Effect.sync(() => f(clock.unsafeCurrentTimeMillis())))
+
+  const expiresAt = (now: number, ttlSeconds: number) => now + ttlSeconds * 1000
+
+  return {
+    get: (key) => now((t) => Option.fromNullable(lookup(key, t)?.value)),
+    getEx: (key, ttlSeconds) =>
+      Effect.zipRight(
+        checkTtl("GETEX", ttlSeconds, true),
+        now((t) => {
+          const entry = lookup(key, t)
+          if (entry === undefined) return Option.none()
+          write(key, { value: entry.value, expiresAtMillis: expiresAt(t, ttlSeconds) }, t)
+          return Option.some(entry.value)
+        })
+      ),
+    set: (key, value, options) =>
+      Effect.zipRight(
+        options?.ttlSeconds === undefined ? Effect.void : checkTtl("SET", options.ttlSeconds, true),
+        now((t) => {
+          const exists = lookup(key, t) !== undefined
+          if (options?.condition === "NX" && exists) return false
+          if (options?.condition === "XX" && !exists) return false
+          const ttl = options?.ttlSeconds
+          write(key, { value, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
+          return true
+        })
+      ),
+    expire: (key, ttlSeconds) =>
+      Effect.zipRight(
+        checkTtl("EXPIRE", ttlSeconds, false),
+        now((t) => {
+          const entry = lookup(key, t)
+          if (entry === undefined) return false
+          if (ttlSeconds <= 0) {
+            entries.delete(key)
+          } else {
+            write(key, { value: entry.value, expiresAtMillis: expiresAt(t, ttlSeconds) }, t)
+          }
+          return true
+        })
+      ),
+    del: (key) => now((t) => lookup(key, t) !== undefined && entries.delete(key)),
+    ttl: (key) =>
+      now((t) => {
+        const entry = lookup(key, t)
+        if (entry === undefined) return -2
+        if (entry.expiresAtMillis === undefined) return -1
+        // like Redis: milliseconds left, rounded to the nearest second
+        return Math.floor((entry.expiresAtMillis - t + 500) / 1000)
+      })
+  }
+})
+
+/**
+ * An in-memory `RedisClient` for tests and single-process development.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<RedisClient> = Layer.effect(RedisClient, makeMemory)

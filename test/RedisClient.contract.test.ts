@@ -1,0 +1,255 @@
+/**
+ * One contract for every `RedisClient`: the in-memory store must behave like
+ * a real Redis for the commands the session engine uses.
+ */
+import { randomUUID } from "node:crypto"
+import { assert, describe, expect, it, layer } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import * as RedisClient from "../src/RedisClient.js"
+import { layerRedisServer, RedisServer } from "./support/redisServer.js"
+
+interface Harness {
+  /** Registers one test that needs a `RedisClient`. */
+  readonly test: (
+    name: string,
+    self: () => Effect.Effect<void, RedisClient.SessionStoreError, RedisClient.RedisClient>,
+    timeout?: number
+  ) => void
+  /** Lets time pass for the store: `TestClock.adjust` in memory, a real sleep against Redis. */
+  readonly elapse: (duration: Duration.DurationInput) => Effect.Effect<void>
+}
+
+const suiteId = randomUUID()
+let counter = 0
+/** A key no other test (or test run) uses. */
+const freshKey = (name: string) => `contract:${suiteId}:${counter++}:${name}`
+
+const contract = ({ elapse, test }: Harness) => {
+  test("get of a missing key is none", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      expect(yield* redis.get(freshKey("missing"))).toStrictEqual(Option.none())
+    }))
+
+  test("get returns what set wrote", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("set-get")
+      expect(yield* redis.set(key, "value")).toBe(true)
+      expect(yield* redis.get(key)).toStrictEqual(Option.some("value"))
+    }))
+
+  test("set overwrites an existing value", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("overwrite")
+      yield* redis.set(key, "first")
+      expect(yield* redis.set(key, "second")).toBe(true)
+      expect(yield* redis.get(key)).toStrictEqual(Option.some("second"))
+    }))
+
+  test("set NX on an existing key writes nothing and answers false", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("nx-existing")
+      yield* redis.set(key, "original")
+      expect(yield* redis.set(key, "other", { condition: "NX" })).toBe(false)
+      expect(yield* redis.get(key)).toStrictEqual(Option.some("original"))
+    }))
+
+  test("set NX on a missing key writes it", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("nx-missing")
+      expect(yield* redis.set(key, "value", { condition: "NX", ttlSeconds: 100 })).toBe(true)
+      expect(yield* redis.get(key)).toStrictEqual(Option.some("value"))
+    }))
+
+  test("set XX on a missing key writes nothing and answers false", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("xx-missing")
+      expect(yield* redis.set(key, "value", { condition: "XX" })).toBe(false)
+      expect(yield* redis.get(key)).toStrictEqual(Option.none())
+      expect(yield* redis.ttl(key)).toBe(-2)
+    }))
+
+  test("set XX on an existing key overwrites it", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("xx-existing")
+      yield* redis.set(key, "first")
+      expect(yield* redis.set(key, "second", { condition: "XX", ttlSeconds: 100 })).toBe(true)
+      expect(yield* redis.get(key)).toStrictEqual(Option.some("second"))
+    }))
+
+  test("set with a TTL gives the key that TTL", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("ttl")
+      yield* redis.set(key, "value", { ttlSeconds: 100 })
+      const ttl = yield* redis.ttl(key)
+      assert.isTrue(ttl >= 99 && ttl <= 100, `ttl ${ttl}`)
+    }))
+
+  test("set without a TTL clears a previous TTL", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("clear-ttl")
+      yield* redis.set(key, "first", { ttlSeconds: 100 })
+      yield* redis.set(key, "second")
+      expect(yield* redis.ttl(key)).toBe(-1)
+    }))
+
+  test("set with a TTL that is not positive fails with a Reply error", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("bad-ttl")
+      const error = yield* redis.set(key, "value", { ttlSeconds: 0 }).pipe(
+        Effect.zipRight(Effect.dieMessage("SET EX 0 succeeded")),
+        Effect.flip
+      )
+      expect(error.reason).toBe("Reply")
+      expect(error.command).toBe("SET")
+      expect(error.detail).not.toContain(key)
+      expect(yield* redis.get(key)).toStrictEqual(Option.none())
+    }))
+
+  test("getEx returns the value and slides the TTL", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("getex")
+      yield* redis.set(key, "value", { ttlSeconds: 10 })
+      expect(yield* redis.getEx(key, 1000)).toStrictEqual(Option.some("value"))
+      const ttl = yield* redis.ttl(key)
+      assert.isTrue(ttl >= 999 && ttl <= 1000, `ttl ${ttl}`)
+    }))
+
+  test("getEx of a missing key is none and creates nothing", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("getex-missing")
+      expect(yield* redis.getEx(key, 100)).toStrictEqual(Option.none())
+      expect(yield* redis.ttl(key)).toBe(-2)
+    }))
+
+  test("expire of an existing key sets its TTL and answers true", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("expire")
+      yield* redis.set(key, "value")
+      expect(yield* redis.expire(key, 100)).toBe(true)
+      const ttl = yield* redis.ttl(key)
+      assert.isTrue(ttl >= 99 && ttl <= 100, `ttl ${ttl}`)
+    }))
+
+  test("expire of a missing key answers false and creates nothing", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("expire-missing")
+      expect(yield* redis.expire(key, 100)).toBe(false)
+      expect(yield* redis.ttl(key)).toBe(-2)
+    }))
+
+  test("expire with 0 seconds deletes the key", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("expire-0")
+      yield* redis.set(key, "value")
+      expect(yield* redis.expire(key, 0)).toBe(true)
+      expect(yield* redis.get(key)).toStrictEqual(Option.none())
+    }))
+
+  test("del of an existing key deletes it and answers true", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("del")
+      yield* redis.set(key, "value")
+      expect(yield* redis.del(key)).toBe(true)
+      expect(yield* redis.get(key)).toStrictEqual(Option.none())
+    }))
+
+  test("del of a missing key answers false", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      expect(yield* redis.del(freshKey("del-missing"))).toBe(false)
+    }))
+
+  test("ttl is -2 for a missing key and -1 for a key without TTL", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("ttl-special")
+      expect(yield* redis.ttl(key)).toBe(-2)
+      yield* redis.set(key, "value")
+      expect(yield* redis.ttl(key)).toBe(-1)
+    }))
+
+  test("a key with a TTL is gone once the TTL has passed", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("expiry")
+      yield* redis.set(key, "value", { ttlSeconds: 1 })
+      yield* elapse("1200 millis")
+      expect(yield* redis.get(key)).toStrictEqual(Option.none())
+      expect(yield* redis.getEx(key, 100)).toStrictEqual(Option.none())
+      expect(yield* redis.ttl(key)).toBe(-2)
+      expect(yield* redis.expire(key, 100)).toBe(false)
+      expect(yield* redis.set(key, "new", { condition: "XX" })).toBe(false)
+      expect(yield* redis.set(key, "new", { condition: "NX" })).toBe(true)
+    }), 10_000)
+
+  test("getEx keeps a key alive past its original TTL", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("sliding")
+      yield* redis.set(key, "value", { ttlSeconds: 1 })
+      yield* elapse("600 millis")
+      expect(yield* redis.getEx(key, 2)).toStrictEqual(Option.some("value"))
+      yield* elapse("600 millis")
+      expect(yield* redis.get(key)).toStrictEqual(Option.some("value"))
+    }), 10_000)
+}
+
+describe("RedisClient contract", () => {
+  it.layer(RedisClient.layerMemory)("layerMemory", (it) => {
+    contract({ test: (name, self, timeout) => it.effect(name, self, timeout), elapse: TestClock.adjust })
+
+    it.effect("ttl rounds the time left to the nearest second, like Redis", () =>
+      Effect.gen(function*() {
+        const redis = yield* RedisClient.RedisClient
+        const key = freshKey("rounding")
+        yield* redis.set(key, "value", { ttlSeconds: 10 })
+        yield* TestClock.adjust("1499 millis")
+        expect(yield* redis.ttl(key)).toBe(9) // 8501 ms left
+        yield* TestClock.adjust("2 millis")
+        expect(yield* redis.ttl(key)).toBe(8) // 8499 ms left
+      }))
+  })
+
+  const layerRedis = Layer.unwrapEffect(
+    Effect.map(RedisServer, (server) => RedisClient.layer({ url: server.url }))
+  ).pipe(Layer.provideMerge(layerRedisServer))
+
+  // Real Redis runs on real time: no TestClock here.
+  layer(layerRedis, { excludeTestServices: true, timeout: "30 seconds" })("layer (redis-server)", (it) => {
+    contract({
+      test: (name, self, timeout) => it.effect(name, self, timeout),
+      elapse: (duration) => Effect.sleep(Duration.decode(duration))
+    })
+
+    it.effect("getEx is a single GETEX round trip on Redis >= 6.2", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        const redis = yield* RedisClient.RedisClient
+        const key = freshKey("getex-roundtrip")
+        yield* redis.set(key, "value")
+        yield* Effect.promise(() => server.resetStats())
+        yield* redis.getEx(key, 100)
+        expect(yield* Effect.promise(() => server.commandstats())).toStrictEqual({ getex: 1 })
+      }))
+  })
+})

@@ -1,0 +1,329 @@
+/**
+ * A private `redis-server` per test file, on a free port of 127.0.0.1,
+ * without persistence. Admin commands go over a tiny raw RESP client (one
+ * short connection per command) and are left out of `commandstats()`, so a
+ * test counts only what the code under test sent.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { accessSync, constants } from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+export interface RedisServerHarness {
+  readonly port: number
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string
+  /** The pid of the running server (undefined while stopped). */
+  readonly pid: number | undefined
+  readonly running: boolean
+  /** SIGTERM, then wait for the process to exit (SIGKILL after 2 s). */
+  readonly stop: () => Promise<void>
+  /** SIGKILL, then wait for the process to exit. */
+  readonly kill: () => Promise<void>
+  /** Start again on the same port (stopping first if it is running). */
+  readonly restart: () => Promise<void>
+  /** SIGSTOP: the server keeps its sockets open but answers nothing. */
+  readonly pause: () => void
+  /** SIGCONT */
+  readonly resume: () => void
+  /** Calls per command since the last `resetStats()`, admin commands excluded: `{ get: 3 }`. */
+  readonly commandstats: () => Promise<Record<string, number>>
+  /** `CONFIG RESETSTAT` */
+  readonly resetStats: () => Promise<void>
+  /** `FLUSHALL` */
+  readonly flushall: () => Promise<void>
+}
+
+const notFound =
+  "redis-server not found on PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)"
+
+const adminCommands = new Set([
+  "info",
+  "config",
+  "flushall",
+  "ping",
+  "client",
+  "hello",
+  "select",
+  "command",
+  "quit"
+])
+
+const startupTimeoutMillis = 5_000
+
+// Kill every server we started if the test process exits without releasing them.
+const children = new Set<ChildProcess>()
+let exitHookInstalled = false
+const installExitHook = (): void => {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on("exit", () => {
+    for (const child of children) {
+      try {
+        child.kill("SIGKILL")
+      } catch {
+        // already gone
+      }
+    }
+  })
+}
+
+const findRedisServer = (): string => {
+  for (const dir of (process.env["PATH"] ?? "").split(path.delimiter)) {
+    if (dir === "") continue
+    const candidate = path.join(dir, "redis-server")
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {
+      // not here
+    }
+  }
+  throw new Error(notFound)
+}
+
+/** A TCP port that nothing listens on (at the moment of asking). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      if (address === null || typeof address === "string") {
+        server.close()
+        reject(new Error("could not get a free port"))
+        return
+      }
+      server.close(() => resolve(address.port))
+    })
+  })
+
+// --- a minimal RESP client -------------------------------------------------
+
+type Reply = string | number | null | ReadonlyArray<Reply>
+
+class RespError extends Error {
+  override readonly name = "RespError"
+}
+
+const encode = (args: ReadonlyArray<string>): string =>
+  `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join("")
+
+/** Parses one reply at `offset`; undefined when the buffer is incomplete. */
+const parse = (buf: Buffer, offset: number): { reply: Reply | RespError; next: number } | undefined => {
+  const eol = buf.indexOf("\r\n", offset)
+  if (eol === -1) return undefined
+  const type = String.fromCharCode(buf[offset] ?? 0)
+  const line = buf.toString("utf8", offset + 1, eol)
+  switch (type) {
+    case "+":
+      return { reply: line, next: eol + 2 }
+    case "-":
+      return { reply: new RespError(line), next: eol + 2 }
+    case ":":
+      return { reply: Number(line), next: eol + 2 }
+    case "$": {
+      const length = Number(line)
+      if (length < 0) return { reply: null, next: eol + 2 }
+      const end = eol + 2 + length
+      if (buf.length < end + 2) return undefined
+      return { reply: buf.toString("utf8", eol + 2, end), next: end + 2 }
+    }
+    case "*": {
+      const count = Number(line)
+      if (count < 0) return { reply: null, next: eol + 2 }
+      const items: Array<Reply> = []
+      let next = eol + 2
+      for (let i = 0; i < count; i++) {
+        const item = parse(buf, next)
+        if (item === undefined) return undefined
+        if (item.reply instanceof RespError) return item
+        items.push(item.reply)
+        next = item.next
+      }
+      return { reply: items, next }
+    }
+    default:
+      throw new Error(`unexpected RESP type ${JSON.stringify(type)}`)
+  }
+}
+
+/** Sends one command on a fresh connection and resolves with its reply. */
+const send = (port: number, args: ReadonlyArray<string>, timeoutMillis = 2_000): Promise<Reply> =>
+  new Promise((resolve, reject) => {
+    let buffer = Buffer.alloc(0)
+    let settled = false
+    const socket = net.connect({ port, host: "127.0.0.1" })
+    const finish = (error: Error | undefined, reply?: Reply) => {
+      if (settled) return
+      settled = true
+      socket.destroy()
+      if (error !== undefined) reject(error)
+      else resolve(reply ?? null)
+    }
+    socket.setTimeout(timeoutMillis, () => finish(new Error(`${args[0]}: no reply within ${timeoutMillis} ms`)))
+    socket.once("error", (error) => finish(error))
+    socket.once("close", () => finish(new Error(`${args[0]}: connection closed`)))
+    socket.once("connect", () => socket.write(encode(args)))
+    socket.on("data", (chunk) => {
+      buffer = Buffer.concat([buffer, chunk])
+      const parsed = parse(buffer, 0)
+      if (parsed === undefined) return
+      if (parsed.reply instanceof RespError) finish(parsed.reply)
+      else finish(undefined, parsed.reply)
+    })
+  })
+
+const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+
+/** `cmdstat_get:calls=3,usec=…` → `{ get: 3 }`, admin commands left out. */
+export const parseCommandstats = (info: string): Record<string, number> => {
+  const stats: Record<string, number> = {}
+  for (const line of info.split(/\r?\n/)) {
+    const match = /^cmdstat_([^:]+):calls=(\d+)/.exec(line)
+    if (match === null) continue
+    const [, name, calls] = match
+    if (name === undefined || calls === undefined) continue
+    const base = name.split("|")[0] ?? name
+    if (adminCommands.has(base)) continue
+    stats[name] = (stats[name] ?? 0) + Number(calls)
+  }
+  return stats
+}
+
+// --- the harness -----------------------------------------------------------
+
+/**
+ * Starts a private redis-server and resolves once it answers PING. `args` are
+ * appended to the command line (e.g. `["--rename-command", "GETEX", ""]`).
+ */
+export const startRedisServer = async (
+  options: { readonly args?: ReadonlyArray<string> } = {}
+): Promise<RedisServerHarness> => {
+  const executable = findRedisServer()
+  installExitHook()
+  const port = await freePort()
+  let child: ChildProcess | undefined
+
+  const spawnServer = async (): Promise<void> => {
+    const output: Array<string> = []
+    const proc = spawn(
+      executable,
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", ...(options.args ?? [])],
+      { stdio: ["ignore", "pipe", "pipe"] }
+    )
+    children.add(proc)
+    child = proc
+    proc.stdout?.on("data", (chunk: Buffer) => output.push(chunk.toString()))
+    proc.stderr?.on("data", (chunk: Buffer) => output.push(chunk.toString()))
+    let exited: string | undefined
+    let spawnError: Error | undefined
+    proc.once("error", (error) => {
+      spawnError = error
+    })
+    proc.once("exit", (code, signal) => {
+      children.delete(proc)
+      exited = `exited with ${signal ?? code}`
+      if (child === proc) child = undefined
+    })
+
+    const deadline = Date.now() + startupTimeoutMillis
+    for (;;) {
+      if (spawnError !== undefined) {
+        throw "code" in spawnError && spawnError.code === "ENOENT" ? new Error(notFound) : spawnError
+      }
+      if (exited !== undefined) {
+        throw new Error(`redis-server on port ${port} ${exited} during startup:\n${output.join("")}`)
+      }
+      try {
+        if ((await send(port, ["PING"], 200)) === "PONG") return
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) {
+        proc.kill("SIGKILL")
+        throw new Error(
+          `redis-server on port ${port} did not answer PING within ${startupTimeoutMillis} ms:\n${output.join("")}`
+        )
+      }
+      await sleep(25)
+    }
+  }
+
+  const waitForExit = (proc: ChildProcess, escalateAfterMillis: number | undefined): Promise<void> =>
+    new Promise((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        resolve()
+        return
+      }
+      const timer = escalateAfterMillis === undefined
+        ? undefined
+        : setTimeout(() => proc.kill("SIGKILL"), escalateAfterMillis)
+      proc.once("exit", () => {
+        if (timer !== undefined) clearTimeout(timer)
+        resolve()
+      })
+    })
+
+  const terminate = async (signal: "SIGTERM" | "SIGKILL"): Promise<void> => {
+    const proc = child
+    if (proc === undefined) return
+    child = undefined
+    if (signal === "SIGTERM") proc.kill("SIGCONT") // a paused server cannot handle SIGTERM
+    proc.kill(signal)
+    await waitForExit(proc, signal === "SIGTERM" ? 2_000 : undefined)
+  }
+
+  const signal = (name: "SIGSTOP" | "SIGCONT") => {
+    if (child === undefined) throw new Error(`redis-server on port ${port} is not running`)
+    child.kill(name)
+  }
+
+  await spawnServer()
+
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child?.pid
+    },
+    get running() {
+      return child !== undefined
+    },
+    stop: () => terminate("SIGTERM"),
+    kill: () => terminate("SIGKILL"),
+    restart: async () => {
+      await terminate("SIGTERM")
+      await spawnServer()
+    },
+    pause: () => signal("SIGSTOP"),
+    resume: () => signal("SIGCONT"),
+    commandstats: async () => {
+      const info = await send(port, ["INFO", "commandstats"])
+      if (typeof info !== "string") throw new Error("INFO: unexpected reply")
+      return parseCommandstats(info)
+    },
+    resetStats: async () => {
+      await send(port, ["CONFIG", "RESETSTAT"])
+    },
+    flushall: async () => {
+      await send(port, ["FLUSHALL"])
+    }
+  }
+}
+
+/** The private redis-server of a test file. */
+export class RedisServer extends Context.Tag("test/RedisServer")<RedisServer, RedisServerHarness>() {}
+
+/** Starts the server when the layer is built and stops it when it is released. */
+export const layerRedisServer: Layer.Layer<RedisServer> = Layer.scoped(
+  RedisServer,
+  Effect.acquireRelease(
+    Effect.promise(() => startRedisServer()),
+    (server) => Effect.promise(() => server.stop())
+  )
+)
