@@ -1,0 +1,202 @@
+/**
+ * A small app that exercises the Session through the real middleware, and a
+ * client that drives it in-process (`HttpApp.toWebHandlerRuntime`) with the
+ * test's own runtime — so `TestClock` drives session time.
+ */
+import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type { RedisClientShape, SetOptions } from "../../src/RedisClient.js"
+import { RedisClient } from "../../src/RedisClient.js"
+import * as Session from "../../src/Session.js"
+import * as SessionMiddleware from "../../src/SessionMiddleware.js"
+import * as SessionPolicy from "../../src/SessionPolicy.js"
+
+export const secret = Redacted.make("test-secret-test-secret-test-secret-0123")
+
+const N = Session.key("n", Schema.Number)
+
+const query = (name: string) =>
+  Effect.map(HttpServerRequest.ParsedSearchParams, (params) => {
+    const value = params[name]
+    return typeof value === "string" ? value : ""
+  })
+
+const json = (body: unknown) => HttpServerResponse.unsafeJson(body)
+
+export const routes = HttpRouter.empty.pipe(
+  HttpRouter.get("/noop", Effect.succeed(HttpServerResponse.text("ok"))),
+  HttpRouter.get("/read", Effect.map(Session.get(N), (n) => json({ n: Option.getOrNull(n) }))),
+  HttpRouter.get(
+    "/incr",
+    Effect.map(Session.modify(N, (n) => Option.getOrElse(n, () => 0) + 1), (n) => json({ n }))
+  ),
+  HttpRouter.get(
+    "/set",
+    Effect.gen(function*() {
+      yield* Session.set(yield* query("key"), yield* query("value"))
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get("/invalidate", Effect.as(Session.invalidate, json({ ok: true }))),
+  HttpRouter.get(
+    "/read-invalidate",
+    Effect.gen(function*() {
+      yield* Session.get(N)
+      yield* Session.invalidate
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/login",
+    Effect.gen(function*() {
+      yield* Session.invalidate
+      yield* Session.set("user", yield* query("user"))
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get("/clear", Effect.as(Effect.flatMap(Session.Session, (s) => s.clear), json({ ok: true }))),
+  HttpRouter.get("/ensure-id", Effect.map(Effect.flatMap(Session.Session, (s) => s.ensureId), (id) => json({ id }))),
+  HttpRouter.get(
+    "/id-if-exists",
+    Effect.map(Effect.flatMap(Session.Session, (s) => s.idIfExists), (id) => json({ id: Option.getOrNull(id) }))
+  ),
+  HttpRouter.get(
+    "/nested-push",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      const list = yield* session.get("list")
+      if (Option.isSome(list) && Array.isArray(list.value)) list.value.push(list.value.length)
+      else yield* session.set("list", [0])
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get("/list", Effect.map(Session.get("list"), (list) => json({ list: Option.getOrNull(list) }))),
+  HttpRouter.get(
+    "/fail-after-write",
+    Effect.flatMap(Session.set(N, 1), () => Effect.dieMessage("handler failed"))
+  ),
+  HttpRouter.get(
+    "/cacheable",
+    Effect.as(Session.set(N, 1), json({ n: 1 }).pipe(HttpServerResponse.setHeader("cache-control", "public, max-age=60")))
+  ),
+  HttpRouter.get(
+    "/whoami",
+    Effect.gen(function*() {
+      const s = yield* Session.Session
+      return json({
+        isNew: yield* s.isNew,
+        created: yield* s.created,
+        timeout: Option.getOrNull(yield* s.timeout),
+        expires: Option.getOrNull(yield* s.expires)
+      })
+    })
+  ),
+  HttpRouter.get(
+    "/adjust-timeout",
+    Effect.gen(function*() {
+      const s = yield* Session.Session
+      yield* s.adjustTimeout(`${Number(yield* query("seconds"))} seconds`)
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/cookie-max-age",
+    Effect.gen(function*() {
+      const s = yield* Session.Session
+      yield* s.adjustCookieMaxAge(`${Number(yield* query("seconds"))} seconds`)
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/persist-now",
+    Effect.gen(function*() {
+      yield* Session.set(N, 7)
+      yield* Effect.flatMap(Session.Session, (s) => s.persistNow)
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/persist-now-cacheable",
+    Effect.gen(function*() {
+      yield* Session.set(N, 7)
+      yield* Effect.flatMap(Session.Session, (s) => s.persistNow)
+      return json({ ok: true }).pipe(HttpServerResponse.setHeader("cache-control", "public"))
+    })
+  )
+)
+
+export const app = SessionMiddleware.middleware(HttpRouter.toHttpApp(routes).pipe(Effect.flatten))
+
+export interface Reply {
+  readonly status: number
+  readonly body: unknown
+  readonly headers: Headers
+  /** All Set-Cookie header lines. */
+  readonly setCookies: ReadonlyArray<string>
+}
+
+/** A client with a one-cookie jar, like a browser talking to one site. */
+export const makeClient = Effect.gen(function*() {
+  const runtime = yield* Effect.runtime<SessionPolicy.SessionPolicy | RedisClient>()
+  const handler = HttpApp.toWebHandlerRuntime(runtime)(app)
+  let cookie: string | undefined
+
+  const request = (path: string, options?: { readonly cookie?: string | undefined }) =>
+    Effect.promise(async (): Promise<Reply> => {
+      const sent = options !== undefined && "cookie" in options ? options.cookie : cookie
+      const response = await handler(
+        new Request(`http://localhost${path}`, { headers: sent === undefined ? {} : { cookie: `session=${sent}` } })
+      )
+      const text = await response.text()
+      const setCookies = response.headers.getSetCookie()
+      for (const line of setCookies) {
+        const match = /^session=([^;]*)/.exec(line)
+        if (match !== null) cookie = match[1] === "" ? undefined : match[1]
+      }
+      let body: unknown = text
+      try {
+        body = JSON.parse(text)
+      } catch {
+        // not JSON
+      }
+      return { status: response.status, body, headers: response.headers, setCookies }
+    })
+
+  return {
+    request,
+    get cookie() {
+      return cookie
+    },
+    setCookie: (value: string | undefined) => {
+      cookie = value
+    }
+  }
+})
+
+/** Records every command the engine sends (memory store). */
+export const recording = (inner: RedisClientShape) => {
+  const log: Array<string> = []
+  const tap = <A, E>(name: string, effect: Effect.Effect<A, E>) => Effect.zipRight(Effect.sync(() => log.push(name)), effect)
+  const client: RedisClientShape = {
+    get: (key) => tap("get", inner.get(key)),
+    getEx: (key, ttl) => tap("getex", inner.getEx(key, ttl)),
+    set: (key, value, options?: SetOptions) => tap("set", inner.set(key, value, options)),
+    expire: (key, ttl) => tap("expire", inner.expire(key, ttl)),
+    del: (key) => tap("del", inner.del(key)),
+    ttl: (key) => inner.ttl(key)
+  }
+  return { client, log }
+}
+
+export const policyLayer = (options: Partial<SessionPolicy.Options> = {}) =>
+  SessionPolicy.layer({ secret, cookieSecure: true, ...options })
+
+export const layerWith = (redis: Layer.Layer<RedisClient>, options: Partial<SessionPolicy.Options> = {}) =>
+  Layer.mergeAll(redis, Layer.orDie(policyLayer(options)))
