@@ -115,6 +115,18 @@ export const routes = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get(
+    "/incr-racing-logout",
+    Effect.gen(function*() {
+      // Another request deletes the session between this one's read and its write.
+      const session = yield* Session.Session
+      const n = yield* Session.get(N)
+      const id = yield* session.ensureId
+      yield* Effect.flatMap(RedisClient, (redis) => redis.del(id))
+      yield* Session.set(N, Option.getOrElse(n, () => 0) + 1)
+      return json({ id })
+    })
+  ),
+  HttpRouter.get(
     "/persist-now",
     Effect.gen(function*() {
       yield* Session.set(N, 7)

@@ -1,0 +1,397 @@
+/**
+ * What a session does, request by request, on the in-memory store with time
+ * on the TestClock.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import * as CookieSigner from "../src/CookieSigner.js"
+import * as InvalidSession from "../src/InvalidSession.js"
+import * as RedisClient from "../src/RedisClient.js"
+import type * as SessionPolicy from "../src/SessionPolicy.js"
+import { layerWith, makeClient, recording, secret } from "./support/sessionApp.js"
+
+const memory = (options: Partial<SessionPolicy.Options> = {}) => layerWith(RedisClient.layerMemory, options)
+
+const withMemory = <A, E, R>(options: Partial<SessionPolicy.Options>, body: Effect.Effect<A, E, R>) =>
+  Effect.provide(body, memory(options))
+
+const storeValue = (id: string) =>
+  Effect.flatMap(RedisClient.RedisClient, (redis) => Effect.map(redis.get(id), Option.getOrNull))
+
+const idOf = (client: Effect.Effect.Success<typeof makeClient>) =>
+  Effect.map(client.request("/ensure-id"), (reply) => (reply.body as { id: string }).id)
+
+const signer = CookieSigner.make(secret)
+
+describe("cookies", () => {
+  it.effect("a new session's cookie is HttpOnly, Secure, SameSite=Lax, Path=/, with Vary: Cookie and Cache-Control: private", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/incr")
+      expect(reply.setCookies).toHaveLength(1)
+      const line = reply.setCookies[0] ?? ""
+      expect(line).toMatch(/^session=[A-Za-z0-9_-]+;/)
+      expect(line).toContain("HttpOnly")
+      expect(line).toContain("Secure")
+      expect(line).toContain("SameSite=Lax")
+      expect(line).toContain("Path=/")
+      expect(line).not.toContain("Max-Age")
+      expect(reply.headers.get("vary")).toBe("Cookie")
+      expect(reply.headers.get("cache-control")).toBe("private")
+    })))
+
+  it.effect("the cookie is the signed session id, readable by the seed's signer", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const id = yield* idOf(client)
+      expect(signer.verify(client.cookie ?? "")).toEqual(Option.some(id))
+      expect(id).toMatch(/^[A-Za-z0-9_-]{64}$/)
+    })))
+
+  it.effect("reading an existing session sets no cookie but still varies on Cookie", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const reply = yield* client.request("/read")
+      expect(reply.body).toEqual({ n: 1 })
+      expect(reply.setCookies).toEqual([])
+      expect(reply.headers.get("vary")).toBe("Cookie")
+      expect(reply.headers.get("cache-control")).toBeNull()
+    })))
+
+  it.effect("an untouched session adds no header at all", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const reply = yield* client.request("/noop")
+      expect(reply.setCookies).toEqual([])
+      expect(reply.headers.get("vary")).toBeNull()
+    })))
+
+  it.effect("invalidating sends a deleting cookie: empty value, Max-Age=0, an expired date, same Path and Domain", () =>
+    withMemory({ cookieDomain: "example.com", cookiePath: "/" }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const reply = yield* client.request("/invalidate")
+      const line = reply.setCookies[0] ?? ""
+      expect(line).toMatch(/^session=;/)
+      expect(line).toContain("Max-Age=0")
+      expect(line).toContain("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+      expect(line).toContain("Domain=example.com")
+      expect(line).toContain("Path=/")
+      expect((yield* client.request("/read")).body).toEqual({ n: null })
+    })))
+
+  it.effect("cookie attributes follow the policy", () =>
+    withMemory(
+      { cookieName: "__Host-sid", cookieSameSite: "strict", cookieMaxAge: "3600 seconds", cookieHttpOnly: false },
+      Effect.gen(function*() {
+        const client = yield* makeClient
+        const reply = yield* client.request("/incr")
+        const line = reply.setCookies[0] ?? ""
+        expect(line).toMatch(/^__Host-sid=/)
+        expect(line).toContain("SameSite=Strict")
+        expect(line).toContain("Max-Age=3600")
+        expect(line).not.toContain("HttpOnly")
+      })
+    ))
+
+  it.effect("adjusting the cookie's max-age re-sends the cookie of an existing session", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const before = client.cookie
+      const reply = yield* client.request("/cookie-max-age?seconds=600")
+      expect(reply.setCookies[0]).toContain("Max-Age=600")
+      expect(client.cookie).toBe(before)
+    })))
+
+  it.effect("a failed request still gets its new session's cookie when cookieOnException is on", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/fail-after-write")
+      expect(reply.status).toBe(500)
+      expect(reply.setCookies).toHaveLength(1)
+      expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+    })))
+
+  it.effect("the response check can refuse the cookie (a cacheable response)", () =>
+    withMemory({ responseAllowsCookie: (_req, res) => res.headers["cache-control"] === undefined }, Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/cacheable")
+      expect(reply.setCookies).toEqual([])
+      expect(reply.headers.get("cache-control")).toBe("public, max-age=60")
+    })))
+})
+
+describe("lazy sessions", () => {
+  it.effect("a session is created only when it first holds data", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/read")
+        yield* client.request("/noop")
+        expect(log).toEqual([])
+        expect(client.cookie).toBeUndefined()
+        yield* client.request("/incr")
+        expect(log).toEqual(["set"])
+      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+    }))
+
+  it.effect("ensureId creates an empty session with its cookie", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      const id = yield* idOf(client)
+      expect(signer.verify(client.cookie ?? "")).toEqual(Option.some(id))
+      expect(yield* storeValue(id)).not.toBeNull()
+      expect(yield* idOf(client)).toBe(id)
+    })))
+
+  it.effect("idIfExists is none for a session without data and the id for one with data", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      expect((yield* client.request("/id-if-exists")).body).toEqual({ id: null })
+      expect(client.cookie).toBeUndefined()
+      yield* client.request("/incr")
+      const id = (yield* client.request("/id-if-exists")).body
+      expect(id).toEqual({ id: Option.getOrNull(signer.verify(client.cookie ?? "")) })
+    })))
+})
+
+describe("persistence", () => {
+  it.effect("the stored payload follows the wire format", () =>
+    withMemory({}, Effect.gen(function*() {
+      yield* TestClock.adjust("1000500 millis")
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const id = yield* idOf(client)
+      expect(yield* storeValue(id)).toBe(`{"m":{"n":1},"c":1001,"v":1,"t":1200}`)
+    })))
+
+  it.effect("payload expiry stores x = now + timeout", () =>
+    withMemory({ payloadExpiry: true, timeout: "60 seconds" }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const id = yield* idOf(client)
+      expect(JSON.parse((yield* storeValue(id)) ?? "{}")).toEqual({ m: { n: 1 }, c: 0, v: 1, t: 60, x: 60 })
+    })))
+
+  it.effect("a nested mutation is detected and persisted", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/nested-push")
+      yield* client.request("/nested-push")
+      yield* client.request("/nested-push")
+      expect((yield* client.request("/list")).body).toEqual({ list: [0, 1, 2] })
+    })))
+
+  it.effect("with detectChanges off a nested mutation is not persisted", () =>
+    withMemory({ detectChanges: false }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/nested-push")
+      yield* client.request("/nested-push")
+      expect((yield* client.request("/list")).body).toEqual({ list: [0] })
+    })))
+
+  it.effect("reading a value without changing it writes nothing", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/nested-push")
+        log.length = 0
+        yield* client.request("/list")
+        expect(log).toEqual(["getex"])
+      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+    }))
+
+  it.effect("a session expires after the idle timeout", () =>
+    withMemory({ timeout: "60 seconds" }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      yield* TestClock.adjust("59 seconds")
+      expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+      yield* TestClock.adjust("59 seconds")
+      expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+      yield* TestClock.adjust("61 seconds")
+      expect((yield* client.request("/read")).body).toEqual({ n: null })
+    })))
+
+  it.effect("logging in after invalidating starts a session with a new id and deletes the old one", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const oldId = yield* idOf(client)
+      yield* client.request("/login?user=ann")
+      const newId = yield* idOf(client)
+      expect(newId).not.toBe(oldId)
+      expect(yield* storeValue(oldId)).toBeNull()
+      expect(JSON.parse((yield* storeValue(newId)) ?? "{}").m).toEqual({ user: "ann" })
+    })))
+
+  it.effect("invalidateEmptySession deletes a session emptied by the request, and its cookie", () =>
+    withMemory({ invalidateEmptySession: true }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const cookie = client.cookie
+      const id = Option.getOrThrow(signer.verify(cookie ?? ""))
+      const reply = yield* client.request("/clear")
+      expect(reply.setCookies[0]).toContain("Max-Age=0")
+      expect(yield* storeValue(id)).toBeNull()
+    })))
+
+  it.effect("adjustTimeout keeps the session's own timeout in the payload", () =>
+    withMemory({ timeout: "60 seconds" }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      yield* client.request("/adjust-timeout?seconds=600")
+      yield* TestClock.adjust("300 seconds")
+      const who = (yield* client.request("/whoami")).body as { timeout: number; isNew: boolean }
+      expect(who).toMatchObject({ timeout: 600, isNew: false })
+    })))
+})
+
+describe("invalid sessions", () => {
+  const causesSeen = (options: Partial<SessionPolicy.Options>, body: (seen: Array<string>) => Effect.Effect<void, never, RedisClient.RedisClient | SessionPolicy.SessionPolicy>) => {
+    const seen: Array<string> = []
+    return withMemory(
+      { ...options, onInvalid: (_request, cause) => Effect.sync(() => seen.push(cause._tag)) },
+      body(seen)
+    )
+  }
+
+  const plant = (id: string, value: string) =>
+    Effect.flatMap(RedisClient.RedisClient, (redis) => redis.set(id, value))
+
+  it.effect("no cookie is reported as NoSessionCookie", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/read")
+      expect(seen).toEqual(["NoSessionCookie"])
+    })))
+
+  it.effect("a tampered, truncated, garbage or oversized cookie is InvalidCookie and a new session, never an error", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const good = client.cookie ?? ""
+      const flipped = (good[10] === "A" ? "B" : "A")
+      const hostile = [
+        good.slice(0, 10) + flipped + good.slice(11),
+        good.slice(0, 40),
+        "garbage!!",
+        "%ZZ",
+        "x".repeat(5000),
+        CookieSigner.make(Redacted.make("another-secret-another-secret-0123")).sign("abc")
+      ]
+      for (const cookie of hostile) {
+        const reply = yield* client.request("/read", { cookie })
+        expect(reply.status).toBe(200)
+        expect(reply.body).toEqual({ n: null })
+      }
+      expect(seen.filter((tag) => tag === "InvalidCookie").length).toBeGreaterThanOrEqual(5)
+    })))
+
+  it.effect("a genuine cookie for a missing session is NotInBackend", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/read", { cookie: signer.sign("no-such-session") })
+      expect(seen).toEqual(["NotInBackend"])
+    })))
+
+  it.effect("a legacy payload (no v) is PayloadLegacy and a new session", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      yield* plant("legacy", `{"m":{"n":5},"c":1}`)
+      const client = yield* makeClient
+      expect((yield* client.request("/read", { cookie: signer.sign("legacy") })).body).toEqual({ n: null })
+      expect(seen).toEqual(["PayloadLegacy"])
+    })))
+
+  it.effect("a payload past its x is PayloadTimeout", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      yield* TestClock.adjust("100 seconds")
+      yield* plant("old", `{"m":{"n":5},"c":1,"v":1,"x":50}`)
+      const client = yield* makeClient
+      expect((yield* client.request("/read", { cookie: signer.sign("old") })).body).toEqual({ n: null })
+      expect(seen).toEqual(["PayloadTimeout"])
+    })))
+
+  it.effect("an undecodable payload is DeserializationError and a new session when deserializationFailsNew is on", () =>
+    causesSeen({ deserializationFailsNew: true }, (seen) => Effect.gen(function*() {
+      yield* plant("corrupt", "\x80\x04pickle")
+      const client = yield* makeClient
+      const reply = yield* client.request("/read", { cookie: signer.sign("corrupt") })
+      expect(reply.status).toBe(200)
+      expect(seen).toEqual(["DeserializationError"])
+    })))
+
+  it.effect("an undecodable payload fails the request when deserializationFailsNew is off", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      yield* plant("corrupt", "{not json")
+      const client = yield* makeClient
+      const reply = yield* client.request("/read", { cookie: signer.sign("corrupt") })
+      expect(reply.status).toBe(500)
+      expect(seen).toEqual([])
+    })))
+
+  it.effect("a session written by pyramid_session_redis with a JSON serializer is read as is", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      yield* plant("session:seed", `{"c": 1, "m": {"n": 41, "_f_": ["hi"]}, "t": 1200, "v": 1}`)
+      const client = yield* makeClient
+      client.setCookie(signer.sign("session:seed"))
+      expect((yield* client.request("/incr")).body).toEqual({ n: 42 })
+      expect(JSON.parse((yield* storeValue("session:seed")) ?? "{}")).toEqual({ m: { n: 42, _f_: ["hi"] }, c: 1, v: 1, t: 1200 })
+      expect(seen).toEqual([])
+    })))
+
+  it.effect("invalid sessions are counted by cause", () =>
+    withMemory({}, Effect.gen(function*() {
+      const counter = Metric.tagged(InvalidSession.invalidSessions, "cause", "InvalidCookie")
+      const before = (yield* Metric.value(counter)).count
+      const client = yield* makeClient
+      yield* client.request("/read", { cookie: "nope" })
+      const after: MetricState.MetricState.Counter<number> = yield* Metric.value(counter)
+      expect(after.count - before).toBe(1)
+    })))
+})
+
+describe("store failures", () => {
+  const down: RedisClient.RedisClientShape = {
+    get: () => Effect.fail(new RedisClient.SessionStoreError({ command: "GET", reason: "Connection", detail: "down" })),
+    getEx: () => Effect.fail(new RedisClient.SessionStoreError({ command: "GETEX", reason: "Connection", detail: "down" })),
+    set: () => Effect.fail(new RedisClient.SessionStoreError({ command: "SET", reason: "Connection", detail: "down" })),
+    expire: () => Effect.fail(new RedisClient.SessionStoreError({ command: "EXPIRE", reason: "Connection", detail: "down" })),
+    del: () => Effect.fail(new RedisClient.SessionStoreError({ command: "DEL", reason: "Connection", detail: "down" })),
+    ttl: () => Effect.fail(new RedisClient.SessionStoreError({ command: "TTL", reason: "Connection", detail: "down" }))
+  }
+  const layerDown = layerWith(Layer.succeed(RedisClient.RedisClient, down))
+
+  it.effect("a read that needs Redis answers 503", () =>
+    Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/read", { cookie: signer.sign("some-id") })
+      expect(reply.status).toBe(503)
+    }).pipe(Effect.provide(layerDown)))
+
+  it.effect("a write that cannot be committed answers 503 and sets no cookie", () =>
+    Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/incr")
+      expect(reply.status).toBe(503)
+      expect(reply.setCookies).toEqual([])
+    }).pipe(Effect.provide(layerDown)))
+
+  it.effect("a request that does not touch the session is unaffected", () =>
+    Effect.gen(function*() {
+      const client = yield* makeClient
+      expect((yield* client.request("/noop", { cookie: signer.sign("x") })).status).toBe(200)
+    }).pipe(Effect.provide(layerDown)))
+})
