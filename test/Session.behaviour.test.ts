@@ -260,7 +260,7 @@ describe("persistence", () => {
 })
 
 describe("invalid sessions", () => {
-  const causesSeen = (options: Partial<SessionPolicy.Options>, body: (seen: Array<string>) => Effect.Effect<void, never, RedisClient.RedisClient | SessionPolicy.SessionPolicy>) => {
+  const causesSeen = (options: Partial<SessionPolicy.Options>, body: (seen: Array<string>) => Effect.Effect<void, RedisClient.SessionStoreError, RedisClient.RedisClient | SessionPolicy.SessionPolicy>) => {
     const seen: Array<string> = []
     return withMemory(
       { ...options, onInvalid: (_request, cause) => Effect.sync(() => seen.push(cause._tag)) },

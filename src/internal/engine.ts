@@ -3,6 +3,7 @@
  * that decides persistence and cookie together.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -12,7 +13,7 @@ import * as Option from "effect/Option"
 import { createHash, randomBytes } from "node:crypto"
 import * as InvalidSession from "../InvalidSession.js"
 import type { RedisClientShape } from "../RedisClient.js"
-import { SessionStoreError } from "../RedisClient.js"
+import type { SessionStoreError } from "../RedisClient.js"
 import type { FlashOptions, SessionError, SessionShape } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import * as Payload from "./payload.js"
@@ -344,10 +345,7 @@ export const make = (
       committed = true
       return decideCookie(req, response, failed).pipe(
         Effect.catchTag("SessionStoreError", (error) =>
-          Effect.zipRight(
-            Effect.logError("session commit failed", error),
-            Effect.succeed(HttpServerResponse.text("Session store unavailable", { status: 503, headers: { "retry-after": "1" } }))
-          ))
+          Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error)))
       )
     })
 
