@@ -259,6 +259,69 @@ describe("persistence", () => {
     })))
 })
 
+describe("session data", () => {
+  it.effect("a stored value that does not decode with its key's schema is a SessionValueError naming the key", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/set?key=n&value=abc")
+      expect((yield* client.request("/read-typed")).body).toEqual({ error: "SessionValueError", key: "n" })
+    })))
+
+  it.effect("operations racing in one request load the session once", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        log.length = 0
+        expect((yield* client.request("/read-concurrently")).body).toEqual({ n: 1 })
+        expect(log).toEqual(["getex"])
+      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+    }))
+
+  it.effect("flash messages queue in order and popping empties the queue", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/flash?msg=one")
+      yield* client.request("/flash?msg=two")
+      yield* client.request("/flash?msg=one")
+      expect((yield* client.request("/peek-flash")).body).toEqual({ messages: ["one", "two", "one"] })
+      expect((yield* client.request("/pop-flash")).body).toEqual({ messages: ["one", "two", "one"] })
+      expect((yield* client.request("/pop-flash")).body).toEqual({ messages: [] })
+    })))
+
+  it.effect("flash queues are separate and stored under _f_ + queue", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/flash?msg=a&queue=errors")
+      yield* client.request("/flash?msg=b")
+      const id = yield* idOf(client)
+      expect(JSON.parse((yield* storeValue(id)) ?? "{}").m).toEqual({ _f_errors: ["a"], _f_: ["b"] })
+      expect((yield* client.request("/pop-flash?queue=errors")).body).toEqual({ messages: ["a"] })
+    })))
+
+  it.effect("a flash without duplicates skips a message already queued", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/flash?msg=hi&unique=1")
+      yield* client.request("/flash?msg=hi&unique=1")
+      expect((yield* client.request("/peek-flash")).body).toEqual({ messages: ["hi"] })
+    })))
+
+  it.effect("the CSRF token is 64 hex characters, stored under _csrft_, stable until renewed", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      const first = ((yield* client.request("/csrf")).body as { token: string }).token
+      expect(first).toMatch(/^[0-9a-f]{64}$/)
+      expect(((yield* client.request("/csrf")).body as { token: string }).token).toBe(first)
+      const id = yield* idOf(client)
+      expect(JSON.parse((yield* storeValue(id)) ?? "{}").m).toEqual({ _csrft_: first })
+      const renewed = ((yield* client.request("/new-csrf")).body as { token: string }).token
+      expect(renewed).not.toBe(first)
+      expect(((yield* client.request("/csrf")).body as { token: string }).token).toBe(renewed)
+    })))
+})
+
 describe("invalid sessions", () => {
   const causesSeen = (options: Partial<SessionPolicy.Options>, body: (seen: Array<string>) => Effect.Effect<void, RedisClient.SessionStoreError, RedisClient.RedisClient | SessionPolicy.SessionPolicy>) => {
     const seen: Array<string> = []

@@ -127,6 +127,45 @@ export const routes = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get(
+    "/read-typed",
+    Session.get(N).pipe(
+      Effect.map((n) => json({ n: Option.getOrNull(n) })),
+      Effect.catchTag("SessionValueError", (error) => Effect.succeed(json({ error: error._tag, key: error.key })))
+    )
+  ),
+  HttpRouter.get(
+    "/read-concurrently",
+    Effect.map(
+      Effect.all([Session.get(N), Session.get("user"), Session.has("n")], { concurrency: "unbounded" }),
+      ([n]) => json({ n: Option.getOrNull(n) })
+    )
+  ),
+  HttpRouter.get(
+    "/flash",
+    Effect.gen(function*() {
+      const queue = yield* query("queue")
+      const unique = (yield* query("unique")) === "1"
+      yield* Session.flash(yield* query("msg"), { queue, allowDuplicate: !unique })
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/peek-flash",
+    Effect.map(
+      Effect.flatMap(Session.Session, (s) => Effect.flatMap(query("queue"), (queue) => s.peekFlash(queue))),
+      (messages) => json({ messages })
+    )
+  ),
+  HttpRouter.get(
+    "/pop-flash",
+    Effect.map(Effect.flatMap(query("queue"), (queue) => Session.popFlash(queue)), (messages) => json({ messages }))
+  ),
+  HttpRouter.get("/csrf", Effect.map(Session.getCsrfToken, (token) => json({ token }))),
+  HttpRouter.get(
+    "/new-csrf",
+    Effect.map(Effect.flatMap(Session.Session, (s) => s.newCsrfToken), (token) => json({ token }))
+  ),
+  HttpRouter.get(
     "/persist-now",
     Effect.gen(function*() {
       yield* Session.set(N, 7)
