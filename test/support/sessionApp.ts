@@ -97,7 +97,8 @@ export const routes = HttpRouter.empty.pipe(
         expires: Option.getOrNull(yield* s.expires)
       })
     })
-  ),
+  )
+).pipe(
   HttpRouter.get(
     "/adjust-timeout",
     Effect.gen(function*() {
