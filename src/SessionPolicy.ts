@@ -216,6 +216,9 @@ const wholeSeconds = (
   name: string,
   input: Duration.DurationInput
 ): Effect.Effect<number, InvalidPolicy> => {
+  // Effect clamps negative durations to zero, which would silently mean "no timeout": reject them first.
+  const negative = (typeof input === "number" && input < 0) || (typeof input === "string" && /^\s*-/.test(input))
+  if (negative) return Effect.fail(invalid([name], "must not be negative"))
   const decoded = Duration.decodeUnknown(input)
   if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
     return Effect.fail(invalid([name], "must be a finite duration"))
@@ -353,7 +356,11 @@ export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) 
 export const layer = (options: Options): Layer.Layer<SessionPolicy, InvalidPolicy> =>
   Layer.effect(SessionPolicy, make(options))
 
-const seconds = (name: string) => Config.map(Config.integer(name), Duration.seconds)
+const seconds = (name: string) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "Expected whole seconds, zero or more", validation: (n) => n >= 0 }),
+    Config.map(Duration.seconds)
+  )
 
 /**
  * `SESSION_TIMEOUT`: seconds, or `0` / `none` for no timeout.
@@ -365,7 +372,8 @@ const timeoutConfig = Config.string("SESSION_TIMEOUT").pipe(
     return /^\d+$/.test(value)
       ? Either.right(Duration.seconds(Number(value)))
       : Either.left(
-        ConfigError.InvalidData(["SESSION_TIMEOUT"], `Expected whole seconds or "none", got "${text}"`)
+        // the provider prefixes this with the variable's path itself
+        ConfigError.InvalidData([], `Expected whole seconds or "none", got "${text}"`)
       )
   })
 )

@@ -1,0 +1,239 @@
+/**
+ * The signed session-id cookie: byte-compatible with pyramid_session_redis
+ * (WebOb's SignedSerializer, HMAC-SHA512 over "pyramid_session_redis." +
+ * secret), and anything that is not a value we signed is simply "no cookie".
+ *
+ * Vectors were produced by the Python implementation
+ * (shared/design/cookie-vectors.json, copied to test/fixtures).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { createHmac } from "node:crypto"
+import { readFileSync } from "node:fs"
+import * as CookieSigner from "../src/CookieSigner.js"
+
+const Vectors = Schema.Struct({
+  salt: Schema.String,
+  hash: Schema.Literal("sha512"),
+  valid: Schema.Array(Schema.Struct({
+    secret: Schema.String,
+    session_id: Schema.String,
+    cookie_value: Schema.String
+  })),
+  checks: Schema.Array(Schema.Union(
+    Schema.Struct({ secret: Schema.String, cookie_value: Schema.String, rejected: Schema.String }),
+    Schema.Struct({ secret: Schema.String, cookie_value: Schema.String, accepted_as: Schema.String })
+  ))
+})
+
+const vectors = Schema.decodeUnknownSync(Vectors)(
+  JSON.parse(readFileSync(new URL("./fixtures/cookie-vectors.json", import.meta.url), "utf8"))
+)
+
+const SECRET = "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
+const signer = CookieSigner.make(Redacted.make(SECRET))
+
+/** Signs raw bytes the way the seed does, without going through a string. */
+const signRawBytes = (secret: string, id: Uint8Array): string => {
+  const sig = createHmac("sha512", Buffer.from(CookieSigner.defaultSalt + secret, "latin1")).update(id).digest()
+  return Buffer.concat([sig, id]).toString("base64url")
+}
+
+const decode = (cookieValue: string): Buffer => Buffer.from(cookieValue, "base64url")
+
+const SESSION_ID = "xg_8ZKABuODQ5eKDxxFwKkdu6xw5TGtOyveTc-_n63rocU3u9FuaYQsbwRArHEDg"
+const signed = signer.sign(SESSION_ID)
+
+describe("CookieSigner", () => {
+  it("uses the seed's salt", () => {
+    expect(CookieSigner.defaultSalt).toBe(vectors.salt)
+  })
+
+  describe("valid vectors from the Python implementation", () => {
+    vectors.valid.forEach((vector, index) => {
+      const vectorSigner = CookieSigner.make(Redacted.make(vector.secret))
+
+      it(`vector ${index}: sign(${JSON.stringify(vector.session_id)}) is the seed's cookie value`, () => {
+        expect(vectorSigner.sign(vector.session_id)).toBe(vector.cookie_value)
+      })
+
+      it(`vector ${index}: verify of the seed's cookie value is the session id`, () => {
+        expect(vectorSigner.verify(vector.cookie_value)).toStrictEqual(Option.some(vector.session_id))
+      })
+    })
+
+    it("a non-ASCII secret that fits in latin-1 is keyed as latin-1 (vector with \"ünïcödé\")", () => {
+      const nonAscii = vectors.valid.find((vector) => /[^\x00-\x7f]/.test(vector.secret))
+      expect(nonAscii).toBeDefined()
+      if (nonAscii === undefined) return
+      const key = (encoding: "latin1" | "utf8") =>
+        createHmac("sha512", Buffer.from(CookieSigner.defaultSalt + nonAscii.secret, encoding))
+          .update(Buffer.from(nonAscii.session_id, "utf8"))
+          .digest()
+      const signature = decode(nonAscii.cookie_value).subarray(0, 64)
+      expect(signature).toStrictEqual(key("latin1"))
+      expect(signature).not.toStrictEqual(key("utf8"))
+    })
+  })
+
+  it("a secret outside latin-1 is keyed as UTF-8 (WebOb's fallback)", () => {
+    const secret = "секрет-🔑-that-does-not-fit-in-latin-1"
+    const id = "A-_z09"
+    const expected = Buffer.concat([
+      createHmac("sha512", Buffer.from(CookieSigner.defaultSalt + secret, "utf8")).update(id, "utf8").digest(),
+      Buffer.from(id, "utf8")
+    ]).toString("base64url")
+    const unicodeSigner = CookieSigner.make(Redacted.make(secret))
+    expect(unicodeSigner.sign(id)).toBe(expected)
+    expect(unicodeSigner.verify(expected)).toStrictEqual(Option.some(id))
+  })
+
+  describe("checks from the Python implementation", () => {
+    vectors.checks.forEach((check, index) => {
+      const checkSigner = CookieSigner.make(Redacted.make(check.secret))
+      if ("accepted_as" in check) {
+        it(`check ${index}: ${JSON.stringify(check.cookie_value)} is accepted as ${JSON.stringify(check.accepted_as)}`, () => {
+          expect(checkSigner.verify(check.cookie_value)).toStrictEqual(Option.some(check.accepted_as))
+        })
+      } else {
+        it(`check ${index}: ${JSON.stringify(check.cookie_value.slice(0, 40))} is rejected (seed: ${check.rejected})`, () => {
+          expect(checkSigner.verify(check.cookie_value)).toStrictEqual(Option.none())
+        })
+      }
+    })
+  })
+
+  describe("round trip", () => {
+    it("verify(sign(id)) is the id", () => {
+      expect(signer.verify(signed)).toStrictEqual(Option.some(SESSION_ID))
+    })
+
+    it("a non-ASCII id round-trips as UTF-8", () => {
+      expect(signer.verify(signer.sign("sessión:ключ:🍪"))).toStrictEqual(Option.some("sessión:ключ:🍪"))
+    })
+
+    it("the cookie value is unpadded base64url", () => {
+      expect(signed).toMatch(/^[A-Za-z0-9_-]+$/)
+    })
+
+    it("a custom salt gives a different cookie that the default-salt signer rejects", () => {
+      const salted = CookieSigner.make(Redacted.make(SECRET), { salt: "other." })
+      const value = salted.sign(SESSION_ID)
+      expect(value).not.toBe(signed)
+      expect(salted.verify(value)).toStrictEqual(Option.some(SESSION_ID))
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+    })
+  })
+
+  describe("hostile input is no cookie, never an error", () => {
+    it("rejects the empty string", () => {
+      expect(signer.verify("")).toStrictEqual(Option.none())
+    })
+
+    it("rejects garbage", () => {
+      expect(signer.verify("garbage")).toStrictEqual(Option.none())
+      expect(signer.verify("!@#$%^&*()")).toStrictEqual(Option.none())
+      expect(signer.verify("====")).toStrictEqual(Option.none())
+    })
+
+    it("rejects a truncated signature", () => {
+      expect(signer.verify(signed.slice(0, 60))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value with its last character cut off", () => {
+      expect(signer.verify(signed.slice(0, -1))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a signature with one flipped bit", () => {
+      const bytes = decode(signed)
+      bytes[10] = (bytes[10] ?? 0) ^ 0x01
+      expect(signer.verify(bytes.toString("base64url"))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value with one changed character in the id part", () => {
+      // characters from 86 on encode only id bytes (the signature is 64 bytes = 85⅓ characters)
+      const index = 120
+      const original = signed.charAt(index)
+      const tampered = signed.slice(0, index) + (original === "A" ? "B" : "A") + signed.slice(index + 1)
+      expect(decode(tampered).subarray(0, 64)).toStrictEqual(decode(signed).subarray(0, 64))
+      expect(signer.verify(tampered)).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value signed with another secret", () => {
+      const other = CookieSigner.make(Redacted.make("another secret, just as long as the first one"))
+      expect(signer.verify(other.sign(SESSION_ID))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a validly signed value longer than 4096 characters", () => {
+      const longId = "x".repeat(3009) // 64 + 3009 bytes → 4098 characters
+      const value = signer.sign(longId)
+      expect(value.length).toBeGreaterThan(CookieSigner.maxCookieValueLength)
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+    })
+
+    it("accepts a validly signed value of exactly 4096 characters", () => {
+      const id = "x".repeat(3008) // 64 + 3008 = 3072 bytes → 4096 characters
+      const value = signer.sign(id)
+      expect(value.length).toBe(CookieSigner.maxCookieValueLength)
+      expect(signer.verify(value)).toStrictEqual(Option.some(id))
+    })
+
+    it("rejects a huge value without work", () => {
+      expect(signer.verify("A".repeat(1_000_000))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a validly signed id that is not UTF-8", () => {
+      const value = signRawBytes(SECRET, Uint8Array.from([0x61, 0xff, 0xfe, 0x62]))
+      // the signature itself is right: only the id bytes are wrong
+      expect(decode(value).subarray(64)).toStrictEqual(Buffer.from([0x61, 0xff, 0xfe, 0x62]))
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+    })
+
+    it("rejects a validly signed id holding a truncated UTF-8 sequence", () => {
+      const value = signRawBytes(SECRET, Uint8Array.from([0x61, 0xe2, 0x82]))
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+    })
+
+    it("rejects a validly signed id that is UTF-8-encoded surrogate (CESU) bytes", () => {
+      const value = signRawBytes(SECRET, Uint8Array.from([0xed, 0xa0, 0x80]))
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value using the standard base64 alphabet (+ instead of -)", () => {
+      const value = signer.sign("abc")
+      expect(value).toContain("-")
+      expect(signer.verify(value.replaceAll("-", "+"))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value using the standard base64 alphabet (/ instead of _)", () => {
+      const value = signer.sign("abc")
+      expect(value).toContain("_")
+      expect(signer.verify(value.replaceAll("_", "/"))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value containing a space", () => {
+      expect(signer.verify(signed.slice(0, 50) + " " + signed.slice(50))).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value with leading or trailing whitespace", () => {
+      expect(signer.verify(" " + signed)).toStrictEqual(Option.none())
+      expect(signer.verify(signed + " ")).toStrictEqual(Option.none())
+      expect(signer.verify(signed + "\n")).toStrictEqual(Option.none())
+    })
+
+    it("rejects a value that is only a valid signature over an empty id", () => {
+      const value = signRawBytes(SECRET, new Uint8Array(0))
+      expect(decode(value).length).toBe(64)
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+    })
+
+    it("rejects the signature of one id attached to another id", () => {
+      const a = decode(signer.sign("aaaa"))
+      const b = decode(signer.sign("bbbb"))
+      const spliced = Buffer.concat([a.subarray(0, 64), b.subarray(64)]).toString("base64url")
+      expect(signer.verify(spliced)).toStrictEqual(Option.none())
+    })
+  })
+})

@@ -1,0 +1,195 @@
+/**
+ * The stored session value (wire-format.md): UTF-8 JSON
+ * `{"m": data, "c": created, "v": 1, "t"?: timeout, "x"?: expiry}`,
+ * shared with pyramid_session_redis.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import {
+  decode,
+  encode,
+  epochSeconds,
+  fingerprint,
+  jsonSerializer,
+  type Payload,
+  PAYLOAD_VERSION
+} from "../src/internal/payload.js"
+
+const decodeJson = (text: string) => decode(jsonSerializer, text)
+
+describe("payload", () => {
+  describe("encode", () => {
+    it("writes the keys in the order m, c, v, t, x", () => {
+      const text = encode(jsonSerializer, { m: { a: 1 }, c: 1700000000, v: 1, t: 1200, x: 1700001200 })
+      expect(text).toBe(`{"m":{"a":1},"c":1700000000,"v":1,"t":1200,"x":1700001200}`)
+    })
+
+    it("omits t and x when they are absent", () => {
+      const text = encode(jsonSerializer, { m: {}, c: 1700000000, v: 1 })
+      expect(text).toBe(`{"m":{},"c":1700000000,"v":1}`)
+    })
+
+    it("omits t and x when they are explicitly undefined", () => {
+      const text = encode(jsonSerializer, { m: {}, c: 1700000000, v: 1, t: undefined, x: undefined })
+      expect(text).toBe(`{"m":{},"c":1700000000,"v":1}`)
+    })
+
+    it("writes t without x (timeout tracked only in the Redis TTL)", () => {
+      const text = encode(jsonSerializer, { m: {}, c: 1700000000, v: 1, t: 1200 })
+      expect(text).toBe(`{"m":{},"c":1700000000,"v":1,"t":1200}`)
+    })
+
+    it("the current payload version is 1", () => {
+      expect(PAYLOAD_VERSION).toBe(1)
+    })
+  })
+
+  describe("decode", () => {
+    it("round-trips a payload with t and x", () => {
+      const payload: Payload = {
+        m: { user: "ann", cart: [1, 2, { sku: "x" }], _f_: ["hello"], nested: { deep: { n: null } } },
+        c: 1700000000,
+        v: 1,
+        t: 1200,
+        x: 1700001200
+      }
+      expect(decodeJson(encode(jsonSerializer, payload))).toStrictEqual({ _tag: "Valid", payload })
+    })
+
+    it("round-trips a payload without t and x, leaving them undefined", () => {
+      const decoded = decodeJson(encode(jsonSerializer, { m: { a: "b" }, c: 1700000000, v: 1 }))
+      expect(decoded).toStrictEqual({
+        _tag: "Valid",
+        payload: { m: { a: "b" }, c: 1700000000, v: 1, t: undefined, x: undefined }
+      })
+    })
+
+    it("accepts the seed's JSON, with spaces and another key order", () => {
+      expect(decodeJson(`{"c": 1700000000, "m": {"a": 1}, "v": 1, "t": 1200}`)).toStrictEqual({
+        _tag: "Valid",
+        payload: { m: { a: 1 }, c: 1700000000, v: 1, t: 1200, x: undefined }
+      })
+    })
+
+    it("accepts JSON with newlines and indentation", () => {
+      expect(decodeJson(`{\n  "x": 1700001200,\n  "v": 1,\n  "m": {},\n  "c": 1700000000\n}\n`)).toStrictEqual({
+        _tag: "Valid",
+        payload: { m: {}, c: 1700000000, v: 1, t: undefined, x: 1700001200 }
+      })
+    })
+
+    it("treats null t and x as absent", () => {
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1, "t": null, "x": null}`)).toStrictEqual({
+        _tag: "Valid",
+        payload: { m: {}, c: 1700000000, v: 1, t: undefined, x: undefined }
+      })
+    })
+
+    it("accepts a newer version", () => {
+      const decoded = decodeJson(`{"m": {}, "c": 1700000000, "v": 2}`)
+      expect(decoded._tag).toBe("Valid")
+    })
+
+    it("a payload without v is Legacy", () => {
+      expect(decodeJson(`{"m": {"a": 1}, "c": 1700000000}`)).toStrictEqual({ _tag: "Legacy", version: undefined })
+    })
+
+    it("a payload with v 0 is Legacy", () => {
+      expect(decodeJson(`{"m": {"a": 1}, "c": 1700000000, "v": 0}`)).toStrictEqual({ _tag: "Legacy", version: 0 })
+    })
+
+    it("text that is not JSON is Undecodable", () => {
+      expect(decodeJson(`{"m": {`)._tag).toBe("Undecodable")
+      expect(decodeJson(`\x80\x03}q\x00.`)._tag).toBe("Undecodable") // a pickle
+    })
+
+    it("a JSON array is Undecodable", () => {
+      expect(decodeJson(`[{"a": 1}, 1700000000, 1]`)._tag).toBe("Undecodable")
+    })
+
+    it("a JSON scalar is Undecodable", () => {
+      expect(decodeJson(`"m"`)._tag).toBe("Undecodable")
+      expect(decodeJson(`null`)._tag).toBe("Undecodable")
+      expect(decodeJson(`42`)._tag).toBe("Undecodable")
+    })
+
+    it("m that is not an object is Undecodable", () => {
+      expect(decodeJson(`{"m": "data", "c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": null, "c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
+    })
+
+    it("m that is a JSON array is Undecodable", () => {
+      expect(decodeJson(`{"m": [1, 2], "c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
+    })
+
+    it("a missing m is Undecodable", () => {
+      expect(decodeJson(`{"c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
+    })
+
+    it("a missing c is Undecodable", () => {
+      expect(decodeJson(`{"m": {}, "v": 1}`)._tag).toBe("Undecodable")
+    })
+
+    it("a float c is Undecodable", () => {
+      expect(decodeJson(`{"m": {}, "c": 1700000000.5, "v": 1}`)._tag).toBe("Undecodable")
+    })
+
+    it("a string c is Undecodable", () => {
+      expect(decodeJson(`{"m": {}, "c": "1700000000", "v": 1}`)._tag).toBe("Undecodable")
+    })
+
+    it("a non-integer v is Undecodable", () => {
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": "1"}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1.5}`)._tag).toBe("Undecodable")
+    })
+
+    it("a non-integer t or x is Undecodable", () => {
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1, "t": 1200.5}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1, "x": "soon"}`)._tag).toBe("Undecodable")
+    })
+
+    it("a serializer that throws a non-Error is Undecodable, not a crash", () => {
+      const throwing = {
+        serialize: (value: unknown) => JSON.stringify(value),
+        deserialize: (): unknown => {
+          throw "nope"
+        }
+      }
+      expect(decode(throwing, "{}")._tag).toBe("Undecodable")
+    })
+  })
+
+  describe("epochSeconds", () => {
+    it("rounds a fraction of a second up (1000.001 s → 1001)", () => {
+      expect(epochSeconds(1_000_001)).toBe(1001)
+    })
+
+    it("keeps an exact second (1000 s → 1000)", () => {
+      expect(epochSeconds(1_000_000)).toBe(1000)
+    })
+
+    it("rounds up a present-day time", () => {
+      expect(epochSeconds(1_700_000_000_123)).toBe(1_700_000_001)
+    })
+  })
+
+  describe("fingerprint", () => {
+    it("is equal for equal data", () => {
+      const data = { user: "ann", cart: [1, 2, { sku: "x" }], prefs: { theme: "dark" } }
+      expect(fingerprint(jsonSerializer, data)).toBe(fingerprint(jsonSerializer, structuredClone(data)))
+    })
+
+    it("differs after a nested change", () => {
+      const data = { user: "ann", prefs: { theme: { color: "dark" } } }
+      const before = fingerprint(jsonSerializer, data)
+      data.prefs.theme.color = "light"
+      expect(fingerprint(jsonSerializer, data)).not.toBe(before)
+    })
+
+    it("differs after a value is appended to a nested array", () => {
+      const data = { cart: [{ sku: "a" }] }
+      const before = fingerprint(jsonSerializer, data)
+      data.cart.push({ sku: "b" })
+      expect(fingerprint(jsonSerializer, data)).not.toBe(before)
+    })
+  })
+})
