@@ -193,6 +193,14 @@ describe("persistence", () => {
       expect((yield* client.request("/list")).body).toEqual({ list: [0, 1, 2] })
     })))
 
+  it.effect("a nested mutation made after persistNow is persisted too", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/nested-push")
+      yield* client.request("/persist-then-mutate")
+      expect((yield* client.request("/list")).body).toEqual({ list: [0, "after-persist"] })
+    })))
+
   it.effect("with detectChanges off a nested mutation is not persisted", () =>
     withMemory({ detectChanges: false }, Effect.gen(function*() {
       const client = yield* makeClient

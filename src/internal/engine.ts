@@ -230,8 +230,8 @@ export const make = (
     dirty = false
     refreshPayload = false
     ttlRefresh = undefined
-    exposed = false
-    baseline = undefined
+    // Values handed out before this write may still be mutated: compare against what was written.
+    baseline = exposed ? Payload.fingerprint(policy.serializer, data) : undefined
   }
 
   /** `SET id payload NX [EX t]`, with a new id if the first one is taken. */

@@ -175,6 +175,16 @@ export const routes = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get(
+    "/persist-then-mutate",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      const list = yield* session.get("list")
+      yield* session.persistNow
+      if (Option.isSome(list) && Array.isArray(list.value)) list.value.push("after-persist")
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
     "/persist-now-cacheable",
     Effect.gen(function*() {
       yield* Session.set(N, 7)
