@@ -132,7 +132,8 @@ export const make = (
     isNew = false
     data = payload.m
     created = payload.c
-    timeout = payload.t ?? policy.timeout
+    // A stored timeout of 0 would be an invalid EX: treat it as absent.
+    timeout = payload.t !== undefined && payload.t > 0 ? payload.t : policy.timeout
     expiresAt = payload.x
     if (policy.payloadExpiry && timeout !== undefined) {
       refreshPayload = policy.timeoutTrigger !== undefined
