@@ -51,8 +51,10 @@ const wrap = <A, E, R>(
 ): Effect.Effect<A, E, Exclude<R, Session> | HttpServerRequest.HttpServerRequest | Scope.Scope> =>
   Effect.suspend(() => {
     // The Exit a scope finalizer sees doesn't reliably tell failure apart (platform-notes): record it here.
+    // Installed at serve level, the platform renders and commits the error response before the failure
+    // reaches this wrapper, so a 5xx response counts as failed too.
     let failed = false
-    return Effect.flatMap(begin(policy, redis, () => failed), (session) =>
+    return Effect.flatMap(begin(policy, redis, (response) => failed || response.status >= 500), (session) =>
       app.pipe(
         Effect.onError(() =>
           Effect.sync(() => {
