@@ -423,6 +423,18 @@ describe("invalid sessions", () => {
       expect(seen).toEqual([])
     })))
 
+  it.effect("an expiry x left by a payload-expiry policy is dropped once, so an active session does not end at it", () =>
+    causesSeen({}, (seen) => Effect.gen(function*() {
+      yield* plant("seeded", `{"m":{"n":1},"c":0,"v":1,"t":1200,"x":100}`)
+      const client = yield* makeClient
+      client.setCookie(signer.sign("seeded"))
+      yield* client.request("/read")
+      expect(JSON.parse((yield* storeValue("seeded")) ?? "{}")).toEqual({ m: { n: 1 }, c: 0, v: 1, t: 1200 })
+      yield* TestClock.adjust("200 seconds")
+      expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+      expect(seen).toEqual([])
+    })))
+
   it.effect("invalid sessions are counted by cause", () =>
     withMemory({}, Effect.gen(function*() {
       const counter = Metric.tagged(InvalidSession.invalidSessions, "cause", "InvalidCookie")

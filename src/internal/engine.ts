@@ -139,6 +139,9 @@ export const make = (
       refreshPayload = policy.timeoutTrigger !== undefined
         ? expiresAt === undefined || now >= expiresAt - policy.timeoutTrigger
         : expiresAt !== now + timeout
+    } else if (expiresAt !== undefined) {
+      // An `x` written under another policy (e.g. by the seed) would end an active session: drop it once.
+      refreshPayload = true
     }
     // GETEX slid the TTL to the policy's timeout; a per-session timeout is restored after the response.
     if (slidesOnRead && timeout !== undefined && timeout !== policy.timeout) ttlRefresh = timeout
