@@ -1,0 +1,666 @@
+/**
+ * The demo app (docs/examples/app.ts) over real HTTP: every route, against
+ * the in-memory store and against a private redis-server whose commands are
+ * counted with INFO commandstats. Real time throughout (no TestClock): the
+ * server, the Redis client's timeouts and the memory store's TTLs all run on
+ * the wall clock.
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { describe, expect, it, layer } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import { Redis } from "ioredis"
+import { makeApp, maskUrl, SessionsLive } from "../docs/examples/app.js"
+import { CookieSigner } from "../src/index.js"
+import { layerRedisServer, RedisServer, type RedisServerHarness } from "./support/redisServer.js"
+
+// -----------------------------------------------------------------------------
+// the server under test
+// -----------------------------------------------------------------------------
+
+/** The demo app on a real socket, configured only by `env` (never by the process environment). */
+const demoServer = (env: ReadonlyArray<readonly [string, string]>) =>
+  HttpServer.serve(makeApp({ sessions: true })).pipe(
+    Layer.provide(SessionsLive),
+    Layer.provideMerge(NodeHttpServer.layerTest),
+    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map(env))))
+  )
+
+/** A fixed secret for the Redis suite, so the test can read session ids out of cookies. */
+const secret = "demo-test-secret-0123456789abcdef0123456789"
+const signer = CookieSigner.make(Redacted.make(secret))
+
+const MemoryLive = demoServer([])
+
+const RedisLive = Layer.unwrapEffect(
+  Effect.map(RedisServer, (server) =>
+    demoServer([
+      ["REDIS_URL", server.url],
+      ["SESSION_SECRET", secret]
+    ]))
+).pipe(Layer.provideMerge(layerRedisServer))
+
+// -----------------------------------------------------------------------------
+// a small client
+// -----------------------------------------------------------------------------
+
+interface Reply {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | undefined>>
+  /** The raw `Set-Cookie` header, if any. */
+  readonly setCookie: string | undefined
+  /** `session=<value>` from Set-Cookie, ready to send back. */
+  readonly cookie: string | undefined
+  readonly text: string
+  readonly json: any
+  readonly millis: number
+}
+
+interface RequestOptions {
+  readonly cookie?: string | undefined
+  readonly method?: "GET" | "POST"
+  readonly form?: Readonly<Record<string, string>>
+}
+
+const request = (path: string, options: RequestOptions = {}) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    let req = options.method === "POST" ? HttpClientRequest.post(path) : HttpClientRequest.get(path)
+    if (options.cookie !== undefined) req = HttpClientRequest.setHeader(req, "cookie", options.cookie)
+    if (options.form !== undefined) req = HttpClientRequest.bodyUrlParams(req, options.form)
+    const started = Date.now()
+    const response = yield* client.execute(req)
+    const text = yield* response.text
+    const millis = Date.now() - started
+    const raw: unknown = response.headers["set-cookie"]
+    const setCookie = Array.isArray(raw) ? raw.join("\n") : typeof raw === "string" ? raw : undefined
+    const value = /(?:^|\n)session=([^;]*)/.exec(setCookie ?? "")?.[1]
+    let json: unknown = undefined
+    try {
+      json = JSON.parse(text)
+    } catch {
+      // not JSON
+    }
+    const reply: Reply = {
+      status: response.status,
+      headers: response.headers,
+      setCookie,
+      cookie: value === undefined ? undefined : `session=${value}`,
+      text,
+      json,
+      millis
+    }
+    return reply
+  })
+
+/** A session cookie to start from: the first /api/incr of a new session. */
+const newSession = Effect.gen(function*() {
+  const reply = yield* request("/api/incr")
+  expect(reply.json).toEqual({ n: 1 })
+  if (reply.cookie === undefined) throw new Error("no session cookie")
+  return reply.cookie
+})
+
+// -----------------------------------------------------------------------------
+// command counting (Redis suite only)
+// -----------------------------------------------------------------------------
+
+interface Ctx {
+  /** The private redis-server, in the Redis suite. */
+  readonly redis: RedisServerHarness | undefined
+}
+
+/** Runs `self` and succeeds with its value and the Redis commands it caused (undefined without Redis). */
+const counting = <A, E, R>(ctx: Ctx, self: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const redis = ctx.redis
+    if (redis === undefined) return [yield* self, undefined] as const
+    yield* Effect.promise(() => redis.resetStats())
+    const value = yield* self
+    const stats = yield* Effect.promise(() => redis.commandstats())
+    return [value, stats] as const
+  })
+
+/** Asserts the commands, when they were counted. */
+const expectCommands = (stats: Record<string, number> | undefined, expected: Record<string, number>) => {
+  if (stats !== undefined) expect(stats).toEqual(expected)
+}
+
+const sessionIdOf = (cookie: string) => Option.getOrThrow(signer.verify(cookie.slice("session=".length)))
+
+const expectNewSessionCookie = (reply: Reply) => {
+  expect(reply.setCookie).toBeDefined()
+  const attributes = (reply.setCookie ?? "").split(/;\s*/).map((a) => a.toLowerCase())
+  expect(attributes).toContain("httponly")
+  expect(attributes).toContain("samesite=lax")
+  expect(attributes).toContain("path=/")
+  expect(attributes.some((a) => a.startsWith("max-age"))).toBe(false)
+  expect(reply.headers["vary"]).toMatch(/\bCookie\b/)
+  expect(reply.headers["cache-control"]).toBe("private")
+}
+
+const expectDeletingCookie = (reply: Reply) => {
+  expect(reply.setCookie).toMatch(/^session=;/)
+  expect(reply.setCookie).toMatch(/Max-Age=0/)
+  expect(reply.setCookie).toMatch(/Path=\//)
+}
+
+// -----------------------------------------------------------------------------
+// the routes, for both stores
+// -----------------------------------------------------------------------------
+
+type Test = (ctx: Ctx) => Effect.Effect<void, unknown, HttpClient.HttpClient>
+
+const routeTests: ReadonlyArray<readonly [string, Test]> = [
+  [
+    "/api/noop: ok, no session, no command, no cookie",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [fresh, stats] = yield* counting(ctx, request("/api/noop"))
+        expect(fresh.status).toBe(200)
+        expect(fresh.text).toBe("ok")
+        expect(fresh.setCookie).toBeUndefined()
+        expect(fresh.headers["vary"]).toBeUndefined()
+        expectCommands(stats, {})
+        const cookie = yield* newSession
+        const [withCookie, stats2] = yield* counting(ctx, request("/api/noop", { cookie }))
+        expect(withCookie.text).toBe("ok")
+        expect(withCookie.setCookie).toBeUndefined()
+        expectCommands(stats2, {})
+      })
+  ],
+  [
+    "/api/read without a cookie: null, no command, no cookie",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [reply, stats] = yield* counting(ctx, request("/api/read"))
+        expect(reply.status).toBe(200)
+        expect(reply.json).toEqual({ n: null })
+        expect(reply.setCookie).toBeUndefined()
+        expectCommands(stats, {})
+      })
+  ],
+  [
+    "first /api/incr: one SET, and a cookie with HttpOnly, SameSite=Lax, Path=/, Vary and Cache-Control",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [reply, stats] = yield* counting(ctx, request("/api/incr"))
+        expect(reply.status).toBe(200)
+        expect(reply.json).toEqual({ n: 1 })
+        expectNewSessionCookie(reply)
+        // no SESSION_COOKIE_SECURE: the demo turns Secure off for plain-HTTP development
+        expect(reply.setCookie).not.toMatch(/Secure/i)
+        expectCommands(stats, { set: 1 })
+      })
+  ],
+  [
+    "/api/read with a cookie: one GETEX, the value, Vary: Cookie, no Set-Cookie",
+    (ctx) =>
+      Effect.gen(function*() {
+        const cookie = yield* newSession
+        const [reply, stats] = yield* counting(ctx, request("/api/read", { cookie }))
+        expect(reply.json).toEqual({ n: 1 })
+        expect(reply.setCookie).toBeUndefined()
+        expect(reply.headers["vary"]).toMatch(/\bCookie\b/)
+        expectCommands(stats, { getex: 1 })
+      })
+  ],
+  [
+    "/api/incr with a cookie: GETEX + SET, no Set-Cookie",
+    (ctx) =>
+      Effect.gen(function*() {
+        const cookie = yield* newSession
+        const [reply, stats] = yield* counting(ctx, request("/api/incr", { cookie }))
+        expect(reply.json).toEqual({ n: 2 })
+        expect(reply.setCookie).toBeUndefined()
+        expectCommands(stats, { getex: 1, set: 1 })
+        expect((yield* request("/api/incr", { cookie })).json).toEqual({ n: 3 })
+        expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 3 })
+      })
+  ],
+  [
+    "/api/logout: DEL and a deleting cookie; the old cookie then reads null",
+    (ctx) =>
+      Effect.gen(function*() {
+        const cookie = yield* newSession
+        const [reply, stats] = yield* counting(ctx, request("/api/logout", { cookie }))
+        expect(reply.json).toEqual({ ok: true })
+        expectDeletingCookie(reply)
+        expectCommands(stats, { del: 1 })
+        const [after, stats2] = yield* counting(ctx, request("/api/read", { cookie }))
+        expect(after.json).toEqual({ n: null })
+        expect(after.setCookie).toBeUndefined()
+        expectCommands(stats2, { getex: 1 })
+        // after a read, logout costs the read plus DEL
+        const other = yield* newSession
+        const [, stats3] = yield* counting(
+          ctx,
+          Effect.zipRight(request("/api/read", { cookie: other }), request("/api/logout", { cookie: other }))
+        )
+        expectCommands(stats3, { getex: 1, del: 1 })
+        // logging out without a session: nothing to delete, no cookie
+        const [anonymous, stats4] = yield* counting(ctx, request("/api/logout"))
+        expect(anonymous.json).toEqual({ ok: true })
+        expect(anonymous.setCookie).toBeUndefined()
+        expectCommands(stats4, {})
+      })
+  ],
+  [
+    "/api/cacheable: no cookie on a cacheable response, and no key for a new session",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [reply, stats] = yield* counting(ctx, request("/api/cacheable"))
+        expect(reply.status).toBe(200)
+        expect(reply.json).toEqual({ n: 1 })
+        expect(reply.headers["cache-control"]).toBe("public, max-age=60")
+        expect(reply.setCookie).toBeUndefined()
+        expectCommands(stats, {})
+        // an existing session is still updated, but gets no Set-Cookie
+        const cookie = yield* newSession
+        const [existing, stats2] = yield* counting(ctx, request("/api/cacheable", { cookie }))
+        expect(existing.json).toEqual({ n: 2 })
+        expect(existing.setCookie).toBeUndefined()
+        expect(existing.headers["cache-control"]).toBe("public, max-age=60")
+        expectCommands(stats2, { getex: 1, set: 1 })
+      })
+  ],
+  [
+    "/api/boom: 500, and (cookieOnException) the new session's cookie and data",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [reply, stats] = yield* counting(ctx, request("/api/boom"))
+        expect(reply.status).toBe(500)
+        expectNewSessionCookie(reply)
+        expectCommands(stats, { set: 1 })
+        const cookie = reply.cookie
+        expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 1 })
+      })
+  ],
+  [
+    "tampered, garbage and oversized cookies are a new session: 200, never 500",
+    (ctx) =>
+      Effect.gen(function*() {
+        const cookie = yield* newSession
+        const value = cookie.slice("session=".length)
+        const flipped = value.slice(0, 10) + (value[10] === "A" ? "B" : "A") + value.slice(11)
+        const bad = [
+          `session=${flipped}`,
+          `session=${value.slice(0, -5)}`,
+          "session=garbage",
+          "session=",
+          "session=%E0%A4%A",
+          "session=\"quoted\"",
+          `session=${"x".repeat(5000)}`,
+          `session=${value}${"A".repeat(3000)}`,
+          `session=${Buffer.from("{\"id\":1}").toString("base64url")}.${"0".repeat(128)}`
+        ]
+        for (const badCookie of bad) {
+          const [read, stats] = yield* counting(ctx, request("/api/read", { cookie: badCookie }))
+          expect(read.status, badCookie.slice(0, 40)).toBe(200)
+          expect(read.json).toEqual({ n: null })
+          expect(read.setCookie).toBeUndefined()
+          // a cookie that fails verification never reaches the store
+          expectCommands(stats, {})
+          const incr = yield* request("/api/incr", { cookie: badCookie })
+          expect(incr.status).toBe(200)
+          expect(incr.json).toEqual({ n: 1 })
+          expectNewSessionCookie(incr)
+          expect(incr.cookie).not.toBe(badCookie)
+        }
+        // the genuine session is untouched
+        expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 1 })
+      })
+  ],
+  [
+    "/api/set stores a value; bad input is a 400",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [reply, stats] = yield* counting(ctx, request("/api/set?key=color&value=blue%20green"))
+        expect(reply.json).toEqual({ key: "color", value: "blue green" })
+        expectNewSessionCookie(reply)
+        expectCommands(stats, { set: 1 })
+        for (const path of ["/api/set?value=x", "/api/set?key=&value=x", "/api/set?key=a", "/api/set?key=n&value=1", "/api/set?key=_csrft_&value=1", "/api/set?key=a&key=b&value=1"]) {
+          const [bad, badStats] = yield* counting(ctx, request(path, { cookie: reply.cookie }))
+          expect(bad.status, path).toBe(400)
+          expect(bad.json).toEqual({ error: expect.any(String) })
+          expect(bad.setCookie).toBeUndefined()
+          expectCommands(badStats, {})
+        }
+      })
+  ],
+  [
+    "/api/login: a new session with the user, n = 0 and a welcome flash; /api/whoami tells",
+    (ctx) =>
+      Effect.gen(function*() {
+        const old = yield* newSession
+        const [reply, stats] = yield* counting(ctx, request("/api/login?user=alice", { cookie: old }))
+        expect(reply.json).toEqual({ user: "alice" })
+        expectNewSessionCookie(reply)
+        expect(reply.cookie).not.toBe(old)
+        // the old session is deleted without being read, the new one created
+        expectCommands(stats, { del: 1, set: 1 })
+        const cookie = reply.cookie
+        expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 0 })
+        const now = Math.floor(Date.now() / 1000)
+        const who = (yield* request("/api/whoami", { cookie })).json
+        expect(who).toMatchObject({ user: "alice", isNew: false, timeout: 1200 })
+        expect(Math.abs(who.created - now)).toBeLessThanOrEqual(2)
+        expect(Math.abs(who.expires - (now + 1200))).toBeLessThanOrEqual(2)
+        expect((yield* request("/api/flashes", { cookie })).json).toEqual({ messages: ["Welcome, alice!"] })
+        expect((yield* request("/api/flashes", { cookie })).json).toEqual({ messages: [] })
+        // the old session is gone
+        expect((yield* request("/api/whoami", { cookie: old })).json).toMatchObject({ user: null, isNew: true })
+        // bad input
+        for (const path of ["/api/login", "/api/login?user=", `/api/login?user=${"u".repeat(65)}`]) {
+          const bad = yield* request(path, { cookie })
+          expect(bad.status, path).toBe(400)
+          expect(bad.setCookie).toBeUndefined()
+        }
+        expect((yield* request("/api/whoami", { cookie })).json).toMatchObject({ user: "alice" })
+      })
+  ],
+  [
+    "/api/whoami of a new session: isNew, no cookie, no command",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [reply, stats] = yield* counting(ctx, request("/api/whoami"))
+        const now = Math.floor(Date.now() / 1000)
+        expect(reply.json).toMatchObject({ user: null, isNew: true, timeout: 1200 })
+        expect(Math.abs(reply.json.created - now)).toBeLessThanOrEqual(2)
+        expect(Math.abs(reply.json.expires - (now + 1200))).toBeLessThanOrEqual(2)
+        expect(reply.setCookie).toBeUndefined()
+        expectCommands(stats, {})
+      })
+  ],
+  [
+    "/api/flash and /api/flashes: queued in order, popped once",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [first, stats] = yield* counting(ctx, request("/api/flash?msg=hello"))
+        expect(first.json).toEqual({ ok: true })
+        expectNewSessionCookie(first)
+        expectCommands(stats, { set: 1 })
+        const cookie = first.cookie
+        expect((yield* request("/api/flash?msg=world%20%3C3", { cookie })).json).toEqual({ ok: true })
+        const [popped, stats2] = yield* counting(ctx, request("/api/flashes", { cookie }))
+        expect(popped.json).toEqual({ messages: ["hello", "world <3"] })
+        expectCommands(stats2, { getex: 1, set: 1 })
+        const [empty, stats3] = yield* counting(ctx, request("/api/flashes", { cookie }))
+        expect(empty.json).toEqual({ messages: [] })
+        // nothing changed: no write
+        expectCommands(stats3, { getex: 1 })
+        expect((yield* request("/api/flash")).status).toBe(400)
+        expect((yield* request("/api/flash?msg=")).status).toBe(400)
+        // flashes of a new session: empty, nothing written, no cookie
+        const fresh = yield* request("/api/flashes")
+        expect(fresh.json).toEqual({ messages: [] })
+        expect(fresh.setCookie).toBeUndefined()
+      })
+  ],
+  [
+    "/api/csrf: a token that stays the same for the session",
+    (ctx) =>
+      Effect.gen(function*() {
+        const [first, stats] = yield* counting(ctx, request("/api/csrf"))
+        expect(first.json.token).toMatch(/^[0-9a-f]{64}$/)
+        expectNewSessionCookie(first)
+        expectCommands(stats, { set: 1 })
+        const [again, stats2] = yield* counting(ctx, request("/api/csrf", { cookie: first.cookie }))
+        expect(again.json).toEqual(first.json)
+        expectCommands(stats2, { getex: 1 })
+        const other = yield* request("/api/csrf")
+        expect(other.json.token).not.toBe(first.json.token)
+      })
+  ],
+  [
+    "/api/adjust-timeout: this session's timeout; bad input is a 400",
+    (ctx) =>
+      Effect.gen(function*() {
+        const cookie = yield* newSession
+        const [reply, stats] = yield* counting(ctx, request("/api/adjust-timeout?seconds=60", { cookie }))
+        expect(reply.json).toEqual({ timeout: 60 })
+        expect(reply.setCookie).toBeUndefined()
+        expectCommands(stats, { getex: 1, set: 1 })
+        const now = Math.floor(Date.now() / 1000)
+        const who = (yield* request("/api/whoami", { cookie })).json
+        expect(who.timeout).toBe(60)
+        expect(Math.abs(who.expires - (now + 60))).toBeLessThanOrEqual(2)
+        if (ctx.redis !== undefined) {
+          // GETEX slides to the policy's timeout; the session's own one is restored after the response
+          const redis = ctx.redis
+          const ttl = yield* Effect.promise(async () => {
+            const client = new Redis(redis.url, { lazyConnect: true })
+            try {
+              await client.connect()
+              for (let i = 0; i < 20; i++) {
+                const t = await client.ttl(sessionIdOf(cookie))
+                if (t <= 60) return t
+                await new Promise((resolve) => setTimeout(resolve, 50))
+              }
+              return await client.ttl(sessionIdOf(cookie))
+            } finally {
+              client.disconnect()
+            }
+          })
+          expect(ttl).toBeGreaterThan(55)
+          expect(ttl).toBeLessThanOrEqual(60)
+        }
+        for (const path of ["/api/adjust-timeout", "/api/adjust-timeout?seconds=", "/api/adjust-timeout?seconds=abc", "/api/adjust-timeout?seconds=-1", "/api/adjust-timeout?seconds=1.5", "/api/adjust-timeout?seconds=1e99"]) {
+          const bad = yield* request(path, { cookie })
+          expect(bad.status, path).toBe(400)
+          expect(bad.json).toEqual({ error: expect.any(String) })
+        }
+      })
+  ],
+  [
+    "/api/cookie-max-age: re-sends the cookie with Max-Age; bad input is a 400",
+    (ctx) =>
+      Effect.gen(function*() {
+        const cookie = yield* newSession
+        const [reply, stats] = yield* counting(ctx, request("/api/cookie-max-age?seconds=3600", { cookie }))
+        expect(reply.json).toEqual({ maxAge: 3600 })
+        expect(reply.setCookie).toMatch(/Max-Age=3600/)
+        expect(reply.cookie).toBe(cookie)
+        // re-sending the cookie needs no store access
+        expectCommands(stats, {})
+        // without a session there is nothing to re-send
+        const fresh = yield* request("/api/cookie-max-age?seconds=60")
+        expect(fresh.json).toEqual({ maxAge: 60 })
+        expect(fresh.setCookie).toBeUndefined()
+        for (const path of ["/api/cookie-max-age", "/api/cookie-max-age?seconds=x", "/api/cookie-max-age?seconds=-5"]) {
+          const bad = yield* request(path, { cookie })
+          expect(bad.status, path).toBe(400)
+          expect(bad.setCookie).toBeUndefined()
+        }
+      })
+  ],
+  [
+    "GET / and its forms: CSRF-checked login, counter, flash, logout",
+    () =>
+      Effect.gen(function*() {
+        const tokenOf = (html: string) => /name="csrf_token" value="([0-9a-f]{64})"/.exec(html)?.[1] ?? ""
+        const first = yield* request("/")
+        expect(first.status).toBe(200)
+        expect(first.headers["content-type"]).toMatch(/text\/html/)
+        expect(first.text).toContain("You are not logged in.")
+        expectNewSessionCookie(first)
+        let cookie = first.cookie
+        const token = tokenOf(first.text)
+        expect(token).not.toBe("")
+
+        // wrong, missing token, or no session: 403
+        for (
+          const [form, withCookie] of [
+            [{ user: "alice", csrf_token: "0".repeat(64) }, cookie],
+            [{ user: "alice" }, cookie],
+            [{ user: "alice", csrf_token: token }, undefined]
+          ] as const
+        ) {
+          const denied = yield* request("/login", { method: "POST", cookie: withCookie, form })
+          expect(denied.status).toBe(403)
+          expect(denied.setCookie).toBeUndefined()
+        }
+
+        const counted = yield* request("/incr", { method: "POST", cookie, form: { csrf_token: token } })
+        expect(counted.status).toBe(303)
+        expect(counted.headers["location"]).toBe("/")
+
+        const login = yield* request("/login", { method: "POST", cookie, form: { user: "<alice>", csrf_token: token } })
+        expect(login.status).toBe(303)
+        expect(login.headers["location"]).toBe("/")
+        expectNewSessionCookie(login)
+        expect(login.cookie).not.toBe(cookie)
+        const before = cookie
+        cookie = login.cookie
+        // the pre-login session is gone
+        expect((yield* request("/api/read", { cookie: before })).json).toEqual({ n: null })
+
+        const home = yield* request("/", { cookie })
+        expect(home.text).toContain("Logged in as <strong>&lt;alice&gt;</strong>")
+        expect(home.text).toContain("Welcome, &lt;alice&gt;!")
+        expect(home.text).toContain("Counter: <strong>0</strong>")
+        expect(home.text).not.toContain("<alice>")
+        const newToken = tokenOf(home.text)
+        expect(newToken).not.toBe(token)
+        expect((yield* request("/", { cookie })).text).not.toContain("Welcome")
+
+        yield* request("/incr", { method: "POST", cookie, form: { csrf_token: newToken } })
+        expect((yield* request("/", { cookie })).text).toContain("Counter: <strong>1</strong>")
+
+        // the old token does not work any more
+        expect((yield* request("/logout", { method: "POST", cookie, form: { csrf_token: token } })).status).toBe(403)
+        const logout = yield* request("/logout", { method: "POST", cookie, form: { csrf_token: newToken } })
+        expect(logout.status).toBe(303)
+        // a fresh session carries the "logged out" flash
+        expectNewSessionCookie(logout)
+        const after = yield* request("/", { cookie: logout.cookie })
+        expect(after.text).toContain("You are logged out.")
+        expect(after.text).toContain("You are not logged in.")
+        expect((yield* request("/api/whoami", { cookie })).json).toMatchObject({ user: null })
+
+        // an empty user name is refused with a flash, not an error
+        const again = tokenOf(after.text)
+        const empty = yield* request("/login", { method: "POST", cookie: logout.cookie, form: { user: "  ", csrf_token: again } })
+        expect(empty.status).toBe(303)
+        expect((yield* request("/", { cookie: logout.cookie })).text).toContain("Please enter a user name")
+      })
+  ],
+  [
+    "unknown routes are 404",
+    () =>
+      Effect.gen(function*() {
+        const reply = yield* request("/api/nope")
+        expect(reply.status).toBe(404)
+        expect(reply.setCookie).toBeUndefined()
+      })
+  ]
+]
+
+const registerRouteTests = <R>(
+  test: (name: string, self: () => Effect.Effect<void, unknown, HttpClient.HttpClient | R>) => void,
+  ctx: Effect.Effect<Ctx, never, R>
+) => {
+  for (const [name, run] of routeTests) test(name, () => Effect.flatMap(ctx, run))
+}
+
+// -----------------------------------------------------------------------------
+// suites
+// -----------------------------------------------------------------------------
+
+describe("maskUrl", () => {
+  it("hides the password", () => {
+    expect(maskUrl("redis://user:hunter2@example.com:6380/1")).toBe("redis://user:***@example.com:6380/1")
+    expect(maskUrl("rediss://:hunter2@example.com")).toBe("rediss://:***@example.com")
+    expect(maskUrl("redis://127.0.0.1:6379")).toBe("redis://127.0.0.1:6379")
+    expect(maskUrl("not a url :hunter2@")).toBe("<unparseable URL>")
+  })
+})
+
+layer(MemoryLive, { excludeTestServices: true })("demo over HTTP, in-memory store", (it) => {
+  registerRouteTests((name, self) => it.effect(name, self), Effect.succeed<Ctx>({ redis: undefined }))
+})
+
+layer(RedisLive, { excludeTestServices: true })("demo over HTTP, Redis (commands counted)", (it) => {
+  registerRouteTests<RedisServer>(
+    (name, self) => it.effect(name, self),
+    Effect.map(RedisServer, (redis): Ctx => ({ redis }))
+  )
+
+  /** Retries until `check` holds, every 100 ms, for up to `seconds`. */
+  const eventually = <A, E, R>(self: Effect.Effect<A, E, R>, seconds: number) =>
+    self.pipe(Effect.retry({ schedule: Schedule.spaced("100 millis"), times: seconds * 10 }))
+
+  const restartWhenDone = (redis: RedisServerHarness) =>
+    Effect.addFinalizer(() => Effect.promise(() => redis.running ? Promise.resolve() : redis.restart()))
+
+  it.scoped("Redis hung (SIGSTOP): a request that needs the store gets 503 within 2 s; others go on", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer
+      const cookie = yield* newSession
+      yield* Effect.addFinalizer(() => Effect.sync(() => redis.resume()))
+      redis.pause()
+      const read = yield* request("/api/read", { cookie })
+      expect(read.status).toBe(503)
+      expect(read.millis).toBeLessThan(2000)
+      expect(read.headers["retry-after"]).toBe("1")
+      expect((yield* request("/api/noop", { cookie })).status).toBe(200)
+      expect((yield* request("/api/read")).json).toEqual({ n: null })
+      redis.resume()
+      const back = yield* eventually(
+        Effect.filterOrFail(request("/api/read", { cookie }), (r) => r.status === 200, () => new Error("not yet")),
+        5
+      )
+      expect(back.json).toEqual({ n: 1 })
+    }))
+
+  it.scoped("Redis killed: 503 within 2 s for the store, 200 for the rest; restarted: works again", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisServer
+      yield* restartWhenDone(redis)
+      const cookie = yield* newSession
+      yield* Effect.promise(() => redis.kill())
+
+      const read = yield* request("/api/read", { cookie })
+      expect(read.status).toBe(503)
+      expect(read.millis).toBeLessThan(2000)
+      expect(read.text).toBe("Session store unavailable")
+      expect(read.setCookie).toBeUndefined()
+
+      const incr = yield* request("/api/incr", { cookie })
+      expect(incr.status).toBe(503)
+      expect(incr.millis).toBeLessThan(2000)
+
+      // a new session's write fails in the commit: 503, and no cookie for a session that was never stored
+      const fresh = yield* request("/api/incr")
+      expect(fresh.status).toBe(503)
+      expect(fresh.millis).toBeLessThan(2000)
+      expect(fresh.setCookie).toBeUndefined()
+
+      const logout = yield* request("/api/logout", { cookie })
+      expect(logout.status).toBe(503)
+      expect(logout.millis).toBeLessThan(2000)
+
+      const noop = yield* request("/api/noop", { cookie })
+      expect(noop.status).toBe(200)
+      expect(noop.text).toBe("ok")
+      expect((yield* request("/api/read")).json).toEqual({ n: null })
+      expect((yield* request("/api/whoami")).status).toBe(200)
+
+      yield* Effect.promise(() => redis.restart())
+      // the private server keeps no data across restarts: the old session is gone, the app works again
+      const back = yield* eventually(
+        Effect.filterOrFail(request("/api/read", { cookie }), (r) => r.status === 200, () => new Error("not yet")),
+        5
+      )
+      expect(back.json).toEqual({ n: null })
+      const again = yield* newSession
+      expect((yield* request("/api/incr", { cookie: again })).json).toEqual({ n: 2 })
+    }), 30_000)
+})
