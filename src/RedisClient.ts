@@ -132,8 +132,6 @@ export interface Options {
 
 const defaultConnectTimeout = Duration.seconds(2)
 const defaultCommandTimeout = Duration.seconds(1)
-/** Our own guard fires a little after ioredis' `commandTimeout`, as a backstop. */
-const timeoutSlack = Duration.millis(100)
 const quitTimeout = Duration.seconds(1)
 
 /** Reconnect after 100 ms, 200 ms, … up to 1 s between attempts, forever. */
@@ -184,31 +182,34 @@ const isUnknownCommand = (cause: unknown): boolean =>
 
 /**
  * Builds the service from an ioredis client. Every command fails with a
- * `SessionStoreError` (never a defect) and never waits longer than
- * `commandTimeout` (plus a little slack).
+ * `SessionStoreError` (never a defect). A client this module configured
+ * enforces `commandTimeout` itself; for an application's own client, whose
+ * settings we don't control, `guard` bounds each command in Effect instead.
  */
-const fromIoredis = (client: Redis, commandTimeout: Duration.DurationInput): RedisClientShape => {
-  const timeout = Duration.sum(Duration.decode(commandTimeout), timeoutSlack)
-  const timeoutDetail = `no reply within ${Duration.format(timeout)}`
+const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): RedisClientShape => {
+  const guardTimeout = guard === undefined ? undefined : Duration.decode(guard)
+  const guardDetail = guardTimeout === undefined ? "" : `no reply within ${Duration.format(guardTimeout)}`
 
   const run = <A>(
     span: string,
     command: string,
     evaluate: () => Promise<A>
-  ): Effect.Effect<A, SessionStoreError> =>
-    Effect.tryPromise({
+  ): Effect.Effect<A, SessionStoreError> => {
+    const attempt = Effect.tryPromise({
       try: evaluate,
       catch: (cause) => toStoreError(command, cause)
-    }).pipe(
-      Effect.timeoutFail({
-        duration: timeout,
-        onTimeout: () => new SessionStoreError({ command, reason: "Timeout", detail: timeoutDetail })
-      }),
-      Effect.withSpan(`RedisClient.${span}`, {
-        kind: "client",
-        attributes: { "db.system": "redis", "db.operation": command }
-      })
-    )
+    })
+    const bounded = guardTimeout === undefined ? attempt : Effect.timeoutFail(attempt, {
+      duration: guardTimeout,
+      onTimeout: () => new SessionStoreError({ command, reason: "Timeout", detail: guardDetail })
+    })
+    // No stack capture: on the request path it would cost more than the command.
+    return Effect.withSpan(bounded, `RedisClient.${span}`, {
+      kind: "client",
+      attributes: { "db.system": "redis", "db.operation": command },
+      captureStackTrace: false
+    })
+  }
 
   const reply = (command: string, result: [error: Error | null, value: unknown] | undefined): unknown => {
     if (result === undefined) {
@@ -332,7 +333,7 @@ export const make = (options: Options = {}): Effect.Effect<RedisClientShape, Ses
       }),
       close
     )
-    return fromIoredis(client, commandTimeout)
+    return fromIoredis(client, undefined)
   })
 
 /**

@@ -15,9 +15,10 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Engine from "./internal/engine.js"
 import { RedisClient, type RedisClientShape } from "./RedisClient.js"
 import { Session, type SessionShape } from "./Session.js"
@@ -33,12 +34,13 @@ const begin = (
   redis: RedisClientShape,
   failed: (response: HttpServerResponse.HttpServerResponse) => boolean
 ): Effect.Effect<SessionShape, never, HttpServerRequest.HttpServerRequest | Scope.Scope> =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const session = Engine.make(policy, redis, request)
-    yield* HttpApp.appendPreResponseHandler((req, response) => session.commit(req, response, failed(response)))
-    yield* Effect.addFinalizer(() => session.afterResponse)
-    return session.service
+  Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest | Scope.Scope>) => {
+    const request = Context.get(context, HttpServerRequest.HttpServerRequest)
+    const session = Engine.make(policy, redis, request, Context.get(context, Scope.Scope))
+    return Effect.as(
+      HttpApp.appendPreResponseHandler((req, response) => session.commit(req, response, failed(response))),
+      session.service
+    )
   })
 
 /**

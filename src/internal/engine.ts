@@ -1,6 +1,9 @@
 /**
  * One request's session: lazy load, in-memory edits, and the single commit
  * that decides persistence and cookie together.
+ *
+ * This runs on every request, so it is a class (methods on the prototype,
+ * effects built only when used) rather than a bag of per-request closures.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
@@ -10,30 +13,19 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import { createHash, randomBytes } from "node:crypto"
 import * as InvalidSession from "../InvalidSession.js"
-import type { RedisClientShape } from "../RedisClient.js"
-import type { SessionStoreError } from "../RedisClient.js"
+import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { FlashOptions, SessionError, SessionShape } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import * as Payload from "./payload.js"
 
-/** @internal */
-export interface RequestSession {
-  readonly service: SessionShape
-  /** Writes what the request changed and sets or expires the cookie. Never fails: a store error becomes a 503. */
-  readonly commit: (
-    request: HttpServerRequest.HttpServerRequest,
-    response: HttpServerResponse.HttpServerResponse,
-    failed: boolean
-  ) => Effect.Effect<HttpServerResponse.HttpServerResponse>
-  /** The deferred TTL refresh, run after the response is sent. Never fails. */
-  readonly afterResponse: Effect.Effect<void>
-}
-
 const FLASH_PREFIX = "_f_"
 const CSRF_KEY = "_csrft_"
 const CREATE_ATTEMPTS = 3
+/** Spans on the request path skip the stack capture: it costs more than the work it describes. */
+const SPAN = { captureStackTrace: false } as const
 
 /** A short, irreversible tag for logs: session ids are never logged raw. */
 export const redactId = (id: string): string => createHash("sha256").update(id).digest("hex").slice(0, 12)
@@ -44,6 +36,8 @@ const isObject = (value: unknown): boolean => typeof value === "object" && value
 
 const toSeconds = (input: Duration.DurationInput): number => Math.max(0, Math.round(Duration.toSeconds(input)))
 
+const flashKey = (queue: string | undefined) => FLASH_PREFIX + (queue ?? "")
+
 const appendVary = (response: HttpServerResponse.HttpServerResponse) => {
   const vary = response.headers["vary"]
   if (vary === undefined || vary.trim() === "") return HttpServerResponse.setHeader(response, "vary", "Cookie")
@@ -52,238 +46,455 @@ const appendVary = (response: HttpServerResponse.HttpServerResponse) => {
   return HttpServerResponse.setHeader(response, "vary", `${vary}, Cookie`)
 }
 
+type CookieAction = "set" | "expire" | "none"
+
 /** @internal */
-export const make = (
-  policy: SessionPolicyShape,
-  redis: RedisClientShape,
-  request: HttpServerRequest.HttpServerRequest
-): RequestSession => {
-  const rawCookie: string | undefined = request.cookies[policy.cookie.name]
-  let cookieIdMemo: Option.Option<string> | undefined
-  const cookieId = (): Option.Option<string> =>
-    cookieIdMemo ??= rawCookie === undefined ? Option.none() : policy.signer.verify(rawCookie)
+export class RequestSession {
+  readonly service: SessionShape
+  private readonly rawCookie: string | undefined
+  private cookieIdMemo: Option.Option<string> | undefined
 
-  // --- state --------------------------------------------------------------
-  let loaded = false
-  let loading: Deferred.Deferred<void, SessionError> | undefined
-  let touched = false
+  private loaded = false
+  private loading: Deferred.Deferred<void, SessionError> | undefined
+  private touched = false
   /** The request read the stored session: the response depends on the cookie. */
-  let readStore = false
-  let id: string | undefined
+  private readStore = false
+  private id: string | undefined
   /** The key exists in Redis (loaded, or created by this request). */
-  let stored = false
-  let createdHere = false
-  let isNew = true
-  let data: Payload.SessionData = {}
-  let created = 0
-  let timeout = policy.timeout
-  let expiresAt: number | undefined
-  let expiresPinned = false
-  let baseline: string | undefined
-  let exposed = false
-  let dirty = false
+  private stored = false
+  private createdHere = false
+  private isNew = true
+  private data: Payload.SessionData = {}
+  private created = 0
+  private timeout: number | undefined
+  private expiresAt: number | undefined
+  private expiresPinned = false
+  private baseline: string | undefined
+  private exposed = false
+  private dirty = false
   /** The payload expiry must be rewritten even without data changes. */
-  let refreshPayload = false
+  private refreshPayload = false
   /** Seconds for a TTL-only refresh after the response. */
-  let ttlRefresh: number | undefined
-  let wantId = false
-  let recookie = false
-  let cookieMaxAge = policy.cookie.maxAge
-  let cookieExpires = policy.cookie.expires
-  let expireClientCookie = false
-  const deleteIds = new Set<string>()
-  let committed = false
+  private ttlRefresh: number | undefined
+  private refreshScheduled = false
+  private wantId = false
+  private recookie = false
+  private cookieMaxAge: number | undefined
+  private cookieExpires: Date | number | undefined
+  private expireClientCookie = false
+  private readonly deleteIds = new Set<string>()
+  private committed = false
 
-  const report = (cause: InvalidSession.InvalidSession) =>
-    Effect.zipRight(
-      InvalidSession.count(cause),
-      policy.onInvalid === undefined ? Effect.void : Effect.catchAllCause(
-        policy.onInvalid(request, cause),
-        (failure) => Effect.logWarning("session onInvalid hook failed", failure)
-      )
-    )
-
-  const startFresh = (now: number) => {
-    id = undefined
-    stored = false
-    createdHere = false
-    isNew = true
-    data = {}
-    created = now
-    timeout = policy.timeout
-    expiresAt = undefined
-    expiresPinned = false
-    baseline = undefined
-    exposed = false
-    dirty = false
-    refreshPayload = false
-    ttlRefresh = undefined
-    wantId = false
+  constructor(
+    readonly policy: SessionPolicyShape,
+    readonly redis: RedisClientShape,
+    readonly request: HttpServerRequest.HttpServerRequest,
+    /** The request's scope, for the after-response TTL refresh. */
+    private readonly scope: Scope.Scope
+  ) {
+    this.rawCookie = request.cookies[policy.cookie.name]
+    this.timeout = policy.timeout
+    this.cookieMaxAge = policy.cookie.maxAge
+    this.cookieExpires = policy.cookie.expires
+    this.service = new SessionService(this)
   }
 
-  /** The command that reads a session: it also slides the Redis TTL when that is where the timeout lives. */
-  const slidesOnRead = policy.redisTtl && policy.timeoutTrigger === undefined && policy.timeout !== undefined
-  const readCommand = (sessionId: string) =>
-    slidesOnRead && policy.timeout !== undefined ? redis.getEx(sessionId, policy.timeout) : redis.get(sessionId)
+  private cookieId(): Option.Option<string> {
+    return this.cookieIdMemo ??= this.rawCookie === undefined ?
+      Option.none() :
+      this.policy.signer.verify(this.rawCookie)
+  }
 
-  const adopt = (sessionId: string, payload: Payload.Payload, now: number) => {
-    id = sessionId
-    stored = true
-    isNew = false
-    data = payload.m
-    created = payload.c
+  // --- loading -------------------------------------------------------------
+
+  private report(cause: InvalidSession.InvalidSession): Effect.Effect<void> {
+    const counted = InvalidSession.count(cause)
+    const hook = this.policy.onInvalid
+    if (hook === undefined) return counted
+    return Effect.zipRight(
+      counted,
+      Effect.catchAllCause(hook(this.request, cause), (failure) => Effect.logWarning("session onInvalid hook failed", failure))
+    )
+  }
+
+  private startFresh(now: number): void {
+    this.id = undefined
+    this.stored = false
+    this.createdHere = false
+    this.isNew = true
+    this.data = {}
+    this.created = now
+    this.timeout = this.policy.timeout
+    this.expiresAt = undefined
+    this.expiresPinned = false
+    this.baseline = undefined
+    this.exposed = false
+    this.dirty = false
+    this.refreshPayload = false
+    this.ttlRefresh = undefined
+    this.wantId = false
+  }
+
+  /** Reads the session; the read also slides the Redis TTL when that is where the timeout lives. */
+  private readCommand(sessionId: string): Effect.Effect<Option.Option<string>, SessionStoreError> {
+    const { policy } = this
+    return policy.redisTtl && policy.timeoutTrigger === undefined && policy.timeout !== undefined
+      ? this.redis.getEx(sessionId, policy.timeout)
+      : this.redis.get(sessionId)
+  }
+
+  private adopt(sessionId: string, payload: Payload.Payload, now: number): Effect.Effect<void> {
+    const { policy } = this
+    this.id = sessionId
+    this.stored = true
+    this.isNew = false
+    this.data = payload.m
+    this.created = payload.c
     // A stored timeout of 0 would be an invalid EX: treat it as absent.
-    timeout = payload.t !== undefined && payload.t > 0 ? payload.t : policy.timeout
-    expiresAt = payload.x
+    this.timeout = payload.t !== undefined && payload.t > 0 ? payload.t : policy.timeout
+    this.expiresAt = payload.x
+    const timeout = this.timeout
     if (policy.payloadExpiry && timeout !== undefined) {
-      refreshPayload = policy.timeoutTrigger !== undefined
-        ? expiresAt === undefined || now >= expiresAt - policy.timeoutTrigger
-        : expiresAt !== now + timeout
-    } else if (expiresAt !== undefined) {
+      this.refreshPayload = policy.timeoutTrigger !== undefined
+        ? payload.x === undefined || now >= payload.x - policy.timeoutTrigger
+        : payload.x !== now + timeout
+    } else if (payload.x !== undefined) {
       // An `x` written under another policy (e.g. by the seed) would end an active session: drop it once.
-      refreshPayload = true
+      this.refreshPayload = true
     }
     // GETEX slid the TTL to the policy's timeout; a per-session timeout is restored after the response.
-    if (slidesOnRead && timeout !== undefined && timeout !== policy.timeout) ttlRefresh = timeout
+    const slid = policy.redisTtl && policy.timeoutTrigger === undefined
+    if (slid && timeout !== undefined && timeout !== policy.timeout) return this.scheduleTtlRefresh(timeout)
+    return Effect.void
   }
 
-  const load: Effect.Effect<void, SessionError> = Effect.gen(function*() {
-    const now = yield* nowSeconds
-    startFresh(now)
-    if (rawCookie === undefined) return yield* report(new InvalidSession.NoSessionCookie())
-    const sessionId = cookieId()
-    if (Option.isNone(sessionId)) return yield* report(new InvalidSession.InvalidCookie())
-    readStore = true
-    const raw = yield* readCommand(sessionId.value)
-    if (Option.isNone(raw)) return yield* report(new InvalidSession.NotInBackend())
-    const decoded = Payload.decode(policy.serializer, raw.value)
-    switch (decoded._tag) {
-      case "Undecodable": {
-        if (!policy.deserializationFailsNew) {
-          return yield* new InvalidSession.SessionDeserializationError({ reason: decoded.reason })
+  private scheduleTtlRefresh(seconds: number): Effect.Effect<void> {
+    this.ttlRefresh = seconds
+    if (this.refreshScheduled) return Effect.void
+    this.refreshScheduled = true
+    return Scope.addFinalizer(this.scope, this.afterResponse())
+  }
+
+  private loadAt(now: number): Effect.Effect<void, SessionError> {
+    this.startFresh(now)
+    if (this.rawCookie === undefined) return this.report(new InvalidSession.NoSessionCookie())
+    const sessionId = this.cookieId()
+    if (Option.isNone(sessionId)) return this.report(new InvalidSession.InvalidCookie())
+    this.readStore = true
+    return Effect.flatMap(this.readCommand(sessionId.value), (raw) => {
+      if (Option.isNone(raw)) return this.report(new InvalidSession.NotInBackend())
+      const decoded = Payload.decode(this.policy.serializer, raw.value)
+      switch (decoded._tag) {
+        case "Undecodable":
+          return this.policy.deserializationFailsNew
+            ? this.report(new InvalidSession.DeserializationError({ reason: decoded.reason }))
+            : Effect.fail(new InvalidSession.SessionDeserializationError({ reason: decoded.reason }))
+        case "Legacy":
+          return this.report(
+            new InvalidSession.PayloadLegacy(decoded.version === undefined ? {} : { version: decoded.version })
+          )
+        case "Valid": {
+          const x = decoded.payload.x
+          if (x !== undefined && now > x) return this.report(new InvalidSession.PayloadTimeout({ expiredAt: x }))
+          return this.adopt(sessionId.value, decoded.payload, now)
         }
-        return yield* report(new InvalidSession.DeserializationError({ reason: decoded.reason }))
       }
-      case "Legacy":
-        return yield* report(new InvalidSession.PayloadLegacy(decoded.version === undefined ? {} : { version: decoded.version }))
-      case "Valid": {
-        const x = decoded.payload.x
-        if (x !== undefined && now > x) return yield* report(new InvalidSession.PayloadTimeout({ expiredAt: x }))
-        adopt(sessionId.value, decoded.payload, now)
-      }
-    }
-  }).pipe(Effect.withSpan("Session.load"))
+    })
+  }
 
   /** Loads once per request, however many operations race for it. */
-  const ensureLoaded: Effect.Effect<void, SessionError> = Effect.suspend(() => {
-    touched = true
-    if (loaded) return Effect.void
-    if (loading !== undefined) return Deferred.await(loading)
+  ensureLoaded(): Effect.Effect<void, SessionError> {
+    this.touched = true
+    if (this.loaded) return Effect.void
+    if (this.loading !== undefined) return Deferred.await(this.loading)
     return Effect.flatMap(Deferred.make<void, SessionError>(), (deferred) => {
-      loading = deferred
+      this.loading = deferred
+      const load = Effect.flatMap(nowSeconds, (now) => this.loadAt(now)).pipe(Effect.withSpan("Session.load", SPAN))
       return Effect.onExit(load, (exit) => {
-        loaded = exit._tag === "Success"
-        loading = undefined
+        this.loaded = exit._tag === "Success"
+        this.loading = undefined
         return Deferred.done(deferred, exit)
       })
     })
-  })
+  }
 
-  const withData = <A>(f: () => A): Effect.Effect<A, SessionError> => Effect.as(ensureLoaded, undefined).pipe(Effect.map(f))
+  /** Runs `f` on the loaded session; decided when run, not when built. */
+  withData<A>(f: (self: this) => A): Effect.Effect<A, SessionError> {
+    return Effect.suspend(() => Effect.map(this.ensureLoaded(), () => f(this)))
+  }
+
+  // --- data ------------------------------------------------------------------
 
   /** Hands out a value the caller may mutate: fingerprint first so nested changes are seen. */
-  const expose = <A>(value: A): A => {
-    if (policy.detectChanges && !exposed && isObject(value)) {
-      exposed = true
-      if (!dirty && stored) baseline = Payload.fingerprint(policy.serializer, data)
+  expose<A>(value: A): A {
+    if (this.policy.detectChanges && !this.exposed && isObject(value)) {
+      this.exposed = true
+      if (!this.dirty && this.stored) this.baseline = Payload.fingerprint(this.policy.serializer, this.data)
     }
     return value
   }
 
-  const write = (key: string, value: unknown) => {
-    data[key] = value
-    dirty = true
+  read(key: string): Option.Option<unknown> {
+    return key in this.data ? Option.some(this.expose(this.data[key])) : Option.none()
   }
 
-  const remove = (key: string): boolean => {
-    if (!(key in data)) return false
-    delete data[key]
-    dirty = true
+  has(key: string): boolean {
+    return key in this.data
+  }
+
+  keys(): ReadonlyArray<string> {
+    return Object.keys(this.data)
+  }
+
+  entries(): ReadonlyArray<readonly [string, unknown]> {
+    return Object.entries(this.data).map(([key, value]) => [key, this.expose(value)] as const)
+  }
+
+  write(key: string, value: unknown): void {
+    this.data[key] = value
+    this.dirty = true
+  }
+
+  remove(key: string): boolean {
+    if (!(key in this.data)) return false
+    delete this.data[key]
+    this.dirty = true
     return true
   }
 
-  const changedSinceLoad = () =>
-    dirty || refreshPayload ||
-    (exposed && baseline !== undefined && Payload.fingerprint(policy.serializer, data) !== baseline)
+  pop(key: string): Option.Option<unknown> {
+    if (!(key in this.data)) return Option.none()
+    const value = this.data[key]
+    this.remove(key)
+    return Option.some(value)
+  }
 
-  const isEmpty = () => Object.keys(data).length === 0
+  clear(): void {
+    if (!this.isEmpty()) this.dirty = true
+    this.data = {}
+  }
 
-  const payloadAt = (now: number): Payload.Payload => ({
-    m: data,
-    c: created,
-    v: Payload.PAYLOAD_VERSION,
-    t: timeout,
-    x: expiresPinned ? expiresAt : policy.payloadExpiry && timeout !== undefined ? now + timeout : undefined
-  })
+  markChanged(): void {
+    this.dirty = true
+  }
 
-  const ttlSeconds = () => policy.redisTtl ? timeout : undefined
+  isEmpty(): boolean {
+    for (const _ in this.data) return false
+    return true
+  }
 
-  const markPersisted = (now: number) => {
-    const payload = payloadAt(now)
-    expiresAt = payload.x
-    dirty = false
-    refreshPayload = false
-    ttlRefresh = undefined
+  queue(queue: string | undefined): ReadonlyArray<unknown> {
+    const messages = this.data[flashKey(queue)]
+    return Array.isArray(messages) ? messages : []
+  }
+
+  flash(message: unknown, options: FlashOptions | undefined): void {
+    const queue = this.queue(options?.queue)
+    const serialize = this.policy.serializer.serialize
+    if (options?.allowDuplicate === false && queue.some((m) => serialize(m) === serialize(message))) return
+    this.write(flashKey(options?.queue), [...queue, message])
+  }
+
+  popFlash(queue: string | undefined): ReadonlyArray<unknown> {
+    const messages = this.queue(queue)
+    this.remove(flashKey(queue))
+    return messages
+  }
+
+  newCsrfToken(): string {
+    const token = randomBytes(32).toString("hex")
+    this.write(CSRF_KEY, token)
+    return token
+  }
+
+  csrfToken(): string {
+    const token = this.data[CSRF_KEY]
+    return typeof token === "string" ? token : this.newCsrfToken()
+  }
+
+  ensureId(): string {
+    if (this.id === undefined) {
+      this.id = this.policy.generateId()
+      this.wantId = true
+    }
+    return this.id
+  }
+
+  idIfExists(): Option.Option<string> {
+    return this.isEmpty() ? Option.none() : Option.some(this.ensureId())
+  }
+
+  adjustTimeout(input: Duration.DurationInput): void {
+    const seconds = toSeconds(input)
+    this.timeout = seconds === 0 ? this.policy.timeout : seconds
+    this.dirty = true
+  }
+
+  adjustPayloadExpiry(epochSeconds: number): void {
+    this.expiresAt = Math.ceil(epochSeconds)
+    this.expiresPinned = true
+    this.dirty = true
+  }
+
+  adjustCookie(change: { readonly maxAge: number | undefined } | { readonly expires: Date | number | undefined }): void {
+    this.touched = true
+    this.recookie = true
+    if ("maxAge" in change) this.cookieMaxAge = change.maxAge
+    else this.cookieExpires = change.expires
+  }
+
+  markRecookie(): void {
+    this.touched = true
+    this.recookie = true
+  }
+
+  info(now: number) {
+    return {
+      isNew: this.isNew,
+      created: this.created,
+      timeout: Option.fromNullable(this.timeout),
+      expires: this.nextExpiry(now)
+    }
+  }
+
+  /** When the session expires if left idle from now. */
+  private nextExpiry(now: number): Option.Option<number> {
+    if (this.expiresPinned) return Option.fromNullable(this.expiresAt)
+    if (this.timeout === undefined) return Option.none()
+    const willWrite = !this.stored || this.changedSinceLoad()
+    const keepsX = this.policy.payloadExpiry && !willWrite && this.expiresAt !== undefined
+    return Option.some(keepsX && this.expiresAt !== undefined ? this.expiresAt : now + this.timeout)
+  }
+
+  invalidate(): Effect.Effect<void> {
+    this.touched = true
+    const current = this.loaded ? (this.stored ? this.id : undefined) : Option.getOrUndefined(this.cookieId())
+    if (current !== undefined) this.deleteIds.add(current)
+    if (this.rawCookie !== undefined) this.expireClientCookie = true
+    // A pending load would adopt the old session after this: let it finish first.
+    const pending = this.loading === undefined ? Effect.void : Effect.ignore(Deferred.await(this.loading))
+    return Effect.zipRight(
+      pending,
+      Effect.map(nowSeconds, (now) => {
+        if (this.loaded && this.stored && this.id !== undefined) this.deleteIds.add(this.id)
+        this.startFresh(now)
+        this.loaded = true
+      })
+    )
+  }
+
+  // --- persistence -------------------------------------------------------------
+
+  private changedSinceLoad(): boolean {
+    return this.dirty || this.refreshPayload ||
+      (this.exposed && this.baseline !== undefined &&
+        Payload.fingerprint(this.policy.serializer, this.data) !== this.baseline)
+  }
+
+  private payloadAt(now: number): Payload.Payload {
+    const timeout = this.timeout
+    return {
+      m: this.data,
+      c: this.created,
+      v: Payload.PAYLOAD_VERSION,
+      t: timeout,
+      x: this.expiresPinned
+        ? this.expiresAt
+        : this.policy.payloadExpiry && timeout !== undefined
+        ? now + timeout
+        : undefined
+    }
+  }
+
+  private ttlSeconds(): number | undefined {
+    return this.policy.redisTtl ? this.timeout : undefined
+  }
+
+  private markPersisted(payload: Payload.Payload): void {
+    this.expiresAt = payload.x
+    this.dirty = false
+    this.refreshPayload = false
+    this.ttlRefresh = undefined
     // Values handed out before this write may still be mutated: compare against what was written.
-    baseline = exposed ? Payload.fingerprint(policy.serializer, data) : undefined
+    this.baseline = this.exposed ? Payload.fingerprint(this.policy.serializer, this.data) : undefined
   }
 
   /** `SET id payload NX [EX t]`, with a new id if the first one is taken. */
-  const create = (now: number): Effect.Effect<void, SessionStoreError> =>
-    Effect.gen(function*() {
-      const value = Payload.encode(policy.serializer, payloadAt(now))
-      for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-        const candidate = id ?? policy.generateId()
-        const written = yield* redis.set(candidate, value, { condition: "NX", ttlSeconds: ttlSeconds() })
-        if (written) {
-          id = candidate
-          stored = true
-          createdHere = true
-          markPersisted(now)
-          return
-        }
-        yield* Effect.logWarning("session id collision; generating another", { session: redactId(candidate) })
-        id = undefined
-      }
-      return yield* Effect.dieMessage("the session id generator keeps producing ids that already exist")
+  private create(now: number, attempt = 1): Effect.Effect<void, SessionStoreError> {
+    const payload = this.payloadAt(now)
+    const candidate = this.id ?? this.policy.generateId()
+    const written = this.redis.set(candidate, Payload.encode(this.policy.serializer, payload), {
+      condition: "NX",
+      ttlSeconds: this.ttlSeconds()
     })
-
-  /** `SET id payload XX [EX t]`: never resurrects a session deleted meanwhile. */
-  const update = (sessionId: string, now: number): Effect.Effect<boolean, SessionStoreError> =>
-    Effect.tap(
-      redis.set(sessionId, Payload.encode(policy.serializer, payloadAt(now)), {
-        condition: "XX",
-        ttlSeconds: ttlSeconds()
-      }),
-      (written) => {
-        if (written) return Effect.sync(() => markPersisted(now))
-        return Effect.sync(() => {
-          stored = false
-        }).pipe(Effect.zipRight(Effect.logInfo("session vanished before it could be written", { session: redactId(sessionId) })))
+    return Effect.flatMap(written, (ok) => {
+      if (ok) {
+        this.id = candidate
+        this.stored = true
+        this.createdHere = true
+        this.markPersisted(payload)
+        return Effect.void
       }
-    )
-
-  const persist = (now: number): Effect.Effect<boolean, SessionStoreError> => {
-    if (stored && id !== undefined) return update(id, now)
-    return Effect.as(create(now), true)
+      this.id = undefined
+      if (attempt >= CREATE_ATTEMPTS) {
+        return Effect.dieMessage("the session id generator keeps producing ids that already exist")
+      }
+      return Effect.zipRight(
+        Effect.logWarning("session id collision; generating another", { session: redactId(candidate) }),
+        this.create(now, attempt + 1)
+      )
+    })
   }
 
-  const cookieOptions = (now: number) => {
-    const c = policy.cookie
-    const expires = cookieExpires instanceof Date
+  /** `SET id payload XX [EX t]`: never resurrects a session deleted meanwhile. */
+  private update(sessionId: string, now: number): Effect.Effect<boolean, SessionStoreError> {
+    const payload = this.payloadAt(now)
+    const written = this.redis.set(sessionId, Payload.encode(this.policy.serializer, payload), {
+      condition: "XX",
+      ttlSeconds: this.ttlSeconds()
+    })
+    return Effect.tap(written, (ok) => {
+      if (ok) {
+        this.markPersisted(payload)
+        return Effect.void
+      }
+      this.stored = false
+      return Effect.logInfo("session vanished before it could be written", { session: redactId(sessionId) })
+    })
+  }
+
+  persistNow(): Effect.Effect<void, SessionError> {
+    return Effect.flatMap(this.ensureLoaded(), () => {
+      if (this.stored && this.id !== undefined) {
+        const id = this.id
+        return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.update(id, now)))
+      }
+      if (!this.wantId && this.isEmpty()) return Effect.void
+      return Effect.flatMap(nowSeconds, (now) => this.create(now))
+    })
+  }
+
+  refreshNow(): Effect.Effect<void, SessionError> {
+    return Effect.flatMap(this.ensureLoaded(), () => {
+      const ttl = this.ttlSeconds()
+      if (!this.stored || this.id === undefined || ttl === undefined) return Effect.void
+      this.ttlRefresh = undefined
+      return Effect.asVoid(this.redis.expire(this.id, ttl))
+    })
+  }
+
+  // --- commit --------------------------------------------------------------------
+
+  /** The id to re-send when the session was not loaded: the one the client already holds. */
+  private recookieId(): string | undefined {
+    return this.id ?? Option.getOrUndefined(this.cookieId())
+  }
+
+  private cookieOptions(now: number) {
+    const c = this.policy.cookie
+    const cookieExpires = this.cookieExpires
+    const expires = cookieExpires instanceof Date || cookieExpires === undefined
       ? cookieExpires
-      : cookieExpires === undefined
-      ? undefined
       : new Date((now + cookieExpires) * 1000)
     return {
       path: c.path,
@@ -292,202 +503,213 @@ export const make = (
       sameSite: c.sameSite,
       ...(c.domain === undefined ? {} : { domain: c.domain }),
       ...(c.partitioned ? { partitioned: true } : {}),
-      ...(cookieMaxAge === undefined ? {} : { maxAge: Duration.seconds(cookieMaxAge) }),
+      ...(this.cookieMaxAge === undefined ? {} : { maxAge: Duration.seconds(this.cookieMaxAge) }),
       ...(expires === undefined ? {} : { expires })
     }
   }
 
-  const decideCookie = Effect.fn("Session.commit")(function*(
+  /** The one write of the request, if any; succeeds with what to do with the cookie. */
+  private persistChanges(now: number, cookieAllowed: boolean): Effect.Effect<CookieAction, SessionStoreError> {
+    const initial: CookieAction = this.expireClientCookie ? "expire" : "none"
+    const id = this.id
+    if (!this.stored) {
+      return (this.wantId || !this.isEmpty()) && cookieAllowed ? Effect.as(this.create(now), initial) : Effect.succeed(initial)
+    }
+    if (id === undefined) return Effect.succeed(initial)
+    if (this.createdHere && !cookieAllowed) {
+      // Created early by persistNow, but the client will never hold its cookie.
+      this.stored = false
+      this.createdHere = false
+      return Effect.as(this.redis.del(id), initial)
+    }
+    if (this.policy.invalidateEmptySession && this.isEmpty()) {
+      const action: CookieAction = this.createdHere ? initial : "expire"
+      this.stored = false
+      this.createdHere = false
+      return Effect.as(this.redis.del(id), action)
+    }
+    if (this.changedSinceLoad()) return Effect.map(this.update(id, now), (ok) => ok ? initial : "expire")
+    return Effect.succeed(initial)
+  }
+
+  private deleteStale(): Effect.Effect<void, SessionStoreError> {
+    if (this.deleteIds.size === 0) return Effect.void
+    return Effect.forEach(this.deleteIds, (staleId) => this.redis.del(staleId), { discard: true })
+  }
+
+  private finish(
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse,
+    failed: boolean,
+    now: number
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, SessionStoreError> {
+    const { policy } = this
+    const cookieAllowed = (!failed || policy.cookieOnException) &&
+      (policy.responseAllowsCookie === undefined || policy.responseAllowsCookie(request, response))
+    return Effect.zipRight(this.deleteStale(), this.persistChanges(now, cookieAllowed)).pipe(
+      Effect.map((persisted) => {
+        let action = persisted
+        if (this.createdHere) action = "set"
+        else if (this.recookie && action === "none" && (this.stored || !this.loaded) && this.recookieId() !== undefined) {
+          action = "set"
+        }
+        if (!cookieAllowed) action = "none"
+        return this.decorate(response, action, now)
+      })
+    )
+  }
+
+  private decorate(
+    response: HttpServerResponse.HttpServerResponse,
+    action: CookieAction,
+    now: number
+  ): HttpServerResponse.HttpServerResponse {
+    if (action === "none") return this.readStore ? appendVary(response) : response
+    const name = this.policy.cookie.name
+    const options = this.cookieOptions(now)
+    // Name and attributes were validated with the policy; the value is the signer's output.
+    let out = action === "set"
+      ? HttpServerResponse.unsafeSetCookie(response, name, this.policy.signer.sign(this.recookieId() ?? ""), options)
+      : HttpServerResponse.unsafeSetCookie(response, name, "", { ...options, maxAge: Duration.zero, expires: new Date(0) })
+    if (out.headers["cache-control"] === undefined) out = HttpServerResponse.setHeader(out, "cache-control", "private")
+    return appendVary(out)
+  }
+
+  /** Writes what the request changed and sets or expires the cookie. Never fails: a store error becomes a 503. */
+  commit(
     request: HttpServerRequest.HttpServerRequest,
     response: HttpServerResponse.HttpServerResponse,
     failed: boolean
-  ) {
-    const now = yield* nowSeconds
-    const cookieAllowed = (!failed || policy.cookieOnException) &&
-      (policy.responseAllowsCookie === undefined || policy.responseAllowsCookie(request, response))
-    let cookie: "set" | "expire" | "none" = expireClientCookie ? "expire" : "none"
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse> {
+    // Pre-response handlers can run twice (again on the error path): commit once.
+    if (this.committed || !this.touched) return Effect.succeed(response)
+    this.committed = true
+    return Effect.flatMap(nowSeconds, (now) => this.finish(request, response, failed, now)).pipe(
+      Effect.withSpan("Session.commit", SPAN),
+      Effect.catchTag("SessionStoreError", (error) =>
+        Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error)))
+    )
+  }
 
-    for (const staleId of deleteIds) yield* redis.del(staleId)
-
-    if (!stored) {
-      if ((wantId || !isEmpty()) && cookieAllowed) yield* create(now)
-    } else if (createdHere && !cookieAllowed) {
-      // Created early by persistNow, but the client will never hold its cookie.
-      if (id !== undefined) yield* redis.del(id)
-      stored = false
-      createdHere = false
-    } else if (policy.invalidateEmptySession && isEmpty() && id !== undefined) {
-      yield* redis.del(id)
-      if (!createdHere) cookie = "expire"
-      stored = false
-      createdHere = false
-    } else if (changedSinceLoad() && id !== undefined) {
-      if (!(yield* update(id, now))) cookie = "expire"
-    }
-
-    if (createdHere) cookie = "set"
-    else if (recookie && cookie === "none" && (stored || !loaded) && recookieId() !== undefined) cookie = "set"
-
-    if (!cookieAllowed) cookie = "none"
-    let out = response
-    if (cookie !== "none") {
-      const value = cookie === "set" ? policy.signer.sign(id ?? recookieId() ?? "") : ""
-      const options = cookie === "set" ? cookieOptions(now) : { ...cookieOptions(now), maxAge: Duration.zero, expires: new Date(0) }
-      out = yield* Effect.orDie(HttpServerResponse.setCookie(out, policy.cookie.name, value, options))
-      if (out.headers["cache-control"] === undefined) out = HttpServerResponse.setHeader(out, "cache-control", "private")
-    }
-    return cookie !== "none" || readStore ? appendVary(out) : out
-  })
-
-  /** The id to re-send when the session was not loaded: the one the client already holds. */
-  const recookieId = (): string | undefined => id ?? Option.getOrUndefined(cookieId())
-
-  const commit: RequestSession["commit"] = (req, response, failed) =>
-    Effect.suspend(() => {
-      // Pre-response handlers can run twice (again on the error path): commit once.
-      if (committed || !touched) return Effect.succeed(response)
-      committed = true
-      return decideCookie(req, response, failed).pipe(
-        Effect.catchTag("SessionStoreError", (error) =>
-          Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error)))
+  /** The deferred TTL refresh, run after the response is sent. Never fails. */
+  private afterResponse(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.ttlRefresh === undefined || !this.stored || this.id === undefined) return Effect.void
+      return this.redis.expire(this.id, this.ttlRefresh).pipe(
+        Effect.asVoid,
+        Effect.catchAll((error) => Effect.logWarning("session TTL refresh failed", error)),
+        Effect.withSpan("Session.refreshTtl", SPAN)
       )
     })
-
-  const afterResponse: Effect.Effect<void> = Effect.suspend(() => {
-    if (ttlRefresh === undefined || !stored || id === undefined) return Effect.void
-    return redis.expire(id, ttlRefresh).pipe(
-      Effect.asVoid,
-      Effect.catchAll((error) => Effect.logWarning("session TTL refresh failed", error)),
-      Effect.withSpan("Session.refreshTtl")
-    )
-  })
-
-  const flashKey = (queue: string | undefined) => FLASH_PREFIX + (queue ?? "")
-  const sameMessage = (a: unknown, b: unknown) => policy.serializer.serialize(a) === policy.serializer.serialize(b)
-  const queueOf = (queue: string | undefined): ReadonlyArray<unknown> => {
-    const stored = data[flashKey(queue)]
-    return Array.isArray(stored) ? stored : []
   }
-
-  const newCsrfToken = withData(() => {
-    const token = randomBytes(32).toString("hex")
-    write(CSRF_KEY, token)
-    return token
-  })
-
-  const ensureId = Effect.zipRight(
-    ensureLoaded,
-    Effect.sync(() => {
-      if (id === undefined) {
-        id = policy.generateId()
-        wantId = true
-      }
-      return id
-    })
-  )
-
-  const service: SessionShape = {
-    get: (key) => withData(() => key in data ? Option.some(expose(data[key])) : Option.none()),
-    set: (key, value) => withData(() => write(key, value)),
-    delete: (key) => withData(() => remove(key)),
-    has: (key) => withData(() => key in data),
-    keys: withData(() => Object.keys(data)),
-    entries: withData(() => Object.entries(data).map(([key, value]) => [key, expose(value)] as const)),
-    update: (values) => withData(() => Object.entries(values).forEach(([key, value]) => write(key, value))),
-    clear: withData(() => {
-      if (!isEmpty()) dirty = true
-      data = {}
-    }),
-    pop: (key) =>
-      withData(() => {
-        if (!(key in data)) return Option.none()
-        const value = data[key]
-        remove(key)
-        return Option.some(value)
-      }),
-    changed: withData(() => {
-      dirty = true
-    }),
-    invalidate: Effect.gen(function*() {
-      touched = true
-      const now = yield* nowSeconds
-      const current = loaded ? (stored ? id : undefined) : Option.getOrUndefined(cookieId())
-      if (current !== undefined) deleteIds.add(current)
-      if (rawCookie !== undefined) expireClientCookie = true
-      // A pending load would adopt the old session after this: wait for it first.
-      if (loading !== undefined) yield* Effect.ignore(Deferred.await(loading))
-      if (loaded && stored && id !== undefined) deleteIds.add(id)
-      startFresh(now)
-      loaded = true
-    }),
-    ensureId,
-    idIfExists: Effect.flatMap(ensureLoaded, () => isEmpty() ? Effect.succeedNone : Effect.asSome(ensureId)),
-    flash: (message, options?: FlashOptions) =>
-      withData(() => {
-        const queue = queueOf(options?.queue)
-        if (options?.allowDuplicate === false && queue.some((m) => sameMessage(m, message))) return
-        write(flashKey(options?.queue), [...queue, message])
-      }),
-    peekFlash: (queue) => withData(() => [...queueOf(queue)]),
-    popFlash: (queue) =>
-      withData(() => {
-        const messages = queueOf(queue)
-        remove(flashKey(queue))
-        return messages
-      }),
-    newCsrfToken,
-    getCsrfToken: Effect.flatMap(
-      withData(() => data[CSRF_KEY]),
-      (token) => typeof token === "string" ? Effect.succeed(token) : newCsrfToken
-    ),
-    adjustTimeout: (input) =>
-      withData(() => {
-        const seconds = toSeconds(input)
-        timeout = seconds === 0 ? policy.timeout : seconds
-        dirty = true
-      }),
-    adjustPayloadExpiry: (epochSeconds) =>
-      withData(() => {
-        expiresAt = Math.ceil(epochSeconds)
-        expiresPinned = true
-        dirty = true
-      }),
-    adjustCookieMaxAge: (maxAge) =>
-      Effect.sync(() => {
-        touched = true
-        recookie = true
-        cookieMaxAge = maxAge === undefined ? undefined : toSeconds(maxAge)
-      }),
-    adjustCookieExpires: (expires) =>
-      Effect.sync(() => {
-        touched = true
-        recookie = true
-        cookieExpires = expires === undefined || expires instanceof Date ? expires : toSeconds(expires)
-      }),
-    recookie: Effect.sync(() => {
-      touched = true
-      recookie = true
-    }),
-    persistNow: Effect.flatMap(ensureLoaded, () =>
-      Effect.flatMap(nowSeconds, (now) =>
-        stored || wantId || !isEmpty() ? Effect.asVoid(persist(now)) : Effect.void)),
-    refreshNow: Effect.flatMap(ensureLoaded, () => {
-      const ttl = ttlSeconds()
-      if (!stored || id === undefined || ttl === undefined) return Effect.void
-      ttlRefresh = undefined
-      return Effect.asVoid(redis.expire(id, ttl))
-    }),
-    isNew: withData(() => isNew),
-    created: withData(() => created),
-    timeout: withData(() => Option.fromNullable(timeout)),
-    expires: Effect.flatMap(ensureLoaded, () =>
-      Effect.map(nowSeconds, (now) => {
-        if (expiresPinned) return Option.fromNullable(expiresAt)
-        if (timeout === undefined) return Option.none()
-        const willWrite = !stored || changedSinceLoad()
-        return Option.some(policy.payloadExpiry && !willWrite && expiresAt !== undefined ? expiresAt : now + timeout)
-      }))
-  }
-
-  return { service, commit, afterResponse }
 }
+
+/** The `Session` a handler sees: thin Effects over the request's state. */
+class SessionService implements SessionShape {
+  readonly #s: RequestSession
+  constructor(state: RequestSession) {
+    this.#s = state
+  }
+  get(key: string) {
+    return this.#s.withData((s) => s.read(key))
+  }
+  set(key: string, value: unknown) {
+    return this.#s.withData((s) => s.write(key, value))
+  }
+  delete(key: string) {
+    return this.#s.withData((s) => s.remove(key))
+  }
+  has(key: string) {
+    return this.#s.withData((s) => s.has(key))
+  }
+  get keys() {
+    return this.#s.withData((s) => s.keys())
+  }
+  get entries() {
+    return this.#s.withData((s) => s.entries())
+  }
+  update(values: Readonly<Record<string, unknown>>) {
+    return this.#s.withData((s) => {
+      for (const [key, value] of Object.entries(values)) s.write(key, value)
+    })
+  }
+  get clear() {
+    return this.#s.withData((s) => s.clear())
+  }
+  pop(key: string) {
+    return this.#s.withData((s) => s.pop(key))
+  }
+  get changed() {
+    return this.#s.withData((s) => s.markChanged())
+  }
+  get invalidate() {
+    return Effect.suspend(() => this.#s.invalidate())
+  }
+  get ensureId() {
+    return this.#s.withData((s) => s.ensureId())
+  }
+  get idIfExists() {
+    return this.#s.withData((s) => s.idIfExists())
+  }
+  flash(message: unknown, options?: FlashOptions) {
+    return this.#s.withData((s) => s.flash(message, options))
+  }
+  peekFlash(queue?: string) {
+    return this.#s.withData((s) => [...s.queue(queue)])
+  }
+  popFlash(queue?: string) {
+    return this.#s.withData((s) => s.popFlash(queue))
+  }
+  get newCsrfToken() {
+    return this.#s.withData((s) => s.newCsrfToken())
+  }
+  get getCsrfToken() {
+    return this.#s.withData((s) => s.csrfToken())
+  }
+  adjustTimeout(timeout: Duration.DurationInput) {
+    return this.#s.withData((s) => s.adjustTimeout(timeout))
+  }
+  adjustPayloadExpiry(expiresAt: number) {
+    return this.#s.withData((s) => s.adjustPayloadExpiry(expiresAt))
+  }
+  adjustCookieMaxAge(maxAge: Duration.DurationInput | undefined) {
+    return Effect.sync(() => this.#s.adjustCookie({ maxAge: maxAge === undefined ? undefined : toSeconds(maxAge) }))
+  }
+  adjustCookieExpires(expires: Date | Duration.DurationInput | undefined) {
+    return Effect.sync(() =>
+      this.#s.adjustCookie({ expires: expires === undefined || expires instanceof Date ? expires : toSeconds(expires) })
+    )
+  }
+  get recookie() {
+    return Effect.sync(() => this.#s.markRecookie())
+  }
+  get persistNow() {
+    return Effect.suspend(() => this.#s.persistNow())
+  }
+  get refreshNow() {
+    return Effect.suspend(() => this.#s.refreshNow())
+  }
+  get isNew() {
+    return Effect.map(this.#info, (info) => info.isNew)
+  }
+  get created() {
+    return Effect.map(this.#info, (info) => info.created)
+  }
+  get timeout() {
+    return Effect.map(this.#info, (info) => info.timeout)
+  }
+  get expires() {
+    return Effect.map(this.#info, (info) => info.expires)
+  }
+  get #info() {
+    return Effect.flatMap(this.#s.withData(() => undefined), () => Effect.map(nowSeconds, (now) => this.#s.info(now)))
+  }
+}
+
+/** @internal */
+export const make = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  request: HttpServerRequest.HttpServerRequest,
+  scope: Scope.Scope
+): RequestSession => new RequestSession(policy, redis, request, scope)
