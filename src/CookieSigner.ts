@@ -39,6 +39,8 @@ export const defaultSalt = "pyramid_session_redis."
 export const maxCookieValueLength = 4096
 
 const DIGEST_BYTES = 64
+/** Verified cookie values remembered per signer (a few MiB at most). */
+const verifiedCacheSize = 10_000
 const BASE64URL_BODY = /^[A-Za-z0-9_-]+$/
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -78,18 +80,28 @@ export const make = (
   const key = hmacKey((options?.salt ?? defaultSalt) + Redacted.value(secret))
   const mac = (payload: Uint8Array): Buffer => createHmac("sha512", key).update(payload).digest()
 
+  // Verifying is an HMAC-SHA512 per request; a client presents the same cookie again and again.
+  // Only values that verified are remembered, so the cache can't be used to forge anything.
+  const verified = new Map<string, string>()
+
   return {
     sign(sessionId) {
       const id = Buffer.from(sessionId, "utf8")
       return Buffer.concat([mac(id), id]).toString("base64url")
     },
     verify(cookieValue) {
+      const known = verified.get(cookieValue)
+      if (known !== undefined) return Option.some(known)
       if (cookieValue.length > maxCookieValueLength) return Option.none()
       const bytes = decodeBase64Url(cookieValue)
       if (bytes === undefined || bytes.length <= DIGEST_BYTES) return Option.none()
       const id = bytes.subarray(DIGEST_BYTES)
       if (!timingSafeEqual(mac(id), bytes.subarray(0, DIGEST_BYTES))) return Option.none()
-      return Option.fromNullable(decodeUtf8(id))
+      const sessionId = decodeUtf8(id)
+      if (sessionId === undefined) return Option.none()
+      if (verified.size >= verifiedCacheSize) verified.clear()
+      verified.set(cookieValue, sessionId)
+      return Option.some(sessionId)
     }
   }
 }

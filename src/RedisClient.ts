@@ -23,6 +23,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { Redis } from "ioredis"
 import type { RedisOptions } from "ioredis"
+import * as Tracing from "./internal/tracing.js"
 
 /**
  * A Redis command failed: the server is unreachable, too slow, or answered
@@ -203,12 +204,7 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
       duration: guardTimeout,
       onTimeout: () => new SessionStoreError({ command, reason: "Timeout", detail: guardDetail })
     })
-    // No stack capture: on the request path it would cost more than the command.
-    return Effect.withSpan(bounded, `RedisClient.${span}`, {
-      kind: "client",
-      attributes: { "db.system": "redis", "db.operation": command },
-      captureStackTrace: false
-    })
+    return Tracing.withSpan(`RedisClient.${span}`, { "db.system": "redis", "db.operation": command })(bounded)
   }
 
   const reply = (command: string, result: [error: Error | null, value: unknown] | undefined): unknown => {
@@ -289,6 +285,8 @@ export const make = (options: Options = {}): Effect.Effect<RedisClientShape, Ses
     const runtime = yield* Effect.runtime<never>()
     const redisOptions: RedisOptions = {
       retryStrategy,
+      // Commands issued in the same tick (many concurrent requests) share one write.
+      enableAutoPipelining: true,
       ...options.redis,
       lazyConnect: true,
       enableOfflineQueue: false,

@@ -20,12 +20,11 @@ import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { FlashOptions, SessionError, SessionShape } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import * as Payload from "./payload.js"
+import * as Tracing from "./tracing.js"
 
 const FLASH_PREFIX = "_f_"
 const CSRF_KEY = "_csrft_"
 const CREATE_ATTEMPTS = 3
-/** Spans on the request path skip the stack capture: it costs more than the work it describes. */
-const SPAN = { captureStackTrace: false } as const
 
 /** A short, irreversible tag for logs: session ids are never logged raw. */
 export const redactId = (id: string): string => createHash("sha256").update(id).digest("hex").slice(0, 12)
@@ -55,7 +54,8 @@ export class RequestSession {
   private cookieIdMemo: Option.Option<string> | undefined
 
   private loaded = false
-  private loading: Deferred.Deferred<void, SessionError> | undefined
+  private loading = false
+  private waiters: Array<Deferred.Deferred<void, SessionError>> | undefined
   private touched = false
   /** The request read the stored session: the response depends on the cookie. */
   private readStore = false
@@ -82,7 +82,7 @@ export class RequestSession {
   private cookieMaxAge: number | undefined
   private cookieExpires: Date | number | undefined
   private expireClientCookie = false
-  private readonly deleteIds = new Set<string>()
+  private deleteIds: Set<string> | undefined
   private committed = false
 
   constructor(
@@ -206,15 +206,24 @@ export class RequestSession {
   ensureLoaded(): Effect.Effect<void, SessionError> {
     this.touched = true
     if (this.loaded) return Effect.void
-    if (this.loading !== undefined) return Deferred.await(this.loading)
-    return Effect.flatMap(Deferred.make<void, SessionError>(), (deferred) => {
-      this.loading = deferred
-      const load = Effect.flatMap(nowSeconds, (now) => this.loadAt(now)).pipe(Effect.withSpan("Session.load", SPAN))
-      return Effect.onExit(load, (exit) => {
-        this.loaded = exit._tag === "Success"
-        this.loading = undefined
-        return Deferred.done(deferred, exit)
-      })
+    if (this.loading) return this.awaitLoad()
+    this.loading = true
+    const load = Effect.flatMap(nowSeconds, (now) => this.loadAt(now)).pipe(Tracing.withSpan("Session.load"))
+    return Effect.flatMap(Effect.exit(load), (exit) => {
+      this.loaded = exit._tag === "Success"
+      this.loading = false
+      const waiters = this.waiters
+      this.waiters = undefined
+      if (waiters === undefined) return exit
+      return Effect.zipRight(Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true }), exit)
+    })
+  }
+
+  /** Waits for the load in progress; the Deferred is made only in this rare case. */
+  private awaitLoad(): Effect.Effect<void, SessionError> {
+    return Effect.flatMap(Deferred.make<void, SessionError>(), (waiter) => {
+      ;(this.waiters ??= []).push(waiter)
+      return Deferred.await(waiter)
     })
   }
 
@@ -369,14 +378,14 @@ export class RequestSession {
   invalidate(): Effect.Effect<void> {
     this.touched = true
     const current = this.loaded ? (this.stored ? this.id : undefined) : Option.getOrUndefined(this.cookieId())
-    if (current !== undefined) this.deleteIds.add(current)
+    if (current !== undefined) (this.deleteIds ??= new Set()).add(current)
     if (this.rawCookie !== undefined) this.expireClientCookie = true
     // A pending load would adopt the old session after this: let it finish first.
-    const pending = this.loading === undefined ? Effect.void : Effect.ignore(Deferred.await(this.loading))
+    const pending = this.loading ? Effect.ignore(this.awaitLoad()) : Effect.void
     return Effect.zipRight(
       pending,
       Effect.map(nowSeconds, (now) => {
-        if (this.loaded && this.stored && this.id !== undefined) this.deleteIds.add(this.id)
+        if (this.loaded && this.stored && this.id !== undefined) (this.deleteIds ??= new Set()).add(this.id)
         this.startFresh(now)
         this.loaded = true
       })
@@ -533,7 +542,7 @@ export class RequestSession {
   }
 
   private deleteStale(): Effect.Effect<void, SessionStoreError> {
-    if (this.deleteIds.size === 0) return Effect.void
+    if (this.deleteIds === undefined) return Effect.void
     return Effect.forEach(this.deleteIds, (staleId) => this.redis.del(staleId), { discard: true })
   }
 
@@ -585,7 +594,7 @@ export class RequestSession {
     if (this.committed || !this.touched) return Effect.succeed(response)
     this.committed = true
     return Effect.flatMap(nowSeconds, (now) => this.finish(request, response, failed, now)).pipe(
-      Effect.withSpan("Session.commit", SPAN),
+      Tracing.withSpan("Session.commit"),
       Effect.catchTag("SessionStoreError", (error) =>
         Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error)))
     )
@@ -598,7 +607,7 @@ export class RequestSession {
       return this.redis.expire(this.id, this.ttlRefresh).pipe(
         Effect.asVoid,
         Effect.catchAll((error) => Effect.logWarning("session TTL refresh failed", error)),
-        Effect.withSpan("Session.refreshTtl", SPAN)
+        Tracing.withSpan("Session.refreshTtl")
       )
     })
   }
