@@ -191,14 +191,20 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
   const guardTimeout = guard === undefined ? undefined : Duration.decode(guard)
   const guardDetail = guardTimeout === undefined ? "" : `no reply within ${Duration.format(guardTimeout)}`
 
-  const run = <A>(
+  /** One command: its promise settles the effect directly, already mapped (no extra steps per command). */
+  const run = <A, B>(
     span: string,
     command: string,
-    evaluate: () => Promise<A>
-  ): Effect.Effect<A, SessionStoreError> => {
-    const attempt = Effect.tryPromise({
-      try: evaluate,
-      catch: (cause) => toStoreError(command, cause)
+    evaluate: () => Promise<A>,
+    map: (a: A) => B
+  ): Effect.Effect<B, SessionStoreError> => {
+    const attempt = Effect.async<B, SessionStoreError>((resume) => {
+      const failed = (cause: unknown) => resume(Effect.fail(toStoreError(command, cause)))
+      try {
+        evaluate().then((value) => resume(Effect.succeed(map(value))), failed)
+      } catch (cause) {
+        failed(cause)
+      }
     })
     const bounded = guardTimeout === undefined ? attempt : Effect.timeoutFail(attempt, {
       duration: guardTimeout,
@@ -249,16 +255,18 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
     }
   }
 
+  const isOk = (reply: "OK" | null) => reply === "OK"
+  const isOne = (reply: number) => reply === 1
+  const same = (reply: number) => reply
+
   return {
-    get: (key) => run("get", "GET", () => client.get(key)).pipe(Effect.map(Option.fromNullable)),
+    get: (key) => run("get", "GET", () => client.get(key), Option.fromNullable),
     getEx: (key, ttlSeconds) =>
-      run("getEx", getExSupported ? "GETEX" : "GET+EXPIRE", () => getEx(key, ttlSeconds)).pipe(
-        Effect.map(Option.fromNullable)
-      ),
-    set: (key, value, options) => run("set", "SET", () => set(key, value, options)).pipe(Effect.map((r) => r === "OK")),
-    expire: (key, ttlSeconds) => run("expire", "EXPIRE", () => client.expire(key, ttlSeconds)).pipe(Effect.map((n) => n === 1)),
-    del: (key) => run("del", "DEL", () => client.del(key)).pipe(Effect.map((n) => n === 1)),
-    ttl: (key) => run("ttl", "TTL", () => client.ttl(key))
+      run("getEx", getExSupported ? "GETEX" : "GET+EXPIRE", () => getEx(key, ttlSeconds), Option.fromNullable),
+    set: (key, value, options) => run("set", "SET", () => set(key, value, options), isOk),
+    expire: (key, ttlSeconds) => run("expire", "EXPIRE", () => client.expire(key, ttlSeconds), isOne),
+    del: (key) => run("del", "DEL", () => client.del(key), isOne),
+    ttl: (key) => run("ttl", "TTL", () => client.ttl(key), same)
   }
 }
 

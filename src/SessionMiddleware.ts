@@ -58,7 +58,7 @@ const wrap = <A, E, R>(
     let failed = false
     return Effect.flatMap(begin(policy, redis, (response) => failed || response.status >= 500), (session) =>
       app.pipe(
-        Effect.onError(() =>
+        Effect.tapErrorCause(() =>
           Effect.sync(() => {
             failed = true
           })
