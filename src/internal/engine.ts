@@ -229,7 +229,13 @@ export class RequestSession {
 
   /** Runs `f` on the loaded session; decided when run, not when built. */
   withData<A>(f: (self: this) => A): Effect.Effect<A, SessionError> {
-    return Effect.suspend(() => Effect.map(this.ensureLoaded(), () => f(this)))
+    return Effect.suspend(() => {
+      if (this.loaded) {
+        this.touched = true
+        return Effect.succeed(f(this))
+      }
+      return Effect.map(this.ensureLoaded(), () => f(this))
+    })
   }
 
   // --- data ------------------------------------------------------------------
@@ -517,6 +523,13 @@ export class RequestSession {
     }
   }
 
+  /** The common read-only request: no write, no cookie; only `Vary` to add. */
+  private nothingToCommit(): boolean {
+    if (this.deleteIds !== undefined || this.expireClientCookie || this.recookie) return false
+    if (!this.stored) return !this.wantId && this.isEmpty()
+    return !this.createdHere && !(this.policy.invalidateEmptySession && this.isEmpty()) && !this.changedSinceLoad()
+  }
+
   /** The one write of the request, if any; succeeds with what to do with the cookie. */
   private persistChanges(now: number, cookieAllowed: boolean): Effect.Effect<CookieAction, SessionStoreError> {
     const initial: CookieAction = this.expireClientCookie ? "expire" : "none"
@@ -593,6 +606,7 @@ export class RequestSession {
     // Pre-response handlers can run twice (again on the error path): commit once.
     if (this.committed || !this.touched) return Effect.succeed(response)
     this.committed = true
+    if (this.nothingToCommit()) return Effect.succeed(this.decorate(response, "none", 0))
     return Effect.flatMap(nowSeconds, (now) => this.finish(request, response, failed, now)).pipe(
       Tracing.withSpan("Session.commit"),
       Effect.catchTag("SessionStoreError", (error) =>
