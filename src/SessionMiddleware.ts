@@ -29,17 +29,18 @@ import { SessionPolicy, type SessionPolicyShape } from "./SessionPolicy.js"
  * `failed` tells, once the response is known, whether the handler failed
  * (for `cookieOnException`).
  */
-const begin = (
+const begin = <A, E, R>(
   policy: SessionPolicyShape,
   redis: RedisClientShape,
-  failed: (response: HttpServerResponse.HttpServerResponse) => boolean
-): Effect.Effect<SessionShape, never, HttpServerRequest.HttpServerRequest | Scope.Scope> =>
+  failed: (response: HttpServerResponse.HttpServerResponse) => boolean,
+  use: (session: SessionShape) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R | HttpServerRequest.HttpServerRequest | Scope.Scope> =>
   Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest | Scope.Scope>) => {
     const request = Context.get(context, HttpServerRequest.HttpServerRequest)
     const session = Engine.make(policy, redis, request, Context.get(context, Scope.Scope))
-    return Effect.as(
+    return Effect.zipRight(
       HttpApp.appendPreResponseHandler((req, response) => session.commit(req, response, failed(response))),
-      session.service
+      use(session.service)
     )
   })
 
@@ -56,13 +57,12 @@ const wrap = <A, E, R>(
     // Installed at serve level, the platform renders and commits the error response before the failure
     // reaches this wrapper, so a 5xx response counts as failed too.
     let failed = false
-    return Effect.flatMap(begin(policy, redis, (response) => failed || response.status >= 500), (session) =>
+    const markFailed = Effect.sync(() => {
+      failed = true
+    })
+    return begin(policy, redis, (response) => failed || response.status >= 500, (session) =>
       app.pipe(
-        Effect.tapErrorCause(() =>
-          Effect.sync(() => {
-            failed = true
-          })
-        ),
+        Effect.tapErrorCause(() => markFailed),
         Effect.provideService(Session, session)
       ))
   })
@@ -107,7 +107,7 @@ export const layerHttpApi: Layer.Layer<HttpApiSession, never, SessionPolicy | Re
     // Capture the services, not the Layer's context: that would carry the Layer's Scope into requests.
     const policy = yield* SessionPolicy
     const redis = yield* RedisClient
-    return begin(policy, redis, (response) => response.status >= 500)
+    return begin(policy, redis, (response) => response.status >= 500, Effect.succeed)
   })
 )
 

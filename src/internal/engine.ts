@@ -9,6 +9,7 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -50,7 +51,7 @@ type CookieAction = "set" | "expire" | "none"
 /** @internal */
 export class RequestSession {
   readonly service: SessionShape
-  private readonly rawCookie: string | undefined
+  private rawCookieMemo: { readonly value: string | undefined } | undefined
   private cookieIdMemo: Option.Option<string> | undefined
 
   private loaded = false
@@ -92,17 +93,21 @@ export class RequestSession {
     /** The request's scope, for the after-response TTL refresh. */
     private readonly scope: Scope.Scope
   ) {
-    this.rawCookie = request.cookies[policy.cookie.name]
     this.timeout = policy.timeout
     this.cookieMaxAge = policy.cookie.maxAge
     this.cookieExpires = policy.cookie.expires
     this.service = new SessionService(this)
   }
 
+  /** The request's session cookie; read only once the session is used (parsing cookies is not free). */
+  private get rawCookie(): string | undefined {
+    return (this.rawCookieMemo ??= { value: this.request.cookies[this.policy.cookie.name] }).value
+  }
+
   private cookieId(): Option.Option<string> {
-    return this.cookieIdMemo ??= this.rawCookie === undefined ?
-      Option.none() :
-      this.policy.signer.verify(this.rawCookie)
+    if (this.cookieIdMemo !== undefined) return this.cookieIdMemo
+    const raw = this.rawCookie
+    return this.cookieIdMemo = raw === undefined ? Option.none() : this.policy.signer.verify(raw)
   }
 
   // --- loading -------------------------------------------------------------
@@ -208,7 +213,12 @@ export class RequestSession {
     if (this.loaded) return Effect.void
     if (this.loading) return this.awaitLoad()
     this.loading = true
-    const load = Effect.flatMap(nowSeconds, (now) => this.loadAt(now)).pipe(Tracing.withSpan("Session.load"))
+    // One look at the fiber's services gives both the clock and whether anyone traces.
+    const load = Effect.withFiberRuntime<void, SessionError>((fiber) => {
+      const services = fiber.currentDefaultServices
+      const loadNow = this.loadAt(Payload.epochSeconds(Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()))
+      return Tracing.enabled(services) ? Tracing.span(loadNow, "Session.load") : loadNow
+    })
     return Effect.flatMap(Effect.exit(load), (exit) => {
       this.loaded = exit._tag === "Success"
       this.loading = false

@@ -7,10 +7,28 @@
  * of the request's CPU. So spans are opened only when the application
  * installed a tracer of its own (e.g. `@effect/opentelemetry`).
  */
+import * as Context from "effect/Context"
+import type * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 
 const builtinTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+
+/** @internal */
+export const enabled = (services: Context.Context<DefaultServices.DefaultServices>): boolean =>
+  Context.get(services, Tracer.Tracer) !== builtinTracer
+
+/** @internal */
+export const span = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  name: string,
+  attributes?: Record<string, unknown>
+): Effect.Effect<A, E, R> =>
+  Effect.withSpan(self, name, {
+    // The stack capture costs more than the work most of these spans describe.
+    captureStackTrace: false,
+    ...(attributes === undefined ? {} : { attributes })
+  })
 
 /** @internal */
 export const withSpan = (
@@ -18,10 +36,4 @@ export const withSpan = (
   attributes?: Record<string, unknown>
 ) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.tracerWith((tracer) =>
-    tracer === builtinTracer ? self : Effect.withSpan(self, name, {
-      // The stack capture costs more than the work most of these spans describe.
-      captureStackTrace: false,
-      ...(attributes === undefined ? {} : { attributes })
-    })
-  )
+  Effect.tracerWith((tracer) => tracer === builtinTracer ? self : span(self, name, attributes))
