@@ -10,6 +10,7 @@ import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
@@ -444,6 +445,34 @@ describe("invalid sessions", () => {
       const after: MetricState.MetricState.Counter<number> = yield* Metric.value(counter)
       expect(after.count - before).toBe(1)
     })))
+})
+
+describe("tracing", () => {
+  /** A tracer that records the names of the spans it is asked to open. */
+  const recordingTracer = () => {
+    const names: Array<string> = []
+    const builtin = Effect.runSync(Effect.tracer)
+    const tracer = Tracer.make({
+      span: (name, parent, context, links, startTime, kind, options) => {
+        names.push(name)
+        return builtin.span(name, parent, context, links, startTime, kind, options)
+      },
+      context: (f) => f()
+    })
+    return { tracer, names }
+  }
+
+  it.effect("with a tracer installed, loading and committing get spans", () =>
+    Effect.gen(function*() {
+      const { tracer, names } = recordingTracer()
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        names.length = 0
+        yield* client.request("/incr")
+      }).pipe(Effect.withTracer(tracer), Effect.provide(memory()))
+      expect(names).toEqual(expect.arrayContaining(["Session.load", "Session.commit"]))
+    }))
 })
 
 describe("store failures", () => {

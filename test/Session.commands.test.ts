@@ -8,6 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import * as RedisClient from "../src/RedisClient.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
 import { layerRedisServer, RedisServer } from "./support/redisServer.js"
@@ -214,6 +215,31 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         const stats = yield* commandsOf(client.request("/persist-now-cacheable"))
         expect(stats).toEqual({ set: 1, del: 1 })
         expect(client.cookie).toBeUndefined()
+      })))
+  })
+
+  describe("tracing", () => {
+    it.effect("with a tracer installed, each Redis command gets a span", () =>
+      withSessions({}, Effect.gen(function*() {
+        const names: Array<string> = []
+        const builtin = yield* Effect.tracer
+        const tracer = Tracer.make({
+          span: (name, parent, context, links, startTime, kind, options) => {
+            names.push(name)
+            return builtin.span(name, parent, context, links, startTime, kind, options)
+          },
+          context: (f) => f()
+        })
+        yield* Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/incr")
+          yield* client.request("/incr")
+        }).pipe(Effect.withTracer(tracer))
+        expect(names.filter((name) => name.startsWith("RedisClient."))).toEqual([
+          "RedisClient.set",
+          "RedisClient.getEx",
+          "RedisClient.set"
+        ])
       })))
   })
 
