@@ -237,3 +237,37 @@ describe("CookieSigner", () => {
     })
   })
 })
+
+describe("verified-cookie memory", () => {
+  const secret = Redacted.make("memory-secret-memory-secret-memory-0123")
+
+  it("a value verifies the same way the second time, from memory", () => {
+    const signer = CookieSigner.make(secret)
+    const value = signer.sign("some-session")
+    expect(signer.verify(value)).toEqual(Option.some("some-session"))
+    expect(signer.verify(value)).toEqual(Option.some("some-session"))
+  })
+
+  it("a rejected value stays rejected when presented again", () => {
+    const signer = CookieSigner.make(secret)
+    const forged = CookieSigner.make(Redacted.make("another-secret-another-secret-0123")).sign("some-session")
+    expect(signer.verify(forged)).toEqual(Option.none())
+    expect(signer.verify(forged)).toEqual(Option.none())
+  })
+
+  it("what one signer verified is not accepted by a signer with another secret", () => {
+    const first = CookieSigner.make(secret)
+    const second = CookieSigner.make(Redacted.make("another-secret-another-secret-0123"))
+    const value = first.sign("some-session")
+    expect(first.verify(value)).toEqual(Option.some("some-session"))
+    expect(second.verify(value)).toEqual(Option.none())
+  })
+
+  it("memory stays bounded: many distinct values all still verify", () => {
+    const signer = CookieSigner.make(secret)
+    for (let i = 0; i < 25_000; i++) {
+      expect(Option.isSome(signer.verify(signer.sign(`id-${i}`)))).toBe(true)
+    }
+    expect(signer.verify(signer.sign("id-0"))).toEqual(Option.some("id-0"))
+  })
+})
