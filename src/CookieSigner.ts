@@ -39,8 +39,9 @@ export const defaultSalt = "pyramid_session_redis."
 export const maxCookieValueLength = 4096
 
 const DIGEST_BYTES = 64
-/** Verified cookie values remembered per signer (a few MiB at most). */
+/** Verified cookie values remembered per signer: at most 10,000 of at most 512 characters (~5 MiB). */
 const verifiedCacheSize = 10_000
+const maxRememberedLength = 512
 const BASE64URL_BODY = /^[A-Za-z0-9_-]+$/
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -52,9 +53,14 @@ const hmacKey = (text: string): Buffer => {
   return Buffer.from(text, "latin1")
 }
 
-const decodeBase64Url = (value: string): Buffer | undefined => {
-  // WebOb re-pads before decoding, so surplus trailing `=` is tolerated.
-  const body = value.replace(/=+$/, "")
+/** The value without trailing `=` padding (a loop: a regex on a run of `=` backtracks quadratically). */
+const unpadded = (value: string): string => {
+  let end = value.length
+  while (end > 0 && value.charCodeAt(end - 1) === 0x3d) end--
+  return end === value.length ? value : value.slice(0, end)
+}
+
+const decodeBase64Url = (body: string): Buffer | undefined => {
   if (body.length === 0 || body.length % 4 === 1 || !BASE64URL_BODY.test(body)) return undefined
   return Buffer.from(body, "base64url")
 }
@@ -90,17 +96,22 @@ export const make = (
       return Buffer.concat([mac(id), id]).toString("base64url")
     },
     verify(cookieValue) {
-      const known = verified.get(cookieValue)
-      if (known !== undefined) return Option.some(known)
       if (cookieValue.length > maxCookieValueLength) return Option.none()
-      const bytes = decodeBase64Url(cookieValue)
+      // WebOb re-pads before decoding, so surplus trailing `=` is tolerated; remember the unpadded form only.
+      const body = unpadded(cookieValue)
+      const known = verified.get(body)
+      if (known !== undefined) return Option.some(known)
+      const bytes = decodeBase64Url(body)
       if (bytes === undefined || bytes.length <= DIGEST_BYTES) return Option.none()
       const id = bytes.subarray(DIGEST_BYTES)
       if (!timingSafeEqual(mac(id), bytes.subarray(0, DIGEST_BYTES))) return Option.none()
       const sessionId = decodeUtf8(id)
       if (sessionId === undefined) return Option.none()
-      if (verified.size >= verifiedCacheSize) verified.clear()
-      verified.set(cookieValue, sessionId)
+      if (body.length <= maxRememberedLength) {
+        // Drop the oldest entry when full (a Map iterates in insertion order).
+        if (verified.size >= verifiedCacheSize) verified.delete(verified.keys().next().value ?? "")
+        verified.set(body, sessionId)
+      }
       return Option.some(sessionId)
     }
   }

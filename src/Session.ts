@@ -135,14 +135,15 @@ export class Session extends Context.Tag("effect-session-redis/Session")<Session
 
 const keyName = (key: string | { readonly name: string }): string => typeof key === "string" ? key : key.name
 
-const valueError = (name: string) => (error: ParseResult.ParseError) =>
-  new SessionValueError({ key: name, reason: ParseResult.TreeFormatter.formatErrorSync(error) })
+// The reason names what was expected, never the stored value (it may be a token).
+const valueError = <A, I>(key: SessionKey<A, I>) => (_error: ParseResult.ParseError) =>
+  new SessionValueError({ key: key.name, reason: `does not match ${String(key.schema.ast)}` })
 
 const decodeFound = <A, I>(key: SessionKey<A, I>) =>
   Option.match({
     onNone: (): Effect.Effect<Option.Option<A>, SessionValueError> => Effect.succeedNone,
     onSome: (raw: unknown) =>
-      Effect.asSome(Effect.mapError(Schema.decodeUnknown(key.schema)(raw), valueError(key.name)))
+      Effect.asSome(Effect.mapError(Schema.decodeUnknown(key.schema)(raw), valueError(key)))
   })
 
 /**
@@ -175,7 +176,7 @@ export function set<A, I>(
   return Effect.flatMap(Session, (session) => {
     if (typeof key === "string") return session.set(key, value)
     return Effect.flatMap(
-      Effect.mapError(Schema.encodeUnknown(key.schema)(value), valueError(key.name)),
+      Effect.mapError(Schema.encodeUnknown(key.schema)(value), valueError(key)),
       (encoded) => session.set(key.name, encoded)
     )
   })

@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import * as Cookies from "@effect/platform/Cookies"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Config from "effect/Config"
@@ -271,11 +272,23 @@ const resolveCookie = Effect.fn("SessionPolicy.resolveCookie")(function*(options
     yield* check(secure, ["cookieName", "cookieSecure"], "a __Secure- cookie needs Secure")
   }
   const maxAge = yield* optionalSeconds("cookieMaxAge", options.cookieMaxAge)
+  // Max-Age=0 deletes the cookie at once: every request would start a new session.
+  yield* check(maxAge !== 0, ["cookieMaxAge"], "must be at least one second (leave it unset for a browser-session cookie)")
   const expires = options.cookieExpires instanceof Date || options.cookieExpires === undefined
     ? options.cookieExpires
     : yield* wholeSeconds("cookieExpires", options.cookieExpires)
   if (expires instanceof Date) {
     yield* check(!Number.isNaN(expires.getTime()), ["cookieExpires"], "is not a valid date")
+  }
+  // The platform's own cookie rules too (name, path and domain characters), so a cookie can
+  // never fail to be set after its session was written.
+  const probe = Cookies.makeCookie(name, "probe", {
+    path,
+    ...(domain === undefined ? {} : { domain }),
+    ...(maxAge === undefined ? {} : { maxAge: Duration.seconds(maxAge) })
+  })
+  if (Either.isLeft(probe)) {
+    return yield* Effect.fail(invalid(["cookieName", "cookiePath", "cookieDomain"], probe.left.message))
   }
   return {
     name,
@@ -378,8 +391,13 @@ const timeoutConfig = Config.string("SESSION_TIMEOUT").pipe(
   })
 )
 
-const sameSiteConfig = Config.literal("lax", "strict", "none", "Lax", "Strict", "None")("SESSION_COOKIE_SAMESITE").pipe(
-  Config.map((value): SameSite => value === "Lax" ? "lax" : value === "Strict" ? "strict" : value === "None" ? "none" : value)
+const sameSiteConfig = Config.string("SESSION_COOKIE_SAMESITE").pipe(
+  Config.mapOrFail((text): Either.Either<SameSite, ConfigError.ConfigError> => {
+    const value = text.trim().toLowerCase()
+    return value === "lax" || value === "strict" || value === "none"
+      ? Either.right(value)
+      : Either.left(ConfigError.InvalidData([], `Expected lax, strict or none, got "${text}"`))
+  })
 )
 
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>

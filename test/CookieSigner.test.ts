@@ -271,3 +271,23 @@ describe("verified-cookie memory", () => {
     expect(signer.verify(signer.sign("id-0"))).toEqual(Option.some("id-0"))
   })
 })
+
+describe("padding", () => {
+  const secret = Redacted.make("padding-secret-padding-secret-padding-01")
+
+  it("a long run of '=' is rejected quickly", () => {
+    const signer = CookieSigner.make(secret)
+    const started = performance.now()
+    for (let i = 0; i < 50; i++) expect(signer.verify("=".repeat(4000) + "a")).toEqual(Option.none())
+    // A quadratic scan takes ~16 ms per value; a linear one well under 1 ms.
+    expect(performance.now() - started).toBeLessThan(200)
+  })
+
+  it("padded variants of one cookie verify without being remembered separately", () => {
+    const signer = CookieSigner.make(secret)
+    const value = signer.sign("padded")
+    expect(signer.verify(value + "=")).toEqual(Option.some("padded"))
+    expect(signer.verify(value + "==")).toEqual(Option.some("padded"))
+    expect(signer.verify(value)).toEqual(Option.some("padded"))
+  })
+})

@@ -447,6 +447,66 @@ describe("invalid sessions", () => {
     })))
 })
 
+describe("robustness", () => {
+  it.effect("a read without a cookie still varies on Cookie (the answer depends on it)", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/read")
+      expect(reply.headers.get("vary")).toBe("Cookie")
+      expect(reply.setCookies).toEqual([])
+    })))
+
+  it.effect("keys such as __proto__ and constructor are plain data, never the object's prototype", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      expect((yield* client.request("/get?key=constructor")).body).toEqual({ value: null, has: false })
+      yield* client.request("/set?key=__proto__&value=x")
+      expect((yield* client.request("/get?key=__proto__")).body).toEqual({ value: "x", has: true })
+      expect((yield* client.request("/get?key=toString")).body).toEqual({ value: null, has: false })
+    })))
+
+  it.effect("a cookie named like an Object.prototype member is just a cookie name", () =>
+    withMemory({ cookieName: "constructor" }, Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/read")
+      expect(reply.status).toBe(200)
+    })))
+
+  it.effect("the Session's operations can be destructured", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      expect((yield* client.request("/destructured")).status).toBe(200)
+    })))
+
+  it.live("an operation interrupted while loading does not leave the next one waiting forever", () =>
+    Effect.gen(function*() {
+      const inner = yield* RedisClient.makeMemory
+      let calls = 0
+      // The first read never answers; later ones do.
+      const slowFirst: RedisClient.RedisClientShape = {
+        ...inner,
+        getEx: (key, ttl) => ++calls === 1 ? Effect.never : inner.getEx(key, ttl)
+      }
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        const reply = yield* client.request("/timeout-then-read").pipe(Effect.timeout("2 seconds"))
+        expect(reply.body).toEqual({ n: 1 })
+      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, slowFirst))))
+    }))
+
+  it.effect("persistNow after another request deleted the session does not re-create it", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const reply = yield* client.request("/racing-logout-persist-now")
+      const id = (reply.body as { id: string }).id
+      expect(yield* storeValue(id)).toBeNull()
+      expect(reply.setCookies[0]).toContain("Max-Age=0")
+    })))
+})
+
 describe("tracing", () => {
   /** A tracer that records the names of the spans it is asked to open. */
   const recordingTracer = () => {

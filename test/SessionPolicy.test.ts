@@ -722,3 +722,27 @@ describe("negative durations", () => {
       expect(String(error)).toContain("SESSION_TIMEOUT_TRIGGER")
     }))
 })
+
+describe("cookie details", () => {
+  const secret = Redacted.make("s".repeat(32))
+
+  it.effect("a cookie Max-Age of zero is rejected: it would delete every session cookie at once", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(SessionPolicy.make({ secret, cookieMaxAge: "0 seconds" }))
+      expect(error.options).toContain("cookieMaxAge")
+    }))
+
+  it.effect("a cookie path the platform would refuse is rejected when the Layer is built", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(SessionPolicy.make({ secret, cookiePath: "/caf\u00e9" }))
+      expect(error.options).toContain("cookiePath")
+    }))
+
+  it.effect("SESSION_COOKIE_SAMESITE is read whatever its case", () =>
+    Effect.gen(function*() {
+      const options = yield* SessionPolicy.config.pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SESSION_COOKIE_SAMESITE", "STRICT"]]), { pathDelim: "_" }))
+      )
+      expect(options.cookieSameSite).toBe("strict")
+    }))
+})

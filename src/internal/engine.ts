@@ -34,7 +34,12 @@ const nowSeconds = Effect.map(Clock.currentTimeMillis, Payload.epochSeconds)
 
 const isObject = (value: unknown): boolean => typeof value === "object" && value !== null
 
-const toSeconds = (input: Duration.DurationInput): number => Math.max(0, Math.round(Duration.toSeconds(input)))
+/** Whole seconds, rounded up like every time in the payload; an infinite duration is a defect. */
+const toSeconds = (input: Duration.DurationInput): number => {
+  const seconds = Duration.toSeconds(input)
+  if (!Number.isFinite(seconds)) throw new RangeError("session durations must be finite")
+  return Math.max(0, Math.ceil(seconds))
+}
 
 const flashKey = (queue: string | undefined) => FLASH_PREFIX + (queue ?? "")
 
@@ -64,6 +69,8 @@ export class RequestSession {
   /** The key exists in Redis (loaded, or created by this request). */
   private stored = false
   private createdHere = false
+  /** The session was deleted by another request while this one held it: never re-create it. */
+  private vanished = false
   private isNew = true
   private data: Payload.SessionData = {}
   private created = 0
@@ -101,7 +108,12 @@ export class RequestSession {
 
   /** The request's session cookie; read only once the session is used (parsing cookies is not free). */
   private get rawCookie(): string | undefined {
-    return (this.rawCookieMemo ??= { value: this.request.cookies[this.policy.cookie.name] }).value
+    if (this.rawCookieMemo === undefined) {
+      const cookies = this.request.cookies
+      const name = this.policy.cookie.name
+      this.rawCookieMemo = { value: Object.hasOwn(cookies, name) ? cookies[name] : undefined }
+    }
+    return this.rawCookieMemo.value
   }
 
   private cookieId(): Option.Option<string> {
@@ -182,10 +194,11 @@ export class RequestSession {
 
   private loadAt(now: number): Effect.Effect<void, SessionError> {
     this.startFresh(now)
+    // Whatever the outcome, the response now depends on the Cookie header.
+    this.readStore = true
     if (this.rawCookie === undefined) return this.report(new InvalidSession.NoSessionCookie())
     const sessionId = this.cookieId()
     if (Option.isNone(sessionId)) return this.report(new InvalidSession.InvalidCookie())
-    this.readStore = true
     return Effect.flatMap(this.readCommand(sessionId.value), (raw) => {
       if (Option.isNone(raw)) return this.report(new InvalidSession.NotInBackend())
       const decoded = Payload.decode(this.policy.serializer, raw.value)
@@ -219,13 +232,14 @@ export class RequestSession {
       const loadNow = this.loadAt(Payload.epochSeconds(Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()))
       return Tracing.enabled(services) ? Tracing.span(loadNow, "Session.load") : loadNow
     })
-    return Effect.flatMap(Effect.exit(load), (exit) => {
+    // onExit: an interrupted load (a timeout around a session operation) must not leave `loading` stuck.
+    return Effect.onExit(load, (exit) => {
       this.loaded = exit._tag === "Success"
       this.loading = false
       const waiters = this.waiters
       this.waiters = undefined
-      if (waiters === undefined) return exit
-      return Effect.zipRight(Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true }), exit)
+      if (waiters === undefined) return Effect.void
+      return Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true })
     })
   }
 
@@ -260,11 +274,11 @@ export class RequestSession {
   }
 
   read(key: string): Option.Option<unknown> {
-    return key in this.data ? Option.some(this.expose(this.data[key])) : Option.none()
+    return Object.hasOwn(this.data, key) ? Option.some(this.expose(this.data[key])) : Option.none()
   }
 
   has(key: string): boolean {
-    return key in this.data
+    return Object.hasOwn(this.data, key)
   }
 
   keys(): ReadonlyArray<string> {
@@ -276,19 +290,20 @@ export class RequestSession {
   }
 
   write(key: string, value: unknown): void {
-    this.data[key] = value
+    // defineProperty: a key like "__proto__" is data, never the object's prototype.
+    Object.defineProperty(this.data, key, { value, writable: true, enumerable: true, configurable: true })
     this.dirty = true
   }
 
   remove(key: string): boolean {
-    if (!(key in this.data)) return false
+    if (!Object.hasOwn(this.data, key)) return false
     delete this.data[key]
     this.dirty = true
     return true
   }
 
   pop(key: string): Option.Option<unknown> {
-    if (!(key in this.data)) return Option.none()
+    if (!Object.hasOwn(this.data, key)) return Option.none()
     const value = this.data[key]
     this.remove(key)
     return Option.some(value)
@@ -309,7 +324,8 @@ export class RequestSession {
   }
 
   queue(queue: string | undefined): ReadonlyArray<unknown> {
-    const messages = this.data[flashKey(queue)]
+    const key = flashKey(queue)
+    const messages = Object.hasOwn(this.data, key) ? this.data[key] : undefined
     return Array.isArray(messages) ? messages : []
   }
 
@@ -333,7 +349,7 @@ export class RequestSession {
   }
 
   csrfToken(): string {
-    const token = this.data[CSRF_KEY]
+    const token = Object.hasOwn(this.data, CSRF_KEY) ? this.data[CSRF_KEY] : undefined
     return typeof token === "string" ? token : this.newCsrfToken()
   }
 
@@ -483,13 +499,18 @@ export class RequestSession {
         this.markPersisted(payload)
         return Effect.void
       }
+      // Deleted meanwhile (a logout elsewhere): the session is over for this request too.
       this.stored = false
+      this.vanished = true
+      this.id = undefined
+      this.expireClientCookie = true
       return Effect.logInfo("session vanished before it could be written", { session: redactId(sessionId) })
     })
   }
 
   persistNow(): Effect.Effect<void, SessionError> {
     return Effect.flatMap(this.ensureLoaded(), () => {
+      if (this.vanished) return Effect.void
       if (this.stored && this.id !== undefined) {
         const id = this.id
         return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.update(id, now)))
@@ -544,6 +565,7 @@ export class RequestSession {
   private persistChanges(now: number, cookieAllowed: boolean): Effect.Effect<CookieAction, SessionStoreError> {
     const initial: CookieAction = this.expireClientCookie ? "expire" : "none"
     const id = this.id
+    if (this.vanished) return Effect.succeed<CookieAction>("expire")
     if (!this.stored) {
       return (this.wantId || !this.isEmpty()) && cookieAllowed ? Effect.as(this.create(now), initial) : Effect.succeed(initial)
     }
@@ -637,23 +659,27 @@ export class RequestSession {
   }
 }
 
-/** The `Session` a handler sees: thin Effects over the request's state. */
+/**
+ * The `Session` a handler sees: thin Effects over the request's state.
+ * Members are getters, so nothing is built for operations a request never
+ * uses, and destructuring (`const { get } = session`) still works.
+ */
 class SessionService implements SessionShape {
   readonly #s: RequestSession
   constructor(state: RequestSession) {
     this.#s = state
   }
-  get(key: string) {
-    return this.#s.withData((s) => s.read(key))
+  get get() {
+    return (key: string) => this.#s.withData((s) => s.read(key))
   }
-  set(key: string, value: unknown) {
-    return this.#s.withData((s) => s.write(key, value))
+  get set() {
+    return (key: string, value: unknown) => this.#s.withData((s) => s.write(key, value))
   }
-  delete(key: string) {
-    return this.#s.withData((s) => s.remove(key))
+  get delete() {
+    return (key: string) => this.#s.withData((s) => s.remove(key))
   }
-  has(key: string) {
-    return this.#s.withData((s) => s.has(key))
+  get has() {
+    return (key: string) => this.#s.withData((s) => s.has(key))
   }
   get keys() {
     return this.#s.withData((s) => s.keys())
@@ -661,16 +687,17 @@ class SessionService implements SessionShape {
   get entries() {
     return this.#s.withData((s) => s.entries())
   }
-  update(values: Readonly<Record<string, unknown>>) {
-    return this.#s.withData((s) => {
-      for (const [key, value] of Object.entries(values)) s.write(key, value)
-    })
+  get update() {
+    return (values: Readonly<Record<string, unknown>>) =>
+      this.#s.withData((s) => {
+        for (const [key, value] of Object.entries(values)) s.write(key, value)
+      })
   }
   get clear() {
     return this.#s.withData((s) => s.clear())
   }
-  pop(key: string) {
-    return this.#s.withData((s) => s.pop(key))
+  get pop() {
+    return (key: string) => this.#s.withData((s) => s.pop(key))
   }
   get changed() {
     return this.#s.withData((s) => s.markChanged())
@@ -684,14 +711,14 @@ class SessionService implements SessionShape {
   get idIfExists() {
     return this.#s.withData((s) => s.idIfExists())
   }
-  flash(message: unknown, options?: FlashOptions) {
-    return this.#s.withData((s) => s.flash(message, options))
+  get flash() {
+    return (message: unknown, options?: FlashOptions) => this.#s.withData((s) => s.flash(message, options))
   }
-  peekFlash(queue?: string) {
-    return this.#s.withData((s) => [...s.queue(queue)])
+  get peekFlash() {
+    return (queue?: string) => this.#s.withData((s) => [...s.queue(queue)])
   }
-  popFlash(queue?: string) {
-    return this.#s.withData((s) => s.popFlash(queue))
+  get popFlash() {
+    return (queue?: string) => this.#s.withData((s) => s.popFlash(queue))
   }
   get newCsrfToken() {
     return this.#s.withData((s) => s.newCsrfToken())
@@ -699,19 +726,23 @@ class SessionService implements SessionShape {
   get getCsrfToken() {
     return this.#s.withData((s) => s.csrfToken())
   }
-  adjustTimeout(timeout: Duration.DurationInput) {
-    return this.#s.withData((s) => s.adjustTimeout(timeout))
+  get adjustTimeout() {
+    return (timeout: Duration.DurationInput) => this.#s.withData((s) => s.adjustTimeout(timeout))
   }
-  adjustPayloadExpiry(expiresAt: number) {
-    return this.#s.withData((s) => s.adjustPayloadExpiry(expiresAt))
+  get adjustPayloadExpiry() {
+    return (expiresAt: number) => this.#s.withData((s) => s.adjustPayloadExpiry(expiresAt))
   }
-  adjustCookieMaxAge(maxAge: Duration.DurationInput | undefined) {
-    return Effect.sync(() => this.#s.adjustCookie({ maxAge: maxAge === undefined ? undefined : toSeconds(maxAge) }))
+  get adjustCookieMaxAge() {
+    return (maxAge: Duration.DurationInput | undefined) =>
+      Effect.sync(() => this.#s.adjustCookie({ maxAge: maxAge === undefined ? undefined : toSeconds(maxAge) }))
   }
-  adjustCookieExpires(expires: Date | Duration.DurationInput | undefined) {
-    return Effect.sync(() =>
-      this.#s.adjustCookie({ expires: expires === undefined || expires instanceof Date ? expires : toSeconds(expires) })
-    )
+  get adjustCookieExpires() {
+    return (expires: Date | Duration.DurationInput | undefined) =>
+      Effect.sync(() =>
+        this.#s.adjustCookie({
+          expires: expires === undefined || expires instanceof Date ? expires : toSeconds(expires)
+        })
+      )
   }
   get recookie() {
     return Effect.sync(() => this.#s.markRecookie())

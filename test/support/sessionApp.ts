@@ -167,6 +167,42 @@ export const routes = HttpRouter.empty.pipe(
     Effect.map(Effect.flatMap(Session.Session, (s) => s.newCsrfToken), (token) => json({ token }))
   ),
   HttpRouter.get(
+    "/get",
+    Effect.flatMap(query("key"), (key) =>
+      Effect.map(
+        Effect.all([Session.get(key), Session.has(key)]),
+        ([value, has]) => json({ value: Option.getOrNull(value), has })
+      ))
+  ),
+  HttpRouter.get(
+    "/destructured",
+    Effect.gen(function*() {
+      const { get, set } = yield* Session.Session
+      const n = yield* get("n")
+      yield* set("n", Option.getOrElse(n, () => 0))
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/timeout-then-read",
+    Effect.gen(function*() {
+      yield* Effect.ignore(Effect.timeout(Session.get(N), "20 millis"))
+      return json({ n: Option.getOrNull(yield* Session.get(N)) })
+    })
+  ),
+  HttpRouter.get(
+    "/racing-logout-persist-now",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      const n = yield* Session.get(N)
+      const id = yield* session.ensureId
+      yield* Effect.flatMap(RedisClient, (redis) => redis.del(id))
+      yield* Session.set(N, Option.getOrElse(n, () => 0) + 1)
+      yield* session.persistNow
+      return json({ id })
+    })
+  ),
+  HttpRouter.get(
     "/persist-now",
     Effect.gen(function*() {
       yield* Session.set(N, 7)
