@@ -10,12 +10,11 @@ import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
-import { layerWith, makeClient, recording, secret } from "./support/sessionApp.js"
+import { layerWith, makeClient, recording, recordingTracer, secret } from "./support/sessionApp.js"
 
 const memory = (options: Partial<SessionPolicy.Options> = {}) => layerWith(RedisClient.layerMemory, options)
 
@@ -508,20 +507,6 @@ describe("robustness", () => {
 })
 
 describe("tracing", () => {
-  /** A tracer that records the names of the spans it is asked to open. */
-  const recordingTracer = () => {
-    const names: Array<string> = []
-    const builtin = Effect.runSync(Effect.tracer)
-    const tracer = Tracer.make({
-      span: (name, parent, context, links, startTime, kind, options) => {
-        names.push(name)
-        return builtin.span(name, parent, context, links, startTime, kind, options)
-      },
-      context: (f) => f()
-    })
-    return { tracer, names }
-  }
-
   it.effect("with a tracer installed, loading and committing get spans", () =>
     Effect.gen(function*() {
       const { tracer, names } = recordingTracer()

@@ -8,11 +8,10 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import * as RedisClient from "../src/RedisClient.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
 import { layerRedisServer, RedisServer } from "./support/redisServer.js"
-import { layerWith, makeClient } from "./support/sessionApp.js"
+import { layerWith, makeClient, recordingTracer } from "./support/sessionApp.js"
 
 const withSessions = <A, E, R>(
   options: Partial<SessionPolicy.Options>,
@@ -221,15 +220,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
   describe("tracing", () => {
     it.effect("with a tracer installed, each Redis command gets a span", () =>
       withSessions({}, Effect.gen(function*() {
-        const names: Array<string> = []
-        const builtin = yield* Effect.tracer
-        const tracer = Tracer.make({
-          span: (name, parent, context, links, startTime, kind, options) => {
-            names.push(name)
-            return builtin.span(name, parent, context, links, startTime, kind, options)
-          },
-          context: (f) => f()
-        })
+        const { tracer, names } = recordingTracer()
         yield* Effect.gen(function*() {
           const client = yield* makeClient
           yield* client.request("/incr")

@@ -12,6 +12,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import type { RedisClientShape, SetOptions } from "../../src/RedisClient.js"
 import { RedisClient } from "../../src/RedisClient.js"
 import * as Session from "../../src/Session.js"
@@ -298,3 +299,17 @@ export const policyLayer = (options: Partial<SessionPolicy.Options> = {}) =>
 
 export const layerWith = (redis: Layer.Layer<RedisClient>, options: Partial<SessionPolicy.Options> = {}) =>
   Layer.mergeAll(redis, Layer.orDie(policyLayer(options)))
+
+/** A tracer that records the names of the spans it is asked to open. */
+export const recordingTracer = () => {
+  const names: Array<string> = []
+  const builtin = Effect.runSync(Effect.tracer)
+  const tracer = Tracer.make({
+    span: (name, parent, context, links, startTime, kind, options) => {
+      names.push(name)
+      return builtin.span(name, parent, context, links, startTime, kind, options)
+    },
+    context: (f) => f()
+  })
+  return { tracer, names }
+}
