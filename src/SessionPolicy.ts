@@ -217,9 +217,12 @@ const wholeSeconds = (
   name: string,
   input: Duration.DurationInput
 ): Effect.Effect<number, InvalidPolicy> => {
+  // A bare number means milliseconds to Effect but seconds to the seed: too easy to get wrong (0 is 0 either way).
+  if ((typeof input === "number" || typeof input === "bigint") && input !== 0 && input !== 0n) {
+    return Effect.fail(invalid([name], "write a unit (\"20 minutes\") or a Duration: a bare number is ambiguous"))
+  }
   // Effect clamps negative durations to zero, which would silently mean "no timeout": reject them first.
-  const negative = (typeof input === "number" && input < 0) || (typeof input === "string" && /^\s*-/.test(input))
-  if (negative) return Effect.fail(invalid([name], "must not be negative"))
+  if (typeof input === "string" && /^\s*-/.test(input)) return Effect.fail(invalid([name], "must not be negative"))
   const decoded = Duration.decodeUnknown(input)
   if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
     return Effect.fail(invalid([name], "must be a finite duration"))

@@ -506,6 +506,46 @@ describe("robustness", () => {
     })))
 })
 
+describe("client gone, later failures", () => {
+  it.effect("a request whose client went away (499) creates no session", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        const reply = yield* client.request("/write-then-499")
+        expect(reply.setCookies).toEqual([])
+        expect(log).toEqual([])
+      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+    }))
+
+  it.effect("when a later pre-response handler fails, the error response still carries the written session's cookie", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/write-then-failing-pre-response")
+      expect(reply.status).toBe(500)
+      expect(reply.setCookies).toHaveLength(1)
+      expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+    })))
+
+  it.effect("a per-session timeout shorter than the trigger does not make every read a write", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        yield* client.request("/adjust-timeout?seconds=60")
+        log.length = 0
+        yield* TestClock.adjust("1 second")
+        yield* client.request("/read")
+        yield* TestClock.adjust("1 second")
+        yield* client.request("/read")
+        expect(log).toEqual(["get", "get"])
+      }).pipe(
+        Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis), { timeoutTrigger: "600 seconds" }))
+      )
+    }))
+})
+
 describe("tracing", () => {
   it.effect("with a tracer installed, loading and committing get spans", () =>
     Effect.gen(function*() {

@@ -157,7 +157,12 @@ describe("SessionPolicy.make", () => {
       Effect.gen(function*() {
         expect((yield* make({ timeout: "20 minutes" })).timeout).toBe(1200)
         expect((yield* make({ timeout: Duration.hours(1) })).timeout).toBe(3600)
-        expect((yield* make({ timeout: 90_000 })).timeout).toBe(90)
+      }))
+
+    it.effect("a bare number is refused: milliseconds to Effect, seconds to the seed", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(make({ timeout: 90_000 }))
+        expect(error.options).toEqual(["timeout"])
       }))
 
     it.effect("setRedisTtl false is LRU mode: a timeout but no Redis TTL", () =>

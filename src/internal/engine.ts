@@ -15,7 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import { createHash, randomBytes } from "node:crypto"
+import { createHmac, randomBytes } from "node:crypto"
 import * as InvalidSession from "../InvalidSession.js"
 import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { FlashOptions, SessionError, SessionShape } from "../Session.js"
@@ -27,8 +27,10 @@ const FLASH_PREFIX = "_f_"
 const CSRF_KEY = "_csrft_"
 const CREATE_ATTEMPTS = 3
 
-/** A short, irreversible tag for logs: session ids are never logged raw. */
-export const redactId = (id: string): string => createHash("sha256").update(id).digest("hex").slice(0, 12)
+const redactKey = randomBytes(32)
+
+/** A short tag for logs, keyed per process so that even guessable custom ids can't be recovered. */
+export const redactId = (id: string): string => createHmac("sha256", redactKey).update(id).digest("hex").slice(0, 12)
 
 const nowSeconds = Effect.map(Clock.currentTimeMillis, Payload.epochSeconds)
 
@@ -92,6 +94,8 @@ export class RequestSession {
   private expireClientCookie = false
   private deleteIds: Set<string> | undefined
   private committed = false
+  /** What the commit decided, to apply again if the platform renders an error response after it. */
+  private decided: { readonly action: CookieAction; readonly now: number } | undefined
 
   constructor(
     readonly policy: SessionPolicyShape,
@@ -172,8 +176,9 @@ export class RequestSession {
     this.expiresAt = payload.x
     const timeout = this.timeout
     if (policy.payloadExpiry && timeout !== undefined) {
+      // A per-session timeout shorter than the trigger would refresh on every read: cap the trigger at half of it.
       this.refreshPayload = policy.timeoutTrigger !== undefined
-        ? payload.x === undefined || now >= payload.x - policy.timeoutTrigger
+        ? payload.x === undefined || now >= payload.x - Math.min(policy.timeoutTrigger, Math.floor(timeout / 2))
         : payload.x !== now + timeout
     } else if (payload.x !== undefined) {
       // An `x` written under another policy (e.g. by the seed) would end an active session: drop it once.
@@ -598,7 +603,8 @@ export class RequestSession {
     now: number
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, SessionStoreError> {
     const { policy } = this
-    const cookieAllowed = (!failed || policy.cookieOnException) &&
+    // 499: the client went away; it will never hold a cookie, so nothing may be created for it.
+    const cookieAllowed = response.status !== 499 && (!failed || policy.cookieOnException) &&
       (policy.responseAllowsCookie === undefined || policy.responseAllowsCookie(request, response))
     return Effect.zipRight(this.deleteStale(), this.persistChanges(now, cookieAllowed)).pipe(
       Effect.map((persisted) => {
@@ -608,6 +614,7 @@ export class RequestSession {
           action = "set"
         }
         if (!cookieAllowed) action = "none"
+        this.decided = { action, now }
         return this.decorate(response, action, now)
       })
     )
@@ -635,10 +642,15 @@ export class RequestSession {
     response: HttpServerResponse.HttpServerResponse,
     failed: boolean
   ): Effect.Effect<HttpServerResponse.HttpServerResponse> {
-    // Pre-response handlers can run twice (again on the error path): commit once.
+    // Pre-response handlers run again on the error path when a later one fails: commit once, but
+    // give the error response the same cookie, since the write has happened.
+    if (this.decided !== undefined) return Effect.succeed(this.decorate(response, this.decided.action, this.decided.now))
     if (this.committed || !this.touched) return Effect.succeed(response)
     this.committed = true
-    if (this.nothingToCommit()) return Effect.succeed(this.decorate(response, "none", 0))
+    if (this.nothingToCommit()) {
+      this.decided = { action: "none", now: 0 }
+      return Effect.succeed(this.decorate(response, "none", 0))
+    }
     return Effect.flatMap(nowSeconds, (now) => this.finish(request, response, failed, now)).pipe(
       Tracing.withSpan("Session.commit"),
       Effect.catchTag("SessionStoreError", (error) =>

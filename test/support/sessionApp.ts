@@ -204,6 +204,24 @@ export const routes = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get(
+    "/write-then-499",
+    Effect.as(Session.set(N, 1), HttpServerResponse.empty({ status: 499 }))
+  ),
+  HttpRouter.get(
+    "/write-then-failing-pre-response",
+    Effect.gen(function*() {
+      yield* Session.set(N, 1)
+      // Fails once: the platform then renders a 500 and runs the pre-response handlers again.
+      let failed = false
+      yield* HttpApp.appendPreResponseHandler((_request, response) => {
+        if (failed) return Effect.succeed(response)
+        failed = true
+        return Effect.dieMessage("a later pre-response handler failed")
+      })
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
     "/persist-now",
     Effect.gen(function*() {
       yield* Session.set(N, 7)
