@@ -54,7 +54,8 @@ export interface SessionKey<A, I = A> {
  * @since 0.1.0
  * @category keys
  */
-export const key = <A, I>(name: string, schema: Schema.Schema<A, I>): SessionKey<A, I> => ({ name, schema })
+export const key = <A, I>(name: string, schema: Schema.Schema<A, I>): SessionKey<A, I> =>
+  new SessionKeyWithCodec(name, schema)
 
 /**
  * Flash message options (seed: `flash(msg, queue, allow_duplicate)`).
@@ -139,12 +140,35 @@ const keyName = (key: string | { readonly name: string }): string => typeof key 
 const valueError = <A, I>(key: SessionKey<A, I>) => (_error: ParseResult.ParseError) =>
   new SessionValueError({ key: key.name, reason: `does not match ${String(key.schema.ast)}` })
 
-const decodeFound = <A, I>(key: SessionKey<A, I>) =>
-  Option.match({
-    onNone: (): Effect.Effect<Option.Option<A>, SessionValueError> => Effect.succeedNone,
-    onSome: (raw: unknown) =>
-      Effect.asSome(Effect.mapError(Schema.decodeUnknown(key.schema)(raw), valueError(key)))
-  })
+/** A key's decoder and encoder, built once per key rather than on every read and write. */
+class Codec<A, I> {
+  readonly decode: (raw: unknown) => Effect.Effect<A, SessionValueError>
+  readonly encode: (value: unknown) => Effect.Effect<I, SessionValueError>
+  constructor(key: SessionKey<A, I>) {
+    const decode = Schema.decodeUnknown(key.schema)
+    const encode = Schema.encodeUnknown(key.schema)
+    const toError = valueError(key)
+    this.decode = (raw) => Effect.mapError(decode(raw), toError)
+    this.encode = (value) => Effect.mapError(encode(value), toError)
+  }
+}
+
+/** What `key()` returns: the key with its codec. */
+class SessionKeyWithCodec<A, I> implements SessionKey<A, I> {
+  readonly codec: Codec<A, I>
+  constructor(readonly name: string, readonly schema: Schema.Schema<A, I>) {
+    this.codec = new Codec(this)
+  }
+}
+
+const codecOf = <A, I>(key: SessionKey<A, I>): Codec<A, I> =>
+  key instanceof SessionKeyWithCodec ? key.codec : new Codec(key)
+
+const decodeFound = <A, I>(key: SessionKey<A, I>) => {
+  const codec = codecOf(key)
+  return (found: Option.Option<unknown>): Effect.Effect<Option.Option<A>, SessionValueError> =>
+    Option.isNone(found) ? Effect.succeedNone : Effect.asSome(codec.decode(found.value))
+}
 
 /**
  * Reads a key: raw with a string, decoded with a `SessionKey`.
@@ -176,7 +200,7 @@ export function set<A, I>(
   return Effect.flatMap(Session, (session) => {
     if (typeof key === "string") return session.set(key, value)
     return Effect.flatMap(
-      Effect.mapError(Schema.encodeUnknown(key.schema)(value), valueError(key)),
+      codecOf(key).encode(value),
       (encoded) => session.set(key.name, encoded)
     )
   })
