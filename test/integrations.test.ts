@@ -131,6 +131,63 @@ const adjustTimeout = Effect.flatMap(Session.Session, (session) => session.adjus
 const cookieAttributes = (setCookie: string | undefined) =>
   (setCookie ?? "").split(";").map((part) => part.trim().toLowerCase())
 
+// Specifications every integration must meet: one body each, run against every app style.
+
+/** A write sets an HttpOnly, SameSite=Lax, Path=/ session cookie. */
+const writeSetsSessionCookie = Effect.gen(function*() {
+  const b = yield* browser
+  const write = yield* b.get("/write")
+  expect(write.status).toBe(200)
+  expect(write.setCookie).toMatch(/^session=[^;]+;/)
+  expect(cookieAttributes(write.setCookie)).toEqual(expect.arrayContaining(["httponly", "samesite=lax", "path=/"]))
+  return b
+})
+
+/** ... and the next request with the cookie reads the value back, varying on Cookie. */
+const writeThenReadBack = (decode: (body: string) => string = (body) => body) =>
+  Effect.gen(function*() {
+    const b = yield* writeSetsSessionCookie
+    const read = yield* b.get("/read")
+    expect(read.status).toBe(200)
+    expect(decode(read.body)).toBe("blue")
+    expect(read.headers["vary"]).toBe("Cookie")
+    expect(read.setCookie).toBeUndefined()
+  })
+
+/** A handler failing after a write answers 500; the caller checks the cookie. */
+const failAfterWrite = Effect.gen(function*() {
+  const b = yield* browser
+  const failed = yield* b.get("/fail-after-write")
+  expect(failed.status).toBe(500)
+  return { b, failed }
+})
+
+/** With cookieOnException: false, that failure sends no cookie. */
+const failAfterWriteSendsNoCookie = Effect.map(failAfterWrite, ({ failed }) => {
+  expect(failed.setCookie).toBeUndefined()
+})
+
+/** A request that doesn't use the session gets no Set-Cookie and no Vary, even from a client with a session. */
+const untouchedGetsNoSessionHeaders = Effect.gen(function*() {
+  const b = yield* browser
+  yield* b.get("/write")
+  const untouched = yield* b.get("/untouched")
+  expect(untouched.status).toBe(200)
+  expect(untouched.setCookie).toBeUndefined()
+  expect(untouched.headers["vary"]).toBeUndefined()
+})
+
+/** Behind the platform's CORS middleware, both Vary: Origin and Vary: Cookie survive a write. */
+const corsKeepsBothVary = (path: string) =>
+  Effect.gen(function*() {
+    const b = yield* browser
+    const write = yield* b.get(path, { origin: allowedOrigin })
+    expect(write.headers["access-control-allow-origin"]).toBe(allowedOrigin)
+    expect(write.headers["vary"]).toBe("Origin, Cookie")
+    expect(write.setCookie).toMatch(/^session=/)
+    return b
+  })
+
 // -----------------------------------------------------------------------------
 // 1. HttpRouter / any HttpApp
 // -----------------------------------------------------------------------------
@@ -166,25 +223,8 @@ const routerWithServeLevelCors = HttpServer.serve(
 )
 
 describe("HttpRouter app", () => {
-  it.live("a write sets an HttpOnly, SameSite=Lax, Path=/ session cookie", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const write = yield* b.get("/write")
-      expect(write.status).toBe(200)
-      expect(write.setCookie).toMatch(/^session=[^;]+;/)
-      expect(cookieAttributes(write.setCookie)).toEqual(expect.arrayContaining(["httponly", "samesite=lax", "path=/"]))
-    }).pipe(Effect.provide(serving(routerServedWithMiddleware))))
-
-  it.live("the next request with the cookie reads the value back, and its response varies on Cookie", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      yield* b.get("/write")
-      const read = yield* b.get("/read")
-      expect(read.status).toBe(200)
-      expect(read.body).toBe("blue")
-      expect(read.headers["vary"]).toBe("Cookie")
-      expect(read.setCookie).toBeUndefined()
-    }).pipe(Effect.provide(serving(routerServedWithMiddleware))))
+  it.live("a write sets an HttpOnly, SameSite=Lax, Path=/ cookie; the next request reads the value back and varies on Cookie", () =>
+    writeThenReadBack().pipe(Effect.provide(serving(routerServedWithMiddleware))))
 
   it.live("Vary: Cookie is merged with the handler's Vary: Origin", () =>
     Effect.gen(function*() {
@@ -198,11 +238,7 @@ describe("HttpRouter app", () => {
 
   it.live("with the platform's CORS at serve level, both Vary: Origin and Vary: Cookie survive", () =>
     Effect.gen(function*() {
-      const b = yield* browser
-      const write = yield* b.get("/write-vary-origin", { origin: allowedOrigin })
-      expect(write.headers["access-control-allow-origin"]).toBe(allowedOrigin)
-      expect(write.headers["vary"]).toBe("Origin, Cookie")
-      expect(write.setCookie).toMatch(/^session=/)
+      const b = yield* corsKeepsBothVary("/write-vary-origin")
       const read = yield* b.get("/read", { origin: allowedOrigin })
       expect(read.body).toBe("blue")
       expect(read.headers["vary"]).toBe("Origin, Cookie")
@@ -210,18 +246,14 @@ describe("HttpRouter app", () => {
 
   it.live("a handler failing after a write answers 500 and still sets the cookie (cookieOnException default)", () =>
     Effect.gen(function*() {
-      const b = yield* browser
-      const failed = yield* b.get("/fail-after-write")
-      expect(failed.status).toBe(500)
+      const { b, failed } = yield* failAfterWrite
       expect(failed.setCookie).toMatch(/^session=[^;]+;/)
       expect((yield* b.get("/read")).body).toBe("blue")
     }).pipe(Effect.provide(serving(routerWithAppLevelMiddleware))))
 
   it.live("with cookieOnException: false, a handler failing after a write answers 500 without Set-Cookie", () =>
     Effect.gen(function*() {
-      const b = yield* browser
-      const failed = yield* b.get("/fail-after-write")
-      expect(failed.status).toBe(500)
+      const { b, failed } = yield* failAfterWrite
       expect(failed.setCookie).toBeUndefined()
       expect((yield* b.get("/read")).body).toBe("none")
     }).pipe(Effect.provide(serving(routerWithAppLevelMiddleware, { cookieOnException: false }))))
@@ -229,22 +261,10 @@ describe("HttpRouter app", () => {
   // At serve level the platform renders and commits the 500 before the failure reaches the middleware:
   // the 5xx status is what tells the commit that the request failed.
   it.live("with cookieOnException: false and the middleware at serve level, a failing handler gets no Set-Cookie", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const failed = yield* b.get("/fail-after-write")
-      expect(failed.status).toBe(500)
-      expect(failed.setCookie).toBeUndefined()
-    }).pipe(Effect.provide(serving(routerServedWithMiddleware, { cookieOnException: false }))))
+    failAfterWriteSendsNoCookie.pipe(Effect.provide(serving(routerServedWithMiddleware, { cookieOnException: false }))))
 
   it.live("a request that never touches the session gets no Set-Cookie and no Vary", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      yield* b.get("/write")
-      const untouched = yield* b.get("/untouched")
-      expect(untouched.status).toBe(200)
-      expect(untouched.setCookie).toBeUndefined()
-      expect(untouched.headers["vary"]).toBeUndefined()
-    }).pipe(Effect.provide(serving(routerServedWithMiddleware))))
+    untouchedGetsNoSessionHeaders.pipe(Effect.provide(serving(routerServedWithMiddleware))))
 
   it.live("the TTL-only refresh runs after each response, not at server shutdown", () =>
     ttlRefreshRunsPerRequest().pipe(Effect.provide(serving(routerServedWithMiddleware, policyTimeout))))
@@ -326,53 +346,28 @@ const redisDown: Layer.Layer<RedisClient.RedisClient> = Layer.succeed(
 
 describe("HttpApi", () => {
   it.live("a handler writes through the typed Session, and the next request reads it back with the cookie", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const write = yield* b.get("/write")
-      expect(write.status).toBe(200)
-      expect(write.setCookie).toMatch(/^session=[^;]+;/)
-      expect(cookieAttributes(write.setCookie)).toEqual(expect.arrayContaining(["httponly", "samesite=lax", "path=/"]))
-      const read = yield* b.get("/read")
-      expect(read.status).toBe(200)
-      expect(JSON.parse(read.body)).toBe("blue")
-      expect(read.headers["vary"]).toBe("Cookie")
-    }).pipe(Effect.provide(serving(apiServer))))
+    // HttpApi answers JSON strings
+    writeThenReadBack(JSON.parse).pipe(Effect.provide(serving(apiServer))))
 
   it.live("with the platform's CORS middleware, both Vary: Origin and Vary: Cookie survive", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const write = yield* b.get("/write", { origin: allowedOrigin })
-      expect(write.headers["access-control-allow-origin"]).toBe(allowedOrigin)
-      expect(write.headers["vary"]).toBe("Origin, Cookie")
-      expect(write.setCookie).toMatch(/^session=/)
-    }).pipe(Effect.provide(serving(apiServerWithCors))))
+    corsKeepsBothVary("/write").pipe(Effect.provide(serving(apiServerWithCors))))
 
   it.live("a typed 500 error after a write still sets the cookie by default", () =>
     Effect.gen(function*() {
-      const b = yield* browser
-      const failed = yield* b.get("/fail-after-write")
-      expect(failed.status).toBe(500)
+      const { failed } = yield* failAfterWrite
       expect(JSON.parse(failed.body)).toEqual({ _tag: "Boom" })
       expect(failed.setCookie).toMatch(/^session=[^;]+;/)
     }).pipe(Effect.provide(serving(apiServer))))
 
   it.live("with cookieOnException: false, a typed 500 error after a write sends no cookie", () =>
     Effect.gen(function*() {
-      const b = yield* browser
-      const failed = yield* b.get("/fail-after-write")
-      expect(failed.status).toBe(500)
+      const { failed } = yield* failAfterWrite
       expect(JSON.parse(failed.body)).toEqual({ _tag: "Boom" })
       expect(failed.setCookie).toBeUndefined()
     }).pipe(Effect.provide(serving(apiServer, { cookieOnException: false }))))
 
-  it.live("a request that doesn't touch the session gets no Set-Cookie", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const untouched = yield* b.get("/untouched")
-      expect(untouched.status).toBe(200)
-      expect(untouched.setCookie).toBeUndefined()
-      expect(untouched.headers["vary"]).toBeUndefined()
-    }).pipe(Effect.provide(serving(apiServer))))
+  it.live("a request that doesn't touch the session gets no Set-Cookie and no Vary", () =>
+    untouchedGetsNoSessionHeaders.pipe(Effect.provide(serving(apiServer))))
 
   it.live("a session store error surfaced with Effect.orDie renders 503", () =>
     Effect.gen(function*() {
@@ -420,43 +415,16 @@ const layerRouterServerWithCors = HttpLayerRouter.serve(
 
 describe("HttpLayerRouter", () => {
   it.live("a write sets the session cookie, and the next request reads the value back with it", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const write = yield* b.get("/write")
-      expect(write.status).toBe(200)
-      expect(write.setCookie).toMatch(/^session=[^;]+;/)
-      expect(cookieAttributes(write.setCookie)).toEqual(expect.arrayContaining(["httponly", "samesite=lax", "path=/"]))
-      const read = yield* b.get("/read")
-      expect(read.body).toBe("blue")
-      expect(read.headers["vary"]).toBe("Cookie")
-    }).pipe(Effect.provide(serving(layerRouterServer))))
+    writeThenReadBack().pipe(Effect.provide(serving(layerRouterServer))))
 
   it.live("with cookieOnException: false, a handler failing after a write answers 500 without Set-Cookie", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const failed = yield* b.get("/fail-after-write")
-      expect(failed.status).toBe(500)
-      expect(failed.setCookie).toBeUndefined()
-    }).pipe(Effect.provide(serving(layerRouterServer, { cookieOnException: false }))))
+    failAfterWriteSendsNoCookie.pipe(Effect.provide(serving(layerRouterServer, { cookieOnException: false }))))
 
   it.live("a route not given the middleware sends no Set-Cookie and no Vary, even to a client with a session", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      yield* b.get("/write")
-      const untouched = yield* b.get("/untouched")
-      expect(untouched.status).toBe(200)
-      expect(untouched.setCookie).toBeUndefined()
-      expect(untouched.headers["vary"]).toBeUndefined()
-    }).pipe(Effect.provide(serving(layerRouterServer))))
+    untouchedGetsNoSessionHeaders.pipe(Effect.provide(serving(layerRouterServer))))
 
   it.live("with the platform's CORS middleware, both Vary: Origin and Vary: Cookie survive", () =>
-    Effect.gen(function*() {
-      const b = yield* browser
-      const write = yield* b.get("/write", { origin: allowedOrigin })
-      expect(write.headers["access-control-allow-origin"]).toBe(allowedOrigin)
-      expect(write.headers["vary"]).toBe("Origin, Cookie")
-      expect(write.setCookie).toMatch(/^session=/)
-    }).pipe(Effect.provide(serving(layerRouterServerWithCors))))
+    corsKeepsBothVary("/write").pipe(Effect.provide(serving(layerRouterServerWithCors))))
 
   it("a route not given the middleware cannot use Session: the served layer still requires it (type level)", () => {
     const unguarded = HttpLayerRouter.serve(HttpLayerRouter.add("GET", "/read", Effect.map(readColour, text)))

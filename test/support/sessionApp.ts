@@ -7,6 +7,7 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -30,6 +31,14 @@ const query = (name: string) =>
   })
 
 const json = (body: unknown) => HttpServerResponse.unsafeJson(body)
+
+/** A route that applies `?seconds=S` to the session. */
+const withSeconds = <E>(apply: (session: Session.SessionShape, duration: Duration.DurationInput) => Effect.Effect<void, E>) =>
+  Effect.gen(function*() {
+    const session = yield* Session.Session
+    yield* apply(session, `${Number(yield* query("seconds"))} seconds`)
+    return json({ ok: true })
+  })
 
 export const routes = HttpRouter.empty.pipe(
   HttpRouter.get("/noop", Effect.succeed(HttpServerResponse.text("ok"))),
@@ -100,22 +109,8 @@ export const routes = HttpRouter.empty.pipe(
     })
   )
 ).pipe(
-  HttpRouter.get(
-    "/adjust-timeout",
-    Effect.gen(function*() {
-      const s = yield* Session.Session
-      yield* s.adjustTimeout(`${Number(yield* query("seconds"))} seconds`)
-      return json({ ok: true })
-    })
-  ),
-  HttpRouter.get(
-    "/cookie-max-age",
-    Effect.gen(function*() {
-      const s = yield* Session.Session
-      yield* s.adjustCookieMaxAge(`${Number(yield* query("seconds"))} seconds`)
-      return json({ ok: true })
-    })
-  ),
+  HttpRouter.get("/adjust-timeout", withSeconds((s, duration) => s.adjustTimeout(duration))),
+  HttpRouter.get("/cookie-max-age", withSeconds((s, duration) => s.adjustCookieMaxAge(duration))),
   HttpRouter.get(
     "/incr-racing-logout",
     Effect.gen(function*() {
