@@ -105,7 +105,11 @@ export interface SessionShape {
   readonly getCsrfToken: Effect.Effect<string, SessionError>
   /** This session's idle timeout from now on (seed: `adjust_session_timeout`). */
   readonly adjustTimeout: (timeout: Duration.DurationInput) => Effect.Effect<void, SessionError>
-  /** This session's payload expiry `x`, epoch seconds (seed: `adjust_session_expires`). */
+  /**
+   * This session's payload expiry `x`, epoch seconds (seed: `adjust_session_expires`). Like the
+   * seed's, it holds until activity extends it, and it needs `payloadExpiry` (or a timeout
+   * trigger): with the expiry kept in the Redis TTL alone, the next read drops `x`.
+   */
   readonly adjustPayloadExpiry: (expiresAt: number) => Effect.Effect<void, SessionError>
   /** The cookie's Max-Age for this response (`undefined`: none); resends the cookie. */
   readonly adjustCookieMaxAge: (maxAge: Duration.DurationInput | undefined) => Effect.Effect<void>

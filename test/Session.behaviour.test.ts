@@ -113,6 +113,29 @@ describe("cookies", () => {
       expect(client.cookie).toBe(before)
     })))
 
+  it.effect("recookie re-sends the existing session's cookie without reading Redis", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        const before = client.cookie
+        log.length = 0
+        const reply = yield* client.request("/recookie")
+        expect(reply.setCookies[0]).toBe(`session=${before}; Path=/; HttpOnly; Secure; SameSite=Lax`)
+        expect(log).toEqual([])
+      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+    }))
+
+  it.effect("adjusting the cookie's expiry re-sends the cookie with an Expires that far from now", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      yield* TestClock.adjust("1000 seconds")
+      const reply = yield* client.request("/cookie-expires?seconds=600")
+      expect(reply.setCookies[0]).toContain(`Expires=${new Date(1600 * 1000).toUTCString()}`)
+    })))
+
   it.effect("a failed request still gets its new session's cookie when cookieOnException is on", () =>
     withMemory({}, Effect.gen(function*() {
       const client = yield* makeClient
@@ -254,6 +277,30 @@ describe("persistence", () => {
       const reply = yield* client.request("/clear")
       expect(reply.setCookies[0]).toContain("Max-Age=0")
       expect(yield* storeValue(id)).toBeNull()
+    })))
+
+  it.effect("refreshNow slides the Redis TTL at once", () =>
+    withMemory({ timeout: "60 seconds", timeoutTrigger: "30 seconds" }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const id = yield* idOf(client)
+      yield* TestClock.adjust("20 seconds")
+      const ttlBefore = yield* Effect.flatMap(RedisClient.RedisClient, (redis) => redis.ttl(id))
+      yield* client.request("/refresh-now")
+      const ttlAfter = yield* Effect.flatMap(RedisClient.RedisClient, (redis) => redis.ttl(id))
+      expect(ttlBefore).toBe(40)
+      expect(ttlAfter).toBe(60)
+    })))
+
+  it.effect("adjustPayloadExpiry sets the session's x, which ends it if no request extends it", () =>
+    withMemory({ payloadExpiry: true, timeout: "600 seconds" }, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const id = yield* idOf(client)
+      yield* client.request("/adjust-expiry?at=100")
+      expect(JSON.parse((yield* storeValue(id)) ?? "{}").x).toBe(100)
+      yield* TestClock.adjust("101 seconds")
+      expect((yield* client.request("/read")).body).toEqual({ n: null })
     })))
 
   it.effect("adjustTimeout keeps the session's own timeout in the payload", () =>

@@ -111,6 +111,18 @@ export const routes = HttpRouter.empty.pipe(
 ).pipe(
   HttpRouter.get("/adjust-timeout", withSeconds((s, duration) => s.adjustTimeout(duration))),
   HttpRouter.get("/cookie-max-age", withSeconds((s, duration) => s.adjustCookieMaxAge(duration))),
+  HttpRouter.get("/cookie-expires", withSeconds((s, duration) => s.adjustCookieExpires(duration))),
+  HttpRouter.get("/recookie", Effect.as(Effect.flatMap(Session.Session, (s) => s.recookie), json({ ok: true }))),
+  HttpRouter.get("/refresh-now", Effect.as(Effect.flatMap(Session.Session, (s) => s.refreshNow), json({ ok: true }))),
+  HttpRouter.get(
+    "/adjust-expiry",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      yield* session.adjustPayloadExpiry(Number(yield* query("at")))
+      return json({ ok: true })
+    })
+  )
+).pipe(
   HttpRouter.get(
     "/incr-racing-logout",
     Effect.gen(function*() {
