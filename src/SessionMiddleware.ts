@@ -14,58 +14,61 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Engine from "./internal/engine.js"
 import { RedisClient, type RedisClientShape } from "./RedisClient.js"
-import { Session, type SessionShape } from "./Session.js"
+import { Session } from "./Session.js"
 import { SessionPolicy, type SessionPolicyShape } from "./SessionPolicy.js"
 
 /**
- * Starts the session of the current request and registers its commit.
- * `failed` tells, once the response is known, whether the handler failed
- * (for `cookieOnException`).
+ * Starts the session of the current request and registers its commit as a
+ * pre-response handler. This runs on every request, including the many that
+ * never touch their session, so it takes as few effect steps as it can.
  */
+const start = <A, E, R>(
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  context: Context.Context<never>,
+  use: (session: Engine.RequestSession) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const session = Engine.make(
+    policy,
+    redis,
+    Context.unsafeGet(context, HttpServerRequest.HttpServerRequest),
+    Context.unsafeGet(context, Scope.Scope)
+  )
+  return Effect.zipRight(HttpApp.appendPreResponseHandler(commitHandler(session)), use(session))
+}
+
+/**
+ * The pre-response handler. It stays reachable after the response, with the
+ * request's finished fiber, so it is made here, where it captures nothing but
+ * the session (not the middleware's context or app).
+ */
+const commitHandler = (session: Engine.RequestSession): HttpApp.PreResponseHandler => (request, response) =>
+  session.commit(request, response)
+
+/** `start` with services captured when a Layer was built. */
 const begin = <A, E, R>(
   policy: SessionPolicyShape,
   redis: RedisClientShape,
-  failed: (response: HttpServerResponse.HttpServerResponse) => boolean,
-  use: (session: SessionShape) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R | HttpServerRequest.HttpServerRequest | Scope.Scope> =>
-  Effect.contextWithEffect((context: Context.Context<HttpServerRequest.HttpServerRequest | Scope.Scope>) => {
-    const request = Context.get(context, HttpServerRequest.HttpServerRequest)
-    const session = Engine.make(policy, redis, request, Context.get(context, Scope.Scope))
-    return Effect.zipRight(
-      HttpApp.appendPreResponseHandler((req, response) => session.commit(req, response, failed(response))),
-      use(session.service)
-    )
-  })
+  use: (session: Engine.RequestSession) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => Effect.withFiberRuntime<A, E, R>((fiber) => start(policy, redis, fiber.currentContext, use))
 
 /**
- * Runs an app with a `Session`, remembering whether it failed.
+ * Runs an app with the request's `Session`, remembering whether it failed.
  */
-const wrap = <A, E, R>(
-  policy: SessionPolicyShape,
-  redis: RedisClientShape,
+const provideSession = <A, E, R>(
+  session: Engine.RequestSession,
   app: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, Exclude<R, Session> | HttpServerRequest.HttpServerRequest | Scope.Scope> =>
-  Effect.suspend(() => {
-    // The Exit a scope finalizer sees doesn't reliably tell failure apart (platform-notes): record it here.
-    // Installed at serve level, the platform renders and commits the error response before the failure
-    // reaches this wrapper, so a 5xx response counts as failed too.
-    let failed = false
-    const markFailed = Effect.sync(() => {
-      failed = true
-    })
-    return begin(policy, redis, (response) => failed || response.status >= 500, (session) =>
-      app.pipe(
-        Effect.tapErrorCause(() => markFailed),
-        Effect.provideService(Session, session)
-      ))
-  })
+): Effect.Effect<A, E, Exclude<R, Session>> =>
+  // The Exit a scope finalizer sees doesn't reliably tell failure apart (platform-notes): record it here.
+  // Installed at serve level, the platform renders and commits the error response before the failure
+  // reaches this wrapper; the commit then counts a 5xx response as failed.
+  Effect.provideService(Effect.tapErrorCause(app, () => session.markFailed), Session, session.service)
 
 /**
  * Session middleware for any `HttpApp`, including `HttpRouter` apps and
@@ -78,7 +81,15 @@ const wrap = <A, E, R>(
 export const middleware = <E, R>(
   app: HttpApp.Default<E, R>
 ): HttpApp.Default<E, Exclude<R, Session> | SessionPolicy | RedisClient | Scope.Scope> =>
-  Effect.flatMap(SessionPolicy, (policy) => Effect.flatMap(RedisClient, (redis) => wrap(policy, redis, app)))
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext
+    return start(
+      Context.unsafeGet(context, SessionPolicy),
+      Context.unsafeGet(context, RedisClient),
+      context,
+      (session) => provideSession(session, app)
+    )
+  })
 
 /**
  * The `HttpApi` middleware that provides `Session` to handlers. Add it to
@@ -107,7 +118,7 @@ export const layerHttpApi: Layer.Layer<HttpApiSession, never, SessionPolicy | Re
     // Capture the services, not the Layer's context: that would carry the Layer's Scope into requests.
     const policy = yield* SessionPolicy
     const redis = yield* RedisClient
-    return begin(policy, redis, (response) => response.status >= 500, Effect.succeed)
+    return begin(policy, redis, (session) => Effect.succeed(session.service))
   })
 )
 
@@ -122,6 +133,6 @@ export const layerRouter = HttpLayerRouter.middleware<{ provides: Session }>()(
   Effect.gen(function*() {
     const policy = yield* SessionPolicy
     const redis = yield* RedisClient
-    return (httpEffect) => wrap(policy, redis, httpEffect)
+    return (httpEffect) => begin(policy, redis, (session) => provideSession(session, httpEffect))
   })
 ).layer
