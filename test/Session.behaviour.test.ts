@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as CookieSigner from "../src/CookieSigner.js"
+import { privateCacheControl } from "../src/internal/engine.js"
 import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
@@ -145,6 +146,14 @@ describe("cookies", () => {
       expect((yield* client.request("/read")).body).toEqual({ n: 1 })
     })))
 
+  it.effect("without a response check, a cacheable response that sets the cookie is made private", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/cacheable")
+      expect(reply.setCookies).toHaveLength(1)
+      expect(reply.headers.get("cache-control")).toBe("private, max-age=60")
+    })))
+
   it.effect("the response check can refuse the cookie (a cacheable response)", () =>
     withMemory({ responseAllowsCookie: (_req, res) => res.headers["cache-control"] === undefined }, Effect.gen(function*() {
       const client = yield* makeClient
@@ -152,6 +161,22 @@ describe("cookies", () => {
       expect(reply.setCookies).toEqual([])
       expect(reply.headers.get("cache-control")).toBe("public, max-age=60")
     })))
+})
+
+describe("Cache-Control on a response that sets or expires the cookie", () => {
+  it.each([
+    [undefined, "private"],
+    ["", "private"],
+    ["no-cache", "private, no-cache"],
+    ["max-age=60", "private, max-age=60"],
+    ["public, max-age=60", "private, max-age=60"],
+    ["Public, s-maxage=600, max-age=60", "private, max-age=60"],
+    ["private, max-age=60", "private, max-age=60"],
+    ["no-store", "no-store"],
+    ["public, no-store", "no-store"]
+  ])("%j becomes %j", (given, expected) => {
+    expect(privateCacheControl(given)).toBe(expected)
+  })
 })
 
 describe("lazy sessions", () => {
@@ -187,6 +212,21 @@ describe("lazy sessions", () => {
       const id = (yield* client.request("/id-if-exists")).body
       expect(id).toEqual({ id: Option.getOrNull(signer.verify(client.cookie ?? "")) })
     })))
+
+  it.effect("idIfExists fixes the id but does not force the write: a session emptied afterwards is not created", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          const reply = yield* client.request("/id-if-exists-then-clear")
+          expect((reply.body as { id: string | null }).id).toMatch(/^[A-Za-z0-9_-]{64}$/)
+          expect(reply.setCookies).toEqual([])
+          expect(log.filter((command) => command === "set")).toEqual([])
+        }),
+        layerWith(Layer.succeed(RedisClient.RedisClient, redis))
+      )
+    }))
 })
 
 describe("persistence", () => {
@@ -215,6 +255,32 @@ describe("persistence", () => {
       yield* client.request("/nested-push")
       expect((yield* client.request("/list")).body).toEqual({ list: [0, 1, 2] })
     })))
+
+  it.effect("two persistNow calls at once create one key, the one the cookie names", () =>
+    Effect.gen(function*() {
+      const memory = yield* RedisClient.makeMemory
+      const writes: Array<string> = []
+      // A store that answers a little later, so that unserialised writes would overlap.
+      const slow: RedisClient.RedisClientShape = {
+        ...memory,
+        set: (key, value, options) =>
+          Effect.zipRight(
+            Effect.sync(() => writes.push(`${options?.condition} ${key}`)),
+            Effect.zipRight(Effect.yieldNow(), memory.set(key, value, options))
+          )
+      }
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/persist-now-twice-at-once")
+          const id = Option.getOrThrow(signer.verify(client.cookie ?? ""))
+          // one key created, then the second persistNow rewrites that same key
+          expect(writes).toEqual([`NX ${id}`, `XX ${id}`])
+          expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+        }),
+        layerWith(Layer.succeed(RedisClient.RedisClient, slow))
+      )
+    }))
 
   it.effect("a nested mutation made after persistNow is persisted too", () =>
     withMemory({}, Effect.gen(function*() {
@@ -440,6 +506,17 @@ describe("invalid sessions", () => {
       const client = yield* makeClient
       expect((yield* client.request("/read", { cookie: signer.sign("old") })).body).toEqual({ n: null })
       expect(seen).toEqual(["PayloadTimeout"])
+    })))
+
+  it.effect("a payload past its x is deleted and its cookie expired, so reading it cannot keep it alive", () =>
+    withMemory({}, Effect.gen(function*() {
+      yield* TestClock.adjust("100 seconds")
+      yield* plant("old", `{"m":{"n":5},"c":1,"v":1,"x":50}`)
+      const client = yield* makeClient
+      const reply = yield* client.request("/read", { cookie: signer.sign("old") })
+      expect(reply.setCookies).toHaveLength(1)
+      expect(reply.setCookies[0]).toMatch(/^session=; Max-Age=0;/)
+      expect(yield* storeValue("old")).toBeNull()
     })))
 
   it.effect("an undecodable payload is DeserializationError and a new session when deserializationFailsNew is on", () =>

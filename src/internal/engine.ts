@@ -53,6 +53,21 @@ const appendVary = (response: HttpServerResponse.HttpServerResponse) => {
   return HttpServerResponse.setHeader(response, "vary", `${vary}, Cookie`)
 }
 
+/**
+ * `Cache-Control` for a response that sets or expires a cookie: no shared
+ * cache may store it. `private` is added unless `private` or `no-store` is
+ * there, and `public` and `s-maxage` are dropped; the rest (`max-age`, …)
+ * stays, for the browser's own cache.
+ */
+export const privateCacheControl = (value: string | undefined): string => {
+  if (value === undefined || value.trim() === "") return "private"
+  const directives = value.split(",").map((d) => d.trim()).filter((d) => d !== "")
+  const name = (directive: string) => directive.split("=")[0]?.trim().toLowerCase() ?? ""
+  const kept = directives.filter((d) => name(d) !== "public" && name(d) !== "s-maxage")
+  if (kept.length === directives.length && kept.some((d) => name(d) === "private" || name(d) === "no-store")) return value
+  return kept.some((d) => name(d) === "private" || name(d) === "no-store") ? kept.join(", ") : ["private", ...kept].join(", ")
+}
+
 type CookieAction = "set" | "expire" | "none"
 
 /** @internal */
@@ -243,7 +258,12 @@ export class RequestSession {
           )
         case "Valid": {
           const x = decoded.payload.x
-          if (x !== undefined && now > x) return this.report(new InvalidSession.PayloadTimeout({ expiredAt: x }))
+          if (x !== undefined && now > x) {
+            // Over for good: delete it (reads would keep sliding its TTL) and drop the client's cookie.
+            ;(this.deleteIds ??= new Set()).add(sessionId.value)
+            this.expireClientCookie = true
+            return this.report(new InvalidSession.PayloadTimeout({ expiredAt: x }))
+          }
           return this.adopt(sessionId.value, decoded.payload, now)
         }
       }
@@ -391,8 +411,12 @@ export class RequestSession {
     return this.id
   }
 
+  /** Like the seed's `session_id_safecheck`: names the id a session with data has or will get, but forces nothing. */
   idIfExists(): Option.Option<string> {
-    return this.isEmpty() ? Option.none() : Option.some(this.ensureId())
+    if (this.isEmpty()) return Option.none()
+    // Fixed now, so the answer stays true; unlike `ensureId`, the session is still written only if it keeps data.
+    this.id ??= this.policy.generateId()
+    return Option.some(this.id)
   }
 
   adjustTimeout(input: Duration.DurationInput): void {
@@ -538,8 +562,16 @@ export class RequestSession {
     })
   }
 
+  /** Made by the first `persistNow`: writes that overlap would create two keys for one new session. */
+  private writeLock: Effect.Semaphore | undefined
+
+  private serialised<A, E>(write: Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return this.writeLock === undefined ? write : this.writeLock.withPermits(1)(write)
+  }
+
   persistNow(): Effect.Effect<void, SessionError> {
-    return Effect.flatMap(this.ensureLoaded(), () => {
+    this.writeLock ??= Effect.unsafeMakeSemaphore(1)
+    return this.serialised(Effect.flatMap(this.ensureLoaded(), () => {
       if (this.vanished) return Effect.void
       if (this.stored && this.id !== undefined) {
         const id = this.id
@@ -547,7 +579,7 @@ export class RequestSession {
       }
       if (!this.wantId && this.isEmpty()) return Effect.void
       return Effect.flatMap(nowSeconds, (now) => this.create(now))
-    })
+    }))
   }
 
   refreshNow(): Effect.Effect<void, SessionError> {
@@ -631,7 +663,7 @@ export class RequestSession {
     // 499: the client went away; it will never hold a cookie, so nothing may be created for it.
     const cookieAllowed = response.status !== 499 && (!failed || policy.cookieOnException) &&
       (policy.responseAllowsCookie === undefined || policy.responseAllowsCookie(request, response))
-    return Effect.zipRight(this.deleteStale(), this.persistChanges(now, cookieAllowed)).pipe(
+    return this.serialised(Effect.zipRight(this.deleteStale(), this.persistChanges(now, cookieAllowed))).pipe(
       Effect.map((persisted) => {
         let action = persisted
         if (this.createdHere) action = "set"
@@ -659,7 +691,8 @@ export class RequestSession {
     let out = action === "set"
       ? HttpServerResponse.unsafeSetCookie(response, name, this.policy.signer.sign(this.recookieId() ?? ""), options)
       : HttpServerResponse.unsafeSetCookie(response, name, "", { ...options, maxAge: Duration.zero, expires: new Date(0) })
-    if (out.headers["cache-control"] === undefined) out = HttpServerResponse.setHeader(out, "cache-control", "private")
+    const cacheControl = privateCacheControl(out.headers["cache-control"])
+    if (cacheControl !== out.headers["cache-control"]) out = HttpServerResponse.setHeader(out, "cache-control", cacheControl)
     return appendVary(out)
   }
 

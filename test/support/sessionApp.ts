@@ -247,6 +247,25 @@ export const routes = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get(
+    "/id-if-exists-then-clear",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      yield* Session.set(N, 1)
+      const id = yield* session.idIfExists
+      yield* session.clear
+      return json({ id: Option.getOrNull(id) })
+    })
+  ),
+  HttpRouter.get(
+    "/persist-now-twice-at-once",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      yield* Session.set(N, 1)
+      yield* Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true })
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
     "/persist-now-cacheable",
     Effect.gen(function*() {
       yield* Session.set(N, 7)
