@@ -64,8 +64,9 @@ export const privateCacheControl = (value: string | undefined): string => {
   const directives = value.split(",").map((d) => d.trim()).filter((d) => d !== "")
   const name = (directive: string) => directive.split("=")[0]?.trim().toLowerCase() ?? ""
   const kept = directives.filter((d) => name(d) !== "public" && name(d) !== "s-maxage")
-  if (kept.length === directives.length && kept.some((d) => name(d) === "private" || name(d) === "no-store")) return value
-  return kept.some((d) => name(d) === "private" || name(d) === "no-store") ? kept.join(", ") : ["private", ...kept].join(", ")
+  const isPrivate = kept.some((d) => name(d) === "private" || name(d) === "no-store")
+  if (isPrivate && kept.length === directives.length) return value
+  return (isPrivate ? kept : ["private", ...kept]).join(", ")
 }
 
 type CookieAction = "set" | "expire" | "none"
@@ -140,9 +141,10 @@ export class RequestSession {
    * request's pre-response handlers (and so this object) stay reachable for a
    * while; holding the request from here kept all of it alive too, and the
    * garbage collector paid for that on every request (measured over HTTP: a
-   * request that never touched its session cost 25 µs more CPU, 10 µs after
-   * this). A session used after this, from a fiber that outlived its
-   * request, reads as having no cookie.
+   * request that never touched its session cost about 25 µs more CPU than
+   * one without the middleware, about 10 µs after this). A session used
+   * after this, from a fiber that outlived its request, reads as having no
+   * cookie.
    */
   private release(): void {
     this.request = undefined
