@@ -181,6 +181,12 @@ const toStoreError = (command: string, cause: unknown): SessionStoreError => {
 const isUnknownCommand = (cause: unknown): boolean =>
   errorName(cause) === "ReplyError" && /unknown command/i.test(errorMessage(cause))
 
+/** Another command tried after a failure (its errors are reported under its own name). */
+interface Retry<A> {
+  readonly command: string
+  readonly attempt: Promise<A>
+}
+
 /**
  * Builds the service from an ioredis client. Every command fails with a
  * `SessionStoreError` (never a defect). A client this module configured
@@ -195,22 +201,22 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
    * One command: ioredis's own promise settles the effect directly, already
    * mapped. No `async` wrapper and no `.catch` chain: each extra promise on
    * this path measured as several microseconds per request over HTTP.
-   * `recover` may answer a failure with another attempt.
+   * `recover` may answer a failure with another attempt (another command).
    */
   const run = <A, B>(
     span: string,
     command: string,
     evaluate: () => Promise<A>,
     map: (a: A) => B,
-    recover?: (cause: unknown) => Promise<A> | undefined
+    recover?: (cause: unknown) => Retry<A> | undefined
   ): Effect.Effect<B, SessionStoreError> => {
     const attempt = Effect.async<B, SessionStoreError>((resume) => {
       const succeeded = (value: A) => resume(Effect.succeed(map(value)))
       const failed = (cause: unknown) => resume(Effect.fail(toStoreError(command, cause)))
       const rejected = recover === undefined ? failed : (cause: unknown) => {
         const retry = recover(cause)
-        if (retry === undefined) failed(cause)
-        else retry.then(succeeded, failed)
+        if (retry === undefined) return failed(cause)
+        retry.attempt.then(succeeded, (retryCause: unknown) => resume(Effect.fail(toStoreError(retry.command, retryCause))))
       }
       try {
         evaluate().then(succeeded, rejected)
@@ -245,10 +251,10 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
   }
 
   /** The first "unknown command" reply switches this client to the fallback for good. */
-  const getExRecovery = (key: string, ttlSeconds: number) => (cause: unknown): Promise<string | null> | undefined => {
+  const getExRecovery = (key: string, ttlSeconds: number) => (cause: unknown): Retry<string | null> | undefined => {
     if (!isUnknownCommand(cause)) return undefined
     getExSupported = false
-    return getExFallback(key, ttlSeconds)
+    return { command: "GET+EXPIRE", attempt: getExFallback(key, ttlSeconds) }
   }
 
   const set = (key: string, value: string, options?: SetOptions): Promise<"OK" | null> => {

@@ -173,7 +173,10 @@ describe("Cache-Control on a response that sets or expires the cookie", () => {
     ["Public, s-maxage=600, max-age=60", "private, max-age=60"],
     ["private, max-age=60", "private, max-age=60"],
     ["no-store", "no-store"],
-    ["public, no-store", "no-store"]
+    ["public, no-store", "no-store"],
+    ["private=\"set-cookie\"", "private"],
+    ["public, private=\"a, b\", max-age=5", "private, max-age=5"],
+    ["no-cache=\"set-cookie, x\"", "private, no-cache=\"set-cookie, x\""]
   ])("%j becomes %j", (given, expected) => {
     expect(privateCacheControl(given)).toBe(expected)
   })
@@ -281,6 +284,59 @@ describe("persistence", () => {
         layerWith(Layer.succeed(RedisClient.RedisClient, slow))
       )
     }))
+
+  it.live("two persistNow calls at once before anything loaded the session both finish", () =>
+    Effect.gen(function*() {
+      const memory = yield* RedisClient.makeMemory
+      // A read that answers a little later, so that the second call waits for the first one's load.
+      const slow: RedisClient.RedisClientShape = {
+        ...memory,
+        getEx: (key, ttl) => Effect.zipRight(Effect.yieldNow(), memory.getEx(key, ttl))
+      }
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/incr")
+          const reply = yield* client.request("/persist-now-twice-unloaded").pipe(Effect.timeout("2 seconds"))
+          expect(reply.status).toBe(200)
+          expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+        }),
+        layerWith(Layer.succeed(RedisClient.RedisClient, slow))
+      )
+    }))
+
+  it.effect("a persistNow still writing when the commit starts does not make a second key", () =>
+    Effect.gen(function*() {
+      const memory = yield* RedisClient.makeMemory
+      const creates: Array<string> = []
+      const slow: RedisClient.RedisClientShape = {
+        ...memory,
+        set: (key, value, options) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              if (options?.condition === "NX") creates.push(key)
+            }),
+            // long enough for the handler to return and the commit to start meanwhile
+            Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 20), memory.set(key, value, options))
+          )
+      }
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/persist-now-forked")
+          expect(creates).toEqual([Option.getOrThrow(signer.verify(client.cookie ?? ""))])
+          expect((yield* client.request("/read")).body).toEqual({ n: 1 })
+        }),
+        layerWith(Layer.succeed(RedisClient.RedisClient, slow))
+      )
+    }))
+
+  it.effect("a streaming body that reads the session after the commit still finds it", () =>
+    withMemory({}, Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      expect((yield* client.request("/stream-read")).body).toEqual({ n: 1 })
+    })))
 
   it.effect("a nested mutation made after persistNow is persisted too", () =>
     withMemory({}, Effect.gen(function*() {

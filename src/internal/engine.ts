@@ -5,6 +5,7 @@
  * This runs on every request, so it is a class (methods on the prototype,
  * effects built only when used) rather than a bag of per-request closures.
  */
+import * as Cookies from "@effect/platform/Cookies"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -53,19 +54,44 @@ const appendVary = (response: HttpServerResponse.HttpServerResponse) => {
   return HttpServerResponse.setHeader(response, "vary", `${vary}, Cookie`)
 }
 
+/** `Cache-Control` directives: split at commas outside quoted strings (`no-cache="a, b"` is one). */
+const cacheDirectives = (value: string): Array<string> => {
+  const directives: Array<string> = []
+  let current = ""
+  let quoted = false
+  for (const char of value) {
+    if (char === "\"") quoted = !quoted
+    if (char === "," && !quoted) {
+      directives.push(current.trim())
+      current = ""
+    } else {
+      current += char
+    }
+  }
+  directives.push(current.trim())
+  return directives.filter((d) => d !== "")
+}
+
+const directiveName = (directive: string) => directive.split("=")[0]?.trim().toLowerCase() ?? ""
+
+/** Keeps every shared cache away. A qualified `private="set-cookie"` does not: it only hides the listed headers. */
+const forbidsSharedCaches = (directive: string) =>
+  directive.toLowerCase() === "private" || directiveName(directive) === "no-store"
+
 /**
  * `Cache-Control` for a response that sets or expires a cookie: no shared
- * cache may store it. `private` is added unless `private` or `no-store` is
- * there, and `public` and `s-maxage` are dropped; the rest (`max-age`, …)
- * stays, for the browser's own cache.
+ * cache may store it. A bare `private` is added unless it or `no-store` is
+ * there, and `public`, `s-maxage` and a qualified `private` are dropped; the
+ * rest (`max-age`, `no-cache`, …) stays, for the browser's own cache.
  */
 export const privateCacheControl = (value: string | undefined): string => {
-  if (value === undefined || value.trim() === "") return "private"
-  const directives = value.split(",").map((d) => d.trim()).filter((d) => d !== "")
-  const name = (directive: string) => directive.split("=")[0]?.trim().toLowerCase() ?? ""
-  const kept = directives.filter((d) => name(d) !== "public" && name(d) !== "s-maxage")
-  const isPrivate = kept.some((d) => name(d) === "private" || name(d) === "no-store")
-  if (isPrivate && kept.length === directives.length) return value
+  const directives = cacheDirectives(value ?? "")
+  const kept = directives.filter((d) => {
+    const name = directiveName(d)
+    return name !== "public" && name !== "s-maxage" && (name !== "private" || forbidsSharedCaches(d))
+  })
+  const isPrivate = kept.some(forbidsSharedCaches)
+  if (isPrivate && kept.length === directives.length && value !== undefined) return value
   return (isPrivate ? kept : ["private", ...kept]).join(", ")
 }
 
@@ -142,19 +168,26 @@ export class RequestSession {
    * while; holding the request from here kept all of it alive too, and the
    * garbage collector paid for that on every request (measured over HTTP: a
    * request that never touched its session cost about 25 µs more CPU than
-   * one without the middleware, about 10 µs after this). A session used
-   * after this, from a fiber that outlived its request, reads as having no
-   * cookie.
+   * one without the middleware, about 10 µs after this). A session first
+   * used after this (by a streaming body, or a fiber that outlived the
+   * handler) still finds its cookie, since the header is kept; only the
+   * `onInvalid` hook, which needs the request, is skipped then.
    */
   private release(): void {
+    // A streaming body or a fiber that outlives the commit may still load the session: keep the header.
+    if (this.rawCookieMemo === undefined && this.request !== undefined) this.cookieHeader = this.request.headers["cookie"]
     this.request = undefined
     this.scope = undefined
   }
 
+  /** The `Cookie` header, kept when the request is released before the session was read. */
+  private cookieHeader: string | undefined
+
   /** The request's session cookie; read only once the session is used (parsing cookies is not free). */
   private get rawCookie(): string | undefined {
     if (this.rawCookieMemo === undefined) {
-      const cookies = this.request?.cookies
+      const cookies = this.request?.cookies ??
+        (this.cookieHeader === undefined ? undefined : Cookies.parseHeader(this.cookieHeader))
       const name = this.policy.cookie.name
       this.rawCookieMemo = { value: cookies !== undefined && Object.hasOwn(cookies, name) ? cookies[name] : undefined }
     }
@@ -234,7 +267,9 @@ export class RequestSession {
 
   private scheduleTtlRefresh(seconds: number): Effect.Effect<void> {
     this.ttlRefresh = seconds
-    if (this.refreshScheduled || this.scope === undefined) return Effect.void
+    if (this.refreshScheduled) return Effect.void
+    // Loaded after the response (a streaming body): refresh right away.
+    if (this.scope === undefined) return this.afterResponse()
     this.refreshScheduled = true
     return Scope.addFinalizer(this.scope, this.afterResponse())
   }
@@ -295,11 +330,17 @@ export class RequestSession {
     })
   }
 
-  /** Waits for the load in progress; the Deferred is made only in this rare case. */
+  /**
+   * Waits for the load in progress; the Deferred is made only in this rare
+   * case. Decided when run: the load may have ended since this was built.
+   */
   private awaitLoad(): Effect.Effect<void, SessionError> {
-    return Effect.flatMap(Deferred.make<void, SessionError>(), (waiter) => {
-      ;(this.waiters ??= []).push(waiter)
-      return Deferred.await(waiter)
+    return Effect.suspend(() => {
+      if (!this.loading) return this.ensureLoaded()
+      return Effect.flatMap(Deferred.make<void, SessionError>(), (waiter) => {
+        ;(this.waiters ??= []).push(waiter)
+        return Deferred.await(waiter)
+      })
     })
   }
 
@@ -573,15 +614,22 @@ export class RequestSession {
 
   persistNow(): Effect.Effect<void, SessionError> {
     this.writeLock ??= Effect.unsafeMakeSemaphore(1)
-    return this.serialised(Effect.flatMap(this.ensureLoaded(), () => {
-      if (this.vanished) return Effect.void
-      if (this.stored && this.id !== undefined) {
-        const id = this.id
-        return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.update(id, now)))
-      }
-      if (!this.wantId && this.isEmpty()) return Effect.void
-      return Effect.flatMap(nowSeconds, (now) => this.create(now))
-    }))
+    // Built inside the lock: what to write is decided once the previous write is done.
+    return this.serialised(Effect.suspend(() =>
+      Effect.flatMap(this.ensureLoaded(), () => {
+        if (this.vanished) return Effect.void
+        if (this.stored && this.id !== undefined) {
+          const id = this.id
+          return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.update(id, now)))
+        }
+        if (!this.wantId && this.isEmpty()) return Effect.void
+        if (this.decided !== undefined) {
+          // The response has gone without a cookie for it: a key now would be an orphan.
+          return Effect.logWarning("persistNow after the response: a new session cannot be created any more")
+        }
+        return Effect.flatMap(nowSeconds, (now) => this.create(now))
+      })
+    ))
   }
 
   refreshNow(): Effect.Effect<void, SessionError> {
@@ -665,7 +713,8 @@ export class RequestSession {
     // 499: the client went away; it will never hold a cookie, so nothing may be created for it.
     const cookieAllowed = response.status !== 499 && (!failed || policy.cookieOnException) &&
       (policy.responseAllowsCookie === undefined || policy.responseAllowsCookie(request, response))
-    return this.serialised(Effect.zipRight(this.deleteStale(), this.persistChanges(now, cookieAllowed))).pipe(
+    const writes = Effect.suspend(() => Effect.zipRight(this.deleteStale(), this.persistChanges(now, cookieAllowed)))
+    return this.serialised(writes).pipe(
       Effect.map((persisted) => {
         let action = persisted
         if (this.createdHere) action = "set"
@@ -726,8 +775,10 @@ export class RequestSession {
     const failed = this.failed || response.status >= 500
     return Effect.flatMap(nowSeconds, (now) => this.finish(request, response, failed, now)).pipe(
       Tracing.withSpan("Session.commit"),
-      Effect.catchTag("SessionStoreError", (error) =>
-        Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error)))
+      Effect.catchTag("SessionStoreError", (error) => {
+        this.release()
+        return Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error))
+      })
     )
   }
 

@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import type { RedisClientShape, SetOptions } from "../../src/RedisClient.js"
 import { RedisClient } from "../../src/RedisClient.js"
@@ -263,6 +264,38 @@ export const routes = HttpRouter.empty.pipe(
       yield* Session.set(N, 1)
       yield* Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true })
       return json({ ok: true })
+    })
+  )
+).pipe(
+  HttpRouter.get(
+    "/persist-now-twice-unloaded",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      yield* Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true })
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/persist-now-forked",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      yield* Session.set(N, 1)
+      // still writing when the handler returns and the commit starts
+      yield* Effect.fork(session.persistNow)
+      yield* Effect.yieldNow()
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/stream-read",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      // The body is produced after the commit, when the middleware has let go of the request.
+      const body = Stream.fromEffect(session.get("n")).pipe(
+        Stream.map((n) => JSON.stringify({ n: Option.getOrNull(n) })),
+        Stream.encodeText
+      )
+      return HttpServerResponse.stream(body, { contentType: "application/json" })
     })
   ),
   HttpRouter.get(
