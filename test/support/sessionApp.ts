@@ -41,6 +41,16 @@ const withSeconds = <E>(apply: (session: Session.SessionShape, duration: Duratio
     return json({ ok: true })
   })
 
+/** Increments n while another request deletes the session between the read and the write; succeeds with the id. */
+const incrementRacingLogout = Effect.gen(function*() {
+  const session = yield* Session.Session
+  const n = yield* Session.get(N)
+  const id = yield* session.ensureId
+  yield* Effect.flatMap(RedisClient, (redis) => redis.del(id))
+  yield* Session.set(N, Option.getOrElse(n, () => 0) + 1)
+  return id
+})
+
 export const routes = HttpRouter.empty.pipe(
   HttpRouter.get("/noop", Effect.succeed(HttpServerResponse.text("ok"))),
   HttpRouter.get("/read", Effect.map(Session.get(N), (n) => json({ n: Option.getOrNull(n) }))),
@@ -124,18 +134,7 @@ export const routes = HttpRouter.empty.pipe(
     })
   )
 ).pipe(
-  HttpRouter.get(
-    "/incr-racing-logout",
-    Effect.gen(function*() {
-      // Another request deletes the session between this one's read and its write.
-      const session = yield* Session.Session
-      const n = yield* Session.get(N)
-      const id = yield* session.ensureId
-      yield* Effect.flatMap(RedisClient, (redis) => redis.del(id))
-      yield* Session.set(N, Option.getOrElse(n, () => 0) + 1)
-      return json({ id })
-    })
-  ),
+  HttpRouter.get("/incr-racing-logout", Effect.map(incrementRacingLogout, (id) => json({ id }))),
   HttpRouter.get(
     "/read-typed",
     Session.get(N).pipe(
@@ -202,12 +201,8 @@ export const routes = HttpRouter.empty.pipe(
   HttpRouter.get(
     "/racing-logout-persist-now",
     Effect.gen(function*() {
-      const session = yield* Session.Session
-      const n = yield* Session.get(N)
-      const id = yield* session.ensureId
-      yield* Effect.flatMap(RedisClient, (redis) => redis.del(id))
-      yield* Session.set(N, Option.getOrElse(n, () => 0) + 1)
-      yield* session.persistNow
+      const id = yield* incrementRacingLogout
+      yield* Effect.flatMap(Session.Session, (session) => session.persistNow)
       return json({ id })
     })
   ),
