@@ -8,6 +8,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
+import { Redis } from "ioredis"
 import * as RedisClient from "../src/RedisClient.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
 import { layerRedisServer, RedisServer } from "./support/redisServer.js"
@@ -173,6 +174,16 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         yield* TestClock.adjust("5 seconds")
         expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, set: 1 })
       })))
+
+    it.effect("a read past the payload's expiry deletes the key: GETEX + DEL", () =>
+      withSessions({ payloadExpiry: true, timeout: "60 seconds" }, Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        const id = ((yield* client.request("/ensure-id")).body as { id: string }).id
+        yield* TestClock.adjust("120 seconds")
+        expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, del: 1 })
+        expect(yield* ttlOf(id)).toBe(-2)
+      })))
   })
 
   describe("per-session timeout", () => {
@@ -189,6 +200,19 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
   })
 
   describe("no orphan keys", () => {
+    it.effect("two persistNow at once on a new session leave one key", () =>
+      withSessions({}, Effect.gen(function*() {
+        const server = yield* RedisServer
+        const client = yield* makeClient
+        yield* client.request("/persist-now-twice-at-once")
+        const keys = yield* Effect.acquireUseRelease(
+          Effect.sync(() => new Redis(server.url)),
+          (redis) => Effect.promise(() => redis.dbsize()),
+          (redis) => Effect.sync(() => redis.disconnect())
+        )
+        expect(keys).toBe(1)
+      })))
+
     it.effect("a refused cookie means no key is written for a new session", () =>
       withSessions({ responseAllowsCookie: (_req, res) => res.headers["cache-control"] === undefined }, Effect.gen(function*() {
         const client = yield* makeClient
