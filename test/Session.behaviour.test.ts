@@ -338,6 +338,20 @@ describe("persistence", () => {
       expect((yield* client.request("/stream-read")).body).toEqual({ n: 1 })
     })))
 
+  it.effect("persistNow from a streaming body cannot create a new session: its cookie is already gone", () =>
+    Effect.gen(function*() {
+      const { client: redis, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.provide(
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          const reply = yield* client.request("/stream-persist-now")
+          expect(reply.setCookies).toEqual([])
+          expect(log.filter((command) => command === "set")).toEqual([])
+        }),
+        layerWith(Layer.succeed(RedisClient.RedisClient, redis))
+      )
+    }))
+
   it.effect("a nested mutation made after persistNow is persisted too", () =>
     withMemory({}, Effect.gen(function*() {
       const client = yield* makeClient

@@ -623,8 +623,8 @@ export class RequestSession {
           return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.update(id, now)))
         }
         if (!this.wantId && this.isEmpty()) return Effect.void
-        if (this.decided !== undefined) {
-          // The response has gone without a cookie for it: a key now would be an orphan.
+        if (this.request === undefined) {
+          // Released: the response has gone without a cookie for it, so a key now would be an orphan.
           return Effect.logWarning("persistNow after the response: a new session cannot be created any more")
         }
         return Effect.flatMap(nowSeconds, (now) => this.create(now))

@@ -282,6 +282,15 @@ export const routes = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get(
+    "/stream-persist-now",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      // A new session first written from the body, after the commit: its cookie can no longer be sent.
+      const body = Stream.fromEffect(Effect.zipRight(Effect.zipRight(session.set("n", 1), session.persistNow), Effect.succeed("ok")))
+      return HttpServerResponse.stream(Stream.encodeText(body), { contentType: "text/plain" })
+    })
+  ),
+  HttpRouter.get(
     "/stream-read",
     Effect.gen(function*() {
       const session = yield* Session.Session
