@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
@@ -15,7 +14,7 @@ import { privateCacheControl } from "../src/internal/engine.js"
 import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
-import { layerWith, makeClient, recording, recordingTracer, secret } from "./support/sessionApp.js"
+import { late, layerWith, layerWithStore, makeClient, recording, recordingTracer, secret } from "./support/sessionApp.js"
 
 const memory = (options: Partial<SessionPolicy.Options> = {}) => layerWith(RedisClient.layerMemory, options)
 
@@ -125,7 +124,7 @@ describe("cookies", () => {
         const reply = yield* client.request("/recookie")
         expect(reply.setCookies[0]).toBe(`session=${before}; Path=/; HttpOnly; Secure; SameSite=Lax`)
         expect(log).toEqual([])
-      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+      }).pipe(Effect.provide(layerWithStore(redis)))
     }))
 
   it.effect("adjusting the cookie's expiry re-sends the cookie with an Expires that far from now", () =>
@@ -194,7 +193,7 @@ describe("lazy sessions", () => {
         expect(client.cookie).toBeUndefined()
         yield* client.request("/incr")
         expect(log).toEqual(["set"])
-      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+      }).pipe(Effect.provide(layerWithStore(redis)))
     }))
 
   it.effect("ensureId creates an empty session with its cookie", () =>
@@ -227,7 +226,7 @@ describe("lazy sessions", () => {
           expect(reply.setCookies).toEqual([])
           expect(log.filter((command) => command === "set")).toEqual([])
         }),
-        layerWith(Layer.succeed(RedisClient.RedisClient, redis))
+        layerWithStore(redis)
       )
     }))
 })
@@ -269,7 +268,7 @@ describe("persistence", () => {
         set: (key, value, options) =>
           Effect.zipRight(
             Effect.sync(() => writes.push(`${options?.condition} ${key}`)),
-            Effect.zipRight(Effect.yieldNow(), memory.set(key, value, options))
+            late(memory.set(key, value, options))
           )
       }
       yield* Effect.provide(
@@ -281,7 +280,7 @@ describe("persistence", () => {
           expect(writes).toEqual([`NX ${id}`, `XX ${id}`])
           expect((yield* client.request("/read")).body).toEqual({ n: 1 })
         }),
-        layerWith(Layer.succeed(RedisClient.RedisClient, slow))
+        layerWithStore(slow)
       )
     }))
 
@@ -291,7 +290,7 @@ describe("persistence", () => {
       // A read that answers a little later, so that the second call waits for the first one's load.
       const slow: RedisClient.RedisClientShape = {
         ...memory,
-        getEx: (key, ttl) => Effect.zipRight(Effect.yieldNow(), memory.getEx(key, ttl))
+        getEx: (key, ttl) => late(memory.getEx(key, ttl))
       }
       yield* Effect.provide(
         Effect.gen(function*() {
@@ -301,7 +300,7 @@ describe("persistence", () => {
           expect(reply.status).toBe(200)
           expect((yield* client.request("/read")).body).toEqual({ n: 1 })
         }),
-        layerWith(Layer.succeed(RedisClient.RedisClient, slow))
+        layerWithStore(slow)
       )
     }))
 
@@ -317,7 +316,7 @@ describe("persistence", () => {
               if (options?.condition === "NX") creates.push(key)
             }),
             // long enough for the handler to return and the commit to start meanwhile
-            Effect.zipRight(Effect.repeatN(Effect.yieldNow(), 20), memory.set(key, value, options))
+            late(memory.set(key, value, options), 21)
           )
       }
       yield* Effect.provide(
@@ -327,7 +326,7 @@ describe("persistence", () => {
           expect(creates).toEqual([Option.getOrThrow(signer.verify(client.cookie ?? ""))])
           expect((yield* client.request("/read")).body).toEqual({ n: 1 })
         }),
-        layerWith(Layer.succeed(RedisClient.RedisClient, slow))
+        layerWithStore(slow)
       )
     }))
 
@@ -348,7 +347,7 @@ describe("persistence", () => {
           expect(reply.setCookies).toEqual([])
           expect(log.filter((command) => command === "set")).toEqual([])
         }),
-        layerWith(Layer.succeed(RedisClient.RedisClient, redis))
+        layerWithStore(redis)
       )
     }))
 
@@ -377,7 +376,7 @@ describe("persistence", () => {
         log.length = 0
         yield* client.request("/list")
         expect(log).toEqual(["getex"])
-      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+      }).pipe(Effect.provide(layerWithStore(redis)))
     }))
 
   it.effect("a session expires after the idle timeout", () =>
@@ -467,7 +466,7 @@ describe("session data", () => {
         log.length = 0
         expect((yield* client.request("/read-concurrently")).body).toEqual({ n: 1 })
         expect(log).toEqual(["getex"])
-      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+      }).pipe(Effect.provide(layerWithStore(redis)))
     }))
 
   it.effect("flash messages queue in order and popping empties the queue", () =>
@@ -686,7 +685,7 @@ describe("robustness", () => {
         yield* client.request("/incr")
         const reply = yield* client.request("/timeout-then-read").pipe(Effect.timeout("2 seconds"))
         expect(reply.body).toEqual({ n: 1 })
-      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, slowFirst))))
+      }).pipe(Effect.provide(layerWithStore(slowFirst)))
     }))
 
   it.effect("persistNow after another request deleted the session does not re-create it", () =>
@@ -709,7 +708,7 @@ describe("client gone, later failures", () => {
         const reply = yield* client.request("/write-then-499")
         expect(reply.setCookies).toEqual([])
         expect(log).toEqual([])
-      }).pipe(Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis))))
+      }).pipe(Effect.provide(layerWithStore(redis)))
     }))
 
   it.effect("when a later pre-response handler fails, the error response still carries the written session's cookie", () =>
@@ -735,7 +734,7 @@ describe("client gone, later failures", () => {
         yield* client.request("/read")
         expect(log).toEqual(["get", "get"])
       }).pipe(
-        Effect.provide(layerWith(Layer.succeed(RedisClient.RedisClient, redis), { timeoutTrigger: "600 seconds" }))
+        Effect.provide(layerWithStore(redis, { timeoutTrigger: "600 seconds" }))
       )
     }))
 })
@@ -763,7 +762,7 @@ describe("store failures", () => {
     del: () => Effect.fail(new RedisClient.SessionStoreError({ command: "DEL", reason: "Connection", detail: "down" })),
     ttl: () => Effect.fail(new RedisClient.SessionStoreError({ command: "TTL", reason: "Connection", detail: "down" }))
   }
-  const layerDown = layerWith(Layer.succeed(RedisClient.RedisClient, down))
+  const layerDown = layerWithStore(down)
 
   it.effect("a read that needs Redis answers 503", () =>
     Effect.gen(function*() {

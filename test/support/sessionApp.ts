@@ -51,6 +51,10 @@ const incrementRacingLogout = Effect.gen(function*() {
   return id
 })
 
+/** Two `persistNow` at once. */
+const persistNowTwice = Effect.flatMap(Session.Session, (session) =>
+  Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true }))
+
 export const routes = HttpRouter.empty.pipe(
   HttpRouter.get("/noop", Effect.succeed(HttpServerResponse.text("ok"))),
   HttpRouter.get("/read", Effect.map(Session.get(N), (n) => json({ n: Option.getOrNull(n) }))),
@@ -252,24 +256,9 @@ export const routes = HttpRouter.empty.pipe(
       return json({ id: Option.getOrNull(id) })
     })
   ),
-  HttpRouter.get(
-    "/persist-now-twice-at-once",
-    Effect.gen(function*() {
-      const session = yield* Session.Session
-      yield* Session.set(N, 1)
-      yield* Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true })
-      return json({ ok: true })
-    })
-  )
+  HttpRouter.get("/persist-now-twice-at-once", Effect.as(Effect.zipRight(Session.set(N, 1), persistNowTwice), json({ ok: true })))
 ).pipe(
-  HttpRouter.get(
-    "/persist-now-twice-unloaded",
-    Effect.gen(function*() {
-      const session = yield* Session.Session
-      yield* Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true })
-      return json({ ok: true })
-    })
-  ),
+  HttpRouter.get("/persist-now-twice-unloaded", Effect.as(persistNowTwice, json({ ok: true }))),
   HttpRouter.get(
     "/persist-now-forked",
     Effect.gen(function*() {
@@ -380,6 +369,14 @@ export const policyLayer = (options: Partial<SessionPolicy.Options> = {}) =>
 
 export const layerWith = (redis: Layer.Layer<RedisClient>, options: Partial<SessionPolicy.Options> = {}) =>
   Layer.mergeAll(redis, Layer.orDie(policyLayer(options)))
+
+/** `layerWith` over a store the test built itself (a recording or slowed-down one). */
+export const layerWithStore = (store: RedisClientShape, options: Partial<SessionPolicy.Options> = {}) =>
+  layerWith(Layer.succeed(RedisClient, store), options)
+
+/** Runs `effect` a few scheduler turns late, so that operations of one request overlap. */
+export const late = <A, E>(effect: Effect.Effect<A, E>, turns = 1): Effect.Effect<A, E> =>
+  Effect.zipRight(Effect.repeatN(Effect.yieldNow(), turns - 1), effect)
 
 /** A tracer that records the names of the spans it is asked to open. */
 export const recordingTracer = () => {
