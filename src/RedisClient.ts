@@ -181,6 +181,27 @@ const toStoreError = (command: string, cause: unknown): SessionStoreError => {
 const isUnknownCommand = (cause: unknown): boolean =>
   errorName(cause) === "ReplyError" && /unknown command/i.test(errorMessage(cause))
 
+/** A command's name for errors, and its span (built once per command, not per call). */
+interface CommandSpan {
+  readonly command: string
+  readonly traced: <A, E>(self: Effect.Effect<A, E>) => Effect.Effect<A, E>
+}
+
+const commandSpan = (span: string, command: string): CommandSpan => ({
+  command,
+  traced: Tracing.withSpan(`RedisClient.${span}`, { "db.system": "redis", "db.operation": command })
+})
+
+const spans = {
+  get: commandSpan("get", "GET"),
+  getEx: commandSpan("getEx", "GETEX"),
+  getExFallback: commandSpan("getEx", "GET+EXPIRE"),
+  set: commandSpan("set", "SET"),
+  expire: commandSpan("expire", "EXPIRE"),
+  del: commandSpan("del", "DEL"),
+  ttl: commandSpan("ttl", "TTL")
+}
+
 /** Another command tried after a failure (its errors are reported under its own name). */
 interface Retry<A> {
   readonly command: string
@@ -204,8 +225,7 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
    * `recover` may answer a failure with another attempt (another command).
    */
   const run = <A, B>(
-    span: string,
-    command: string,
+    { command, traced }: CommandSpan,
     evaluate: () => Promise<A>,
     map: (a: A) => B,
     recover?: (cause: unknown) => Retry<A> | undefined
@@ -228,7 +248,7 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
       duration: guardTimeout,
       onTimeout: () => new SessionStoreError({ command, reason: "Timeout", detail: guardDetail })
     })
-    return Tracing.withSpan(`RedisClient.${span}`, { "db.system": "redis", "db.operation": command })(bounded)
+    return traced(bounded)
   }
 
   const reply = (command: string, result: [error: Error | null, value: unknown] | undefined): unknown => {
@@ -274,21 +294,15 @@ const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): 
   const same = (reply: number) => reply
 
   return {
-    get: (key) => run("get", "GET", () => client.get(key), Option.fromNullable),
+    get: (key) => run(spans.get, () => client.get(key), Option.fromNullable),
     getEx: (key, ttlSeconds) =>
       getExSupported
-        ? run(
-          "getEx",
-          "GETEX",
-          () => client.getex(key, "EX", ttlSeconds),
-          Option.fromNullable,
-          getExRecovery(key, ttlSeconds)
-        )
-        : run("getEx", "GET+EXPIRE", () => getExFallback(key, ttlSeconds), Option.fromNullable),
-    set: (key, value, options) => run("set", "SET", () => set(key, value, options), isOk),
-    expire: (key, ttlSeconds) => run("expire", "EXPIRE", () => client.expire(key, ttlSeconds), isOne),
-    del: (key) => run("del", "DEL", () => client.del(key), isOne),
-    ttl: (key) => run("ttl", "TTL", () => client.ttl(key), same)
+        ? run(spans.getEx, () => client.getex(key, "EX", ttlSeconds), Option.fromNullable, getExRecovery(key, ttlSeconds))
+        : run(spans.getExFallback, () => getExFallback(key, ttlSeconds), Option.fromNullable),
+    set: (key, value, options) => run(spans.set, () => set(key, value, options), isOk),
+    expire: (key, ttlSeconds) => run(spans.expire, () => client.expire(key, ttlSeconds), isOne),
+    del: (key) => run(spans.del, () => client.del(key), isOne),
+    ttl: (key) => run(spans.ttl, () => client.ttl(key), same)
   }
 }
 
