@@ -12,12 +12,22 @@
  * - with sessions: `makeApp({ sessions: true })` with `SessionMiddleware`,
  *   the demo's policy and `RedisClient.layerConfig()` on the private Redis.
  *
+ * `npm run bench` compiles with tsc first and runs the JavaScript, as an
+ * application would run the published package (a TypeScript loader such as
+ * tsx adds work of its own to every function the library creates).
+ *
  * Every connection sends its own established session cookie (the same
  * headers go to both apps). Redis commands per request come from INFO
- * commandstats deltas over the measured window.
+ * commandstats deltas over the measured windows.
  *
- * Environment: BENCH_CONNECTIONS (50), BENCH_DURATION_MS (4000),
- * BENCH_WARMUP_MS (1000).
+ * The machine's speed drifts (server, load generator and Redis share it), so
+ * each route is measured in rounds: one window per app, back to back, in
+ * alternating order (without-with, then with-without, …). A round's ratio
+ * compares two windows a few seconds apart; the reported ratio is the median
+ * of the rounds' ratios, with their range.
+ *
+ * Environment: BENCH_CONNECTIONS (50), BENCH_ROUNDS (11),
+ * BENCH_DURATION_MS (2000, per window), BENCH_WARMUP_MS (1500, per app and route).
  */
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -42,8 +52,9 @@ const intFromEnv = (name: string, fallback: number): number => {
 }
 
 const CONNECTIONS = intFromEnv("BENCH_CONNECTIONS", 50)
-const DURATION_MS = intFromEnv("BENCH_DURATION_MS", 4000)
-const WARMUP_MS = intFromEnv("BENCH_WARMUP_MS", 1000)
+const ROUNDS = intFromEnv("BENCH_ROUNDS", 11)
+const DURATION_MS = intFromEnv("BENCH_DURATION_MS", 2000)
+const WARMUP_MS = intFromEnv("BENCH_WARMUP_MS", 1500)
 const HOST = "127.0.0.1"
 const ROUTES = ["/api/noop", "/api/read", "/api/incr"] as const
 
@@ -66,8 +77,10 @@ interface LoadGenerator {
 
 const loadGenerator = Effect.acquireRelease(
   Effect.sync(() =>
-    // the same execArgv as this process, so tsx loads the TypeScript child too
-    fork(fileURLToPath(new URL("./loadgen.ts", import.meta.url)), { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    // Compiled (npm run bench) or under a TypeScript loader: the child is the sibling file of the same kind.
+    fork(fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./loadgen.ts" : "./loadgen.js", import.meta.url)), {
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
   ),
   (child) =>
     Effect.async<void>((resume) => {
@@ -196,31 +209,39 @@ const program = Effect.gen(function*() {
     }
   }
   console.log(
-    `${CONNECTIONS} connections, ${WARMUP_MS} ms warm-up + ${DURATION_MS} ms measured per route and app\n`
+    `${CONNECTIONS} connections; per route: ${WARMUP_MS} ms warm-up per app, then ${ROUNDS} rounds of ` +
+      `${DURATION_MS} ms per app\n`
   )
 
+  /** One measured window: requests/s and the Redis commands it caused. */
   const measure = (port: number, path: string) =>
     Effect.gen(function*() {
-      const task = { host: HOST, port, path, cookies, connections: CONNECTIONS }
-      yield* load.run({ ...task, durationMs: WARMUP_MS })
       yield* Effect.promise(() => redis.resetStats())
-      const result = yield* load.run({ ...task, durationMs: DURATION_MS })
+      const result = yield* load.run({ host: HOST, port, path, cookies, connections: CONNECTIONS, durationMs: DURATION_MS })
       const commands = yield* Effect.promise(() => redis.commandstats())
       const measured: Measured = { result, reqPerSec: result.requests / (result.elapsedMs / 1000), commands }
-      const problems = result.requests - result.ok
-      console.log(
-        `  ${path.padEnd(10)} ${port === ports.with ? "with   " : "without"} ${fmt(measured.reqPerSec).padStart(7)} req/s` +
-          `  p50 ${fmt(result.latencyMs.p50, 2)} ms  p99 ${fmt(result.latencyMs.p99, 2)} ms` +
-          (problems > 0 ? `  !! ${problems} not 200: ${JSON.stringify(result.statuses)} errors=${result.errors}` : "")
-      )
       return measured
     })
+
+  const warmUp = (port: number, path: string) =>
+    load.run({ host: HOST, port, path, cookies, connections: CONNECTIONS, durationMs: WARMUP_MS })
+
+  const median = (values: ReadonlyArray<number>): number => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[mid] ?? 0 : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+  }
+  const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
+  const notOk = (windows: ReadonlyArray<Measured>) => sum(windows.map((w) => w.result.requests - w.result.ok))
+  const rate = (windows: ReadonlyArray<Measured>) =>
+    sum(windows.map((w) => w.result.requests)) / (sum(windows.map((w) => w.result.elapsedMs)) / 1000)
 
   const rows: Array<Array<string>> = [[
     "route",
     "req/s without",
     "req/s with",
-    "ratio",
+    "ratio (median)",
+    "ratio range",
     "Redis cmds/req",
     "commands",
     "p50 ms without / with",
@@ -228,55 +249,56 @@ const program = Effect.gen(function*() {
     "non-200"
   ]]
   const ratios: Record<string, number> = {}
-  // Both apps share one process and its JIT: measure in A-B-B-A order and add the two runs up,
-  // so neither side gains from going second.
-  const combine = (a: Measured, b: Measured): Measured => ({
-    result: {
-      ...b.result,
-      requests: a.result.requests + b.result.requests,
-      ok: a.result.ok + b.result.ok,
-      elapsedMs: a.result.elapsedMs + b.result.elapsedMs
-    },
-    reqPerSec: (a.result.requests + b.result.requests) / ((a.result.elapsedMs + b.result.elapsedMs) / 1000),
-    commands: Object.fromEntries(
-      [...new Set([...Object.keys(a.commands), ...Object.keys(b.commands)])].map((name) => [
-        name,
-        (a.commands[name] ?? 0) + (b.commands[name] ?? 0)
-      ])
-    )
-  })
   for (const route of ROUTES) {
-    const without1 = yield* measure(ports.without, route)
-    const with1 = yield* measure(ports.with, route)
-    const with2 = yield* measure(ports.with, route)
-    const without2 = yield* measure(ports.without, route)
-    const without = combine(without1, without2)
-    const withSessions = combine(with1, with2)
-    const ratio = withSessions.reqPerSec / without.reqPerSec
+    yield* warmUp(ports.without, route)
+    yield* warmUp(ports.with, route)
+    const without: Array<Measured> = []
+    const withSessions: Array<Measured> = []
+    const roundRatios: Array<number> = []
+    for (let round = 0; round < ROUNDS; round++) {
+      // Alternate who goes first, so neither app gains from the order.
+      const first = round % 2 === 0 ? "without" : "with"
+      const a = yield* measure(first === "without" ? ports.without : ports.with, route)
+      const b = yield* measure(first === "without" ? ports.with : ports.without, route)
+      const [w, s] = first === "without" ? [a, b] : [b, a]
+      without.push(w)
+      withSessions.push(s)
+      roundRatios.push(s.reqPerSec / w.reqPerSec)
+      const problems = notOk([w, s])
+      console.log(
+        `  ${route.padEnd(10)} round ${round + 1}/${ROUNDS}: without ${fmt(w.reqPerSec).padStart(6)} req/s,` +
+          ` with ${fmt(s.reqPerSec).padStart(6)} req/s, ratio ${fmt(s.reqPerSec / w.reqPerSec, 2)}×` +
+          (problems > 0 ? `  !! ${problems} not 200: ${JSON.stringify([w.result.statuses, s.result.statuses])}` : "")
+      )
+    }
+    const ratio = median(roundRatios)
     ratios[route] = ratio
-    const requests = withSessions.result.requests
-    const total = Object.values(withSessions.commands).reduce((a, b) => a + b, 0)
-    const breakdown = Object.entries(withSessions.commands)
-      .map(([name, calls]) => `${name} ${fmt(calls / requests, 2)}`)
-      .join(", ")
-    const baselineCommands = Object.values(without.commands).reduce((a, b) => a + b, 0)
+    const requests = sum(withSessions.map((w) => w.result.requests))
+    const commandNames = [...new Set(withSessions.flatMap((w) => Object.keys(w.commands)))].sort()
+    const calls = (windows: ReadonlyArray<Measured>, name: string) => sum(windows.map((w) => w.commands[name] ?? 0))
+    const total = sum(commandNames.map((name) => calls(withSessions, name)))
+    const breakdown = commandNames.map((name) => `${name} ${fmt(calls(withSessions, name) / requests, 2)}`).join(", ")
+    const baselineCommands = sum(without.flatMap((w) => Object.values(w.commands)))
+    const baselineRequests = sum(without.map((w) => w.result.requests))
+    const latency = (windows: ReadonlyArray<Measured>, p: "p50" | "p99") => fmt(median(windows.map((w) => w.result.latencyMs[p])), 2)
     rows.push([
       route,
-      fmt(without.reqPerSec),
-      fmt(withSessions.reqPerSec),
+      fmt(rate(without)),
+      fmt(rate(withSessions)),
       `${fmt(ratio, 2)}×`,
-      fmt(total / requests, 2) + (baselineCommands > 0 ? ` (baseline ${fmt(baselineCommands / without.result.requests, 2)})` : ""),
+      `${fmt(Math.min(...roundRatios), 2)}–${fmt(Math.max(...roundRatios), 2)}`,
+      fmt(total / requests, 2) + (baselineCommands > 0 ? ` (baseline ${fmt(baselineCommands / baselineRequests, 2)})` : ""),
       breakdown === "" ? "-" : breakdown,
-      `${fmt(without.result.latencyMs.p50, 2)} / ${fmt(withSessions.result.latencyMs.p50, 2)}`,
-      `${fmt(without.result.latencyMs.p99, 2)} / ${fmt(withSessions.result.latencyMs.p99, 2)}`,
-      String(without.result.requests - without.result.ok + withSessions.result.requests - withSessions.result.ok)
+      `${latency(without, "p50")} / ${latency(withSessions, "p50")}`,
+      `${latency(without, "p99")} / ${latency(withSessions, "p99")}`,
+      String(notOk(without) + notOk(withSessions))
     ])
   }
 
   console.log(`\n${table(rows)}\n`)
   const readRatio = ratios["/api/read"] ?? 0
   console.log(
-    `/api/read with sessions: ${fmt(readRatio, 2)}× baseline: ` +
+    `/api/read with sessions: ${fmt(readRatio, 2)}× baseline (median of ${ROUNDS} rounds): ` +
       (readRatio >= 0.9 ? "meets the target (≥ 0.9× baseline)" : "does NOT meet the target (≥ 0.9× baseline)")
   )
   console.log(`(total ${fmt((Date.now() - totalStarted) / 1000, 1)} s; node ${process.version}, redis-server on ${redis.url})`)

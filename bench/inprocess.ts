@@ -4,7 +4,9 @@
  * requests in flight, on the memory store or, with REDIS_URL, on Redis.
  * A quick way to see what the middleware itself costs.
  *
- * `npx tsx bench/inprocess.ts`
+ * `npx tsc -p tsconfig.bench.json && node dist-bench/bench/inprocess.js`
+ * (compiled, like `npm run bench`; `npx tsx bench/inprocess.ts` works too,
+ * but the loader adds work to every function the library creates)
  */
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as Layer from "effect/Layer"

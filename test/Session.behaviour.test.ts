@@ -8,11 +8,14 @@ import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
+import { makeBaselineSession } from "../docs/examples/app.js"
 import * as CookieSigner from "../src/CookieSigner.js"
 import { privateCacheControl } from "../src/internal/engine.js"
 import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
+import * as Session from "../src/Session.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
 import { late, layerWith, layerWithStore, makeClient, recording, recordingTracer, secret } from "./support/sessionApp.js"
 
@@ -456,6 +459,18 @@ describe("session data", () => {
       yield* client.request("/set?key=n&value=abc")
       expect((yield* client.request("/read-typed")).body).toEqual({ error: "SessionValueError", key: "n" })
     })))
+
+  it.effect("a key whose schema decodes asynchronously reads and rejects values like any other key", () =>
+    Effect.gen(function*() {
+      const Positive = Session.key(
+        "p",
+        Schema.Number.pipe(Schema.filterEffect((n) => Effect.promise(() => Promise.resolve(n > 0))))
+      )
+      yield* Session.set("p", 5)
+      expect(yield* Session.get(Positive)).toEqual(Option.some(5))
+      yield* Session.set("p", -1)
+      expect(yield* Effect.flip(Session.get(Positive))).toMatchObject({ _tag: "SessionValueError", key: "p" })
+    }).pipe(Effect.provideService(Session.Session, makeBaselineSession())))
 
   it.effect("operations racing in one request load the session once", () =>
     Effect.gen(function*() {

@@ -5,7 +5,6 @@
  * This runs on every request, so it is a class (methods on the prototype,
  * effects built only when used) rather than a bag of per-request closures.
  */
-import * as Cookies from "@effect/platform/Cookies"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -21,6 +20,7 @@ import * as InvalidSession from "../InvalidSession.js"
 import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { FlashOptions, SessionError, SessionShape } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
+import { cookieValue } from "./cookieHeader.js"
 import * as Payload from "./payload.js"
 import * as Tracing from "./tracing.js"
 
@@ -183,13 +183,11 @@ export class RequestSession {
   /** The `Cookie` header, kept when the request is released before the session was read. */
   private cookieHeader: string | undefined
 
-  /** The request's session cookie; read only once the session is used (parsing cookies is not free). */
+  /** The request's session cookie; read only once the session is used, and only that one cookie. */
   private get rawCookie(): string | undefined {
     if (this.rawCookieMemo === undefined) {
-      const cookies = this.request?.cookies ??
-        (this.cookieHeader === undefined ? undefined : Cookies.parseHeader(this.cookieHeader))
-      const name = this.policy.cookie.name
-      this.rawCookieMemo = { value: cookies !== undefined && Object.hasOwn(cookies, name) ? cookies[name] : undefined }
+      const header = this.request === undefined ? this.cookieHeader : this.request.headers["cookie"]
+      this.rawCookieMemo = { value: header === undefined ? undefined : cookieValue(header, this.policy.cookie.name) }
     }
     return this.rawCookieMemo.value
   }

@@ -1,0 +1,41 @@
+/**
+ * One cookie's value from a `Cookie` header, read the way
+ * `@effect/platform`'s `Cookies.parseHeader` reads it (first occurrence wins,
+ * names and values trimmed, one pair of quotes removed, `%`-escapes decoded
+ * when they decode), without building a record of every cookie: the session
+ * middleware needs one value on every request that uses its session.
+ *
+ * @internal
+ */
+export const cookieValue = (header: string, name: string): string | undefined => {
+  const length = header.length
+  let pos = 0
+  let end = 0
+  while (end !== length) {
+    end = header.indexOf(";", pos)
+    if (end === -1) end = length
+    let eq = header.indexOf("=", pos)
+    if (eq === -1) return undefined
+    if (eq > end) {
+      // a pair without "=": skipped, like parseHeader does
+      pos = end + 1
+      continue
+    }
+    if (header.substring(pos, eq++).trim() === name) {
+      const value = header.charCodeAt(eq) === 0x22
+        ? header.substring(eq + 1, end - 1).trim()
+        : header.substring(eq, end).trim()
+      return value.indexOf("%") === -1 ? value : tryDecodeURIComponent(value)
+    }
+    pos = end + 1
+  }
+  return undefined
+}
+
+const tryDecodeURIComponent = (value: string): string => {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}

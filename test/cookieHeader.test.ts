@@ -1,0 +1,61 @@
+/**
+ * The middleware reads its one cookie straight from the `Cookie` header; it
+ * must find exactly what `@effect/platform`'s `Cookies.parseHeader` (what
+ * `request.cookies` gives) would have found for that name.
+ */
+import * as Cookies from "@effect/platform/Cookies"
+import { describe, expect, it } from "@effect/vitest"
+import { cookieValue } from "../src/internal/cookieHeader.js"
+
+const parsed = (header: string, name: string): string | undefined => {
+  const cookies = Cookies.parseHeader(header)
+  return Object.hasOwn(cookies, name) ? cookies[name] : undefined
+}
+
+const headers = [
+  "",
+  "session=abc",
+  "session=",
+  "session",
+  "a=1; session=abc; b=2",
+  "a=1;session=abc;b=2",
+  "  session  =  abc  ; b=2",
+  "session=first; session=second",
+  "sessionx=1; xsession=2; session=3",
+  "session=\"quoted\"",
+  "session=\"unterminated",
+  "session=a%20b",
+  "session=%E0%A4%A",
+  "session=a=b=c",
+  "noequals; session=abc",
+  "session=abc; noequals",
+  "a=1; noequals; session=abc; also-no-equals",
+  ";;; session=abc;;",
+  "=; session=abc",
+  "a=1",
+  "a=1; b=2",
+  "session=abc;",
+  "Session=upper; session=lower",
+  "session=\u00e9t\u00e9",
+  "x=\"a;b\"; session=abc"
+]
+
+describe("cookieValue", () => {
+  for (const header of headers) {
+    it(`finds what Cookies.parseHeader finds in ${JSON.stringify(header)}`, () => {
+      expect(cookieValue(header, "session")).toStrictEqual(parsed(header, "session"))
+    })
+  }
+
+  it("finds the first of two cookies with the name", () => {
+    expect(cookieValue("session=first; session=second", "session")).toBe("first")
+  })
+
+  it("does not match a cookie whose name only contains the name", () => {
+    expect(cookieValue("my_session=1; session_x=2", "session")).toBeUndefined()
+  })
+
+  it("works for any cookie name, e.g. a __Host- prefixed one", () => {
+    expect(cookieValue("a=1; __Host-session=v", "__Host-session")).toBe("v")
+  })
+})
