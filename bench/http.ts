@@ -24,7 +24,10 @@
  * each route is measured in rounds: one window per app, back to back, in
  * alternating order (without-with, then with-without, …). A round's ratio
  * compares two windows a few seconds apart; the reported ratio is the median
- * of the rounds' ratios, with their range.
+ * of the rounds' ratios, with their range. The server's CPU time per request
+ * (this process, GC included; median of the windows) is reported next to it:
+ * unlike requests/s, it does not depend on how the load generator and Redis
+ * fare on the shared cores.
  *
  * Environment: BENCH_CONNECTIONS (50), BENCH_ROUNDS (11),
  * BENCH_DURATION_MS (2000, per window), BENCH_WARMUP_MS (1500, per app and route).
@@ -163,6 +166,8 @@ interface Measured {
   readonly reqPerSec: number
   /** Redis calls per command over the measured window. */
   readonly commands: Readonly<Record<string, number>>
+  /** This process's CPU time (user + system) per request over the window: the server's cost, GC included. */
+  readonly cpuMicrosPerRequest: number
 }
 
 // -----------------------------------------------------------------------------
@@ -217,9 +222,16 @@ const program = Effect.gen(function*() {
   const measure = (port: number, path: string) =>
     Effect.gen(function*() {
       yield* Effect.promise(() => redis.resetStats())
+      const cpuBefore = process.cpuUsage()
       const result = yield* load.run({ host: HOST, port, path, cookies, connections: CONNECTIONS, durationMs: DURATION_MS })
+      const cpu = process.cpuUsage(cpuBefore)
       const commands = yield* Effect.promise(() => redis.commandstats())
-      const measured: Measured = { result, reqPerSec: result.requests / (result.elapsedMs / 1000), commands }
+      const measured: Measured = {
+        result,
+        reqPerSec: result.requests / (result.elapsedMs / 1000),
+        commands,
+        cpuMicrosPerRequest: (cpu.user + cpu.system) / Math.max(1, result.requests)
+      }
       return measured
     })
 
@@ -246,6 +258,7 @@ const program = Effect.gen(function*() {
     "commands",
     "p50 ms without / with",
     "p99 ms without / with",
+    "server CPU µs/req without / with",
     "non-200"
   ]]
   const ratios: Record<string, number> = {}
@@ -280,6 +293,7 @@ const program = Effect.gen(function*() {
     const breakdown = commandNames.map((name) => `${name} ${fmt(calls(withSessions, name) / requests, 2)}`).join(", ")
     const baselineCommands = sum(without.flatMap((w) => Object.values(w.commands)))
     const baselineRequests = sum(without.map((w) => w.result.requests))
+    const cpu = (windows: ReadonlyArray<Measured>) => fmt(median(windows.map((w) => w.cpuMicrosPerRequest)))
     const latency = (windows: ReadonlyArray<Measured>, p: "p50" | "p99") => fmt(median(windows.map((w) => w.result.latencyMs[p])), 2)
     rows.push([
       route,
@@ -291,6 +305,7 @@ const program = Effect.gen(function*() {
       breakdown === "" ? "-" : breakdown,
       `${latency(without, "p50")} / ${latency(withSessions, "p50")}`,
       `${latency(without, "p99")} / ${latency(withSessions, "p99")}`,
+      `${cpu(without)} / ${cpu(withSessions)}`,
       String(notOk(without) + notOk(withSessions))
     ])
   }
