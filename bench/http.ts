@@ -24,12 +24,13 @@
  * each route is measured in rounds: one window per app, back to back, in
  * alternating order (without-with, then with-without, …). A round's ratio
  * compares two windows a few seconds apart; the reported ratio is the median
- * of the rounds' ratios, with their range. The server's CPU time per request
- * (this process, GC included; median of the windows) is reported next to it:
- * unlike requests/s, it does not depend on how the load generator and Redis
- * fare on the shared cores.
+ * of the rounds' ratios, with their range; requests/s, latencies and the
+ * server's CPU time per request (this process, GC included) are medians of
+ * the windows. CPU per request says what a request costs the server itself;
+ * it still moves with the machine's speed and with load (more requests per
+ * event-loop turn amortise more).
  *
- * Environment: BENCH_CONNECTIONS (50), BENCH_ROUNDS (11),
+ * Environment: BENCH_CONNECTIONS (50), BENCH_ROUNDS (12),
  * BENCH_DURATION_MS (2000, per window), BENCH_WARMUP_MS (1500, per app and route).
  */
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -55,7 +56,7 @@ const intFromEnv = (name: string, fallback: number): number => {
 }
 
 const CONNECTIONS = intFromEnv("BENCH_CONNECTIONS", 50)
-const ROUNDS = intFromEnv("BENCH_ROUNDS", 11)
+const ROUNDS = intFromEnv("BENCH_ROUNDS", 12)
 const DURATION_MS = intFromEnv("BENCH_DURATION_MS", 2000)
 const WARMUP_MS = intFromEnv("BENCH_WARMUP_MS", 1500)
 const HOST = "127.0.0.1"
@@ -245,14 +246,13 @@ const program = Effect.gen(function*() {
   }
   const sum = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0)
   const notOk = (windows: ReadonlyArray<Measured>) => sum(windows.map((w) => w.result.requests - w.result.ok))
-  const rate = (windows: ReadonlyArray<Measured>) =>
-    sum(windows.map((w) => w.result.requests)) / (sum(windows.map((w) => w.result.elapsedMs)) / 1000)
+  const rate = (windows: ReadonlyArray<Measured>) => median(windows.map((w) => w.reqPerSec))
 
   const rows: Array<Array<string>> = [[
     "route",
     "req/s without",
     "req/s with",
-    "ratio (median)",
+    "ratio",
     "ratio range",
     "Redis cmds/req",
     "commands",
@@ -281,7 +281,10 @@ const program = Effect.gen(function*() {
       console.log(
         `  ${route.padEnd(10)} round ${round + 1}/${ROUNDS}: without ${fmt(w.reqPerSec).padStart(6)} req/s,` +
           ` with ${fmt(s.reqPerSec).padStart(6)} req/s, ratio ${fmt(s.reqPerSec / w.reqPerSec, 2)}×` +
-          (problems > 0 ? `  !! ${problems} not 200: ${JSON.stringify([w.result.statuses, s.result.statuses])}` : "")
+          (problems > 0
+            ? `  !! ${problems} not 200: ${JSON.stringify([w.result.statuses, s.result.statuses])}` +
+              ` socket errors=${w.result.errors + s.result.errors}`
+            : "")
       )
     }
     const ratio = median(roundRatios)
@@ -311,6 +314,10 @@ const program = Effect.gen(function*() {
   }
 
   console.log(`\n${table(rows)}\n`)
+  console.log(
+    `ratio: median of the ${ROUNDS} rounds' with/without ratios (range: lowest–highest round); ` +
+      "req/s, latencies and CPU: medians of the windows.\n"
+  )
   const readRatio = ratios["/api/read"] ?? 0
   console.log(
     `/api/read with sessions: ${fmt(readRatio, 2)}× baseline (median of ${ROUNDS} rounds): ` +

@@ -10,7 +10,6 @@
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -147,23 +146,13 @@ const valueError = <A, I>(key: SessionKey<A, I>) => (_error: ParseResult.ParseEr
 
 /** A key's decoder and encoder, built once per key rather than on every read and write. */
 class Codec<A, I> {
-  /** Succeeds with the decoded value wrapped in `Some`. */
-  readonly decodeSome: (raw: unknown) => Effect.Effect<Option.Option<A>, SessionValueError>
+  readonly decode: (raw: unknown) => Effect.Effect<A, SessionValueError>
   readonly encode: (value: unknown) => Effect.Effect<I, SessionValueError>
   constructor(key: SessionKey<A, I>) {
-    const decodeSync = Schema.decodeUnknownEither(key.schema)
     const decode = Schema.decodeUnknown(key.schema)
     const encode = Schema.encodeUnknown(key.schema)
     const toError = valueError(key)
-    // Reads are frequent and almost every schema is synchronous: decode in place, and take the
-    // effectful path only for a schema that cannot decode synchronously.
-    this.decodeSome = (raw) => {
-      const result = decodeSync(raw)
-      if (Either.isRight(result)) return Effect.succeed(Option.some(result.right))
-      return result.left.issue._tag === "Forbidden"
-        ? Effect.mapError(Effect.asSome(decode(raw)), toError)
-        : Effect.fail(toError(result.left))
-    }
+    this.decode = (raw) => Effect.mapError(decode(raw), toError)
     this.encode = (value) => Effect.mapError(encode(value), toError)
   }
 }
@@ -182,7 +171,7 @@ const codecOf = <A, I>(key: SessionKey<A, I>): Codec<A, I> =>
 const decodeFound = <A, I>(key: SessionKey<A, I>) => {
   const codec = codecOf(key)
   return (found: Option.Option<unknown>): Effect.Effect<Option.Option<A>, SessionValueError> =>
-    Option.isNone(found) ? Effect.succeedNone : codec.decodeSome(found.value)
+    Option.isNone(found) ? Effect.succeedNone : Effect.asSome(codec.decode(found.value))
 }
 
 /**

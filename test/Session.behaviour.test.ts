@@ -460,16 +460,19 @@ describe("session data", () => {
       expect((yield* client.request("/read-typed")).body).toEqual({ error: "SessionValueError", key: "n" })
     })))
 
-  it.effect("a key whose schema decodes asynchronously reads and rejects values like any other key", () =>
+  it.effect("keys whose schemas decode asynchronously, at the top or nested, read and reject values", () =>
     Effect.gen(function*() {
-      const Positive = Session.key(
-        "p",
-        Schema.Number.pipe(Schema.filterEffect((n) => Effect.promise(() => Promise.resolve(n > 0))))
-      )
+      const positive = Schema.Number.pipe(Schema.filterEffect((n) => Effect.promise(() => Promise.resolve(n > 0))))
+      const Top = Session.key("p", positive)
+      const Nested = Session.key("s", Schema.Struct({ p: positive }))
       yield* Session.set("p", 5)
-      expect(yield* Session.get(Positive)).toEqual(Option.some(5))
+      yield* Session.set("s", { p: 5 })
+      expect(yield* Session.get(Top)).toEqual(Option.some(5))
+      expect(yield* Session.get(Nested)).toEqual(Option.some({ p: 5 }))
       yield* Session.set("p", -1)
-      expect(yield* Effect.flip(Session.get(Positive))).toMatchObject({ _tag: "SessionValueError", key: "p" })
+      yield* Session.set("s", { p: -1 })
+      expect(yield* Effect.flip(Session.get(Top))).toMatchObject({ _tag: "SessionValueError", key: "p" })
+      expect(yield* Effect.flip(Session.get(Nested))).toMatchObject({ _tag: "SessionValueError", key: "s" })
     }).pipe(Effect.provideService(Session.Session, makeBaselineSession())))
 
   it.effect("operations racing in one request load the session once", () =>

@@ -55,6 +55,17 @@ describe("cookieValue", () => {
     expect(cookieValue("my_session=1; session_x=2", "session")).toBeUndefined()
   })
 
+  it("finds a cookie named like an Object.prototype member, which parseHeader drops", () => {
+    expect(cookieValue("a=1; constructor=v", "constructor")).toBe("v")
+    expect(cookieValue("__proto__=v", "__proto__")).toBe("v")
+    expect(parsed("a=1; constructor=v", "constructor")).toBeUndefined()
+  })
+
+  it("drops the first and last characters of a value that starts with a quote, like parseHeader", () => {
+    expect(cookieValue("session=\"a", "session")).toBe("")
+    expect(cookieValue("session=\"abc\"", "session")).toBe("abc")
+  })
+
   it("works for any cookie name, e.g. a __Host- prefixed one", () => {
     expect(cookieValue("a=1; __Host-session=v", "__Host-session")).toBe("v")
   })

@@ -1,9 +1,14 @@
 /**
  * One cookie's value from a `Cookie` header, read the way
  * `@effect/platform`'s `Cookies.parseHeader` reads it (first occurrence wins,
- * names and values trimmed, one pair of quotes removed, `%`-escapes decoded
- * when they decode), without building a record of every cookie: the session
- * middleware needs one value on every request that uses its session.
+ * names and values trimmed, a value that starts with `"` loses its first and
+ * last characters, `%`-escapes decoded when they decode), without building a
+ * record of every cookie: the session middleware needs one value on every
+ * request that uses its session.
+ *
+ * One difference: `parseHeader` fills a plain object and so never keeps a
+ * cookie named like an `Object.prototype` member (`constructor`,
+ * `__proto__`, …); this finds it.
  *
  * @internal
  */
