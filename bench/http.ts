@@ -11,6 +11,10 @@
  *   cookie, no Redis). `/api/read` is a Map lookup, `/api/incr` a Map update.
  * - with sessions: `makeApp({ sessions: true })` with `SessionMiddleware`,
  *   the demo's policy and `RedisClient.layerConfig()` on the private Redis.
+ * - reference, on `/api/read` only: the app without sessions whose read does
+ *   one `GETEX` through ioredis and parses the stored JSON, without the
+ *   session library: what a Redis read in a handler costs on this stack, the
+ *   floor under "with sessions".
  *
  * `npm run bench` compiles with tsc first and runs the JavaScript, as an
  * application would run the published package (a TypeScript loader such as
@@ -42,11 +46,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as http from "node:http"
 import { fileURLToPath } from "node:url"
-import { makeApp, SessionsLive } from "../docs/examples/app.js"
+import { Redis } from "ioredis"
+import { makeApp, makeBaselineSession, router, SessionsLive } from "../docs/examples/app.js"
+import * as Session from "../src/Session.js"
 import { startRedisServer } from "../test/support/redisServer.js"
 import type { RunRequest, RunResult } from "./loadgen.js"
 
@@ -172,6 +179,49 @@ interface Measured {
 }
 
 // -----------------------------------------------------------------------------
+// the reference: a Redis read without the session library
+// -----------------------------------------------------------------------------
+
+type App = "without" | "with" | "reference"
+
+const REFERENCE_KEY = "bench:reference"
+
+/** An ioredis client with the options `RedisClient.layer` uses, holding one stored session payload. */
+const referenceRedis = (url: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new Redis(url, { enableAutoPipelining: true, commandTimeout: 1000, maxRetriesPerRequest: 1 })
+      await client.set(REFERENCE_KEY, JSON.stringify({ m: { n: 1 }, c: Math.floor(Date.now() / 1000), v: 1, t: 1200 }))
+      return client
+    }),
+    (client) => Effect.promise(() => client.quit())
+  )
+
+/**
+ * The baseline's stand-in `Session`, except that `get` reads the one stored
+ * payload with `GETEX` (sliding its TTL, like the default policy) and parses
+ * it: no cookie, no signature, no middleware.
+ */
+const referenceSession = (client: Redis): Session.SessionShape => ({
+  ...makeBaselineSession(),
+  get: (key) =>
+    Effect.async<Option.Option<unknown>>((resume) => {
+      client.getex(REFERENCE_KEY, "EX", 1200).then(
+        (raw) => {
+          const payload: unknown = raw === null ? undefined : JSON.parse(raw)
+          const data = typeof payload === "object" && payload !== null && "m" in payload ? payload.m : undefined
+          resume(Effect.succeed(
+            typeof data === "object" && data !== null && Object.hasOwn(data, key)
+              ? Option.some(Object.getOwnPropertyDescriptor(data, key)?.value)
+              : Option.none()
+          ))
+        },
+        (error: unknown) => resume(Effect.die(error))
+      )
+    })
+})
+
+// -----------------------------------------------------------------------------
 // the benchmark
 // -----------------------------------------------------------------------------
 
@@ -189,11 +239,16 @@ const program = Effect.gen(function*() {
       ])
     )))
   )
-  const ports = {
+  const referenceClient = yield* referenceRedis(redis.url)
+  const ports: Record<App, number> = {
     without: yield* serve(HttpServer.serve(makeApp({ sessions: false }))),
-    with: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices)))
+    with: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices))),
+    reference: yield* serve(HttpServer.serve(Effect.provideService(router, Session.Session, referenceSession(referenceClient))))
   }
-  console.log(`demo app without sessions on ${HOST}:${ports.without}, with sessions on ${HOST}:${ports.with}`)
+  console.log(
+    `demo app without sessions on ${HOST}:${ports.without}, with sessions on ${HOST}:${ports.with}, ` +
+      `reference on ${HOST}:${ports.reference}`
+  )
   // Acquired after the servers, so released before them: closing a server waits for the
   // load generator's keep-alive connections, which go away with the load generator.
   const load = yield* loadGenerator
@@ -207,9 +262,9 @@ const program = Effect.gen(function*() {
     }
     cookies.push(reply.cookie)
   }
-  // sanity: both apps answer every route
+  // sanity: every app answers its routes
   for (const route of ROUTES) {
-    for (const port of [ports.without, ports.with]) {
+    for (const port of route === "/api/read" ? [ports.without, ports.with, ports.reference] : [ports.without, ports.with]) {
       const reply = yield* get(port, route, cookies[0])
       if (reply.status !== 200) return yield* Effect.dieMessage(`${route} on ${port}: ${reply.status} ${reply.body}`)
     }
@@ -248,6 +303,18 @@ const program = Effect.gen(function*() {
   const notOk = (windows: ReadonlyArray<Measured>) => sum(windows.map((w) => w.result.requests - w.result.ok))
   const rate = (windows: ReadonlyArray<Measured>) => median(windows.map((w) => w.reqPerSec))
 
+  const range = (values: ReadonlyArray<number>) => `${fmt(Math.min(...values), 2)}–${fmt(Math.max(...values), 2)}`
+  const cpu = (windows: ReadonlyArray<Measured>) => fmt(median(windows.map((w) => w.cpuMicrosPerRequest)))
+  const latency = (windows: ReadonlyArray<Measured>, p: "p50" | "p99") =>
+    fmt(median(windows.map((w) => w.result.latencyMs[p])), 2)
+  const commandNames = (windows: ReadonlyArray<Measured>) => [...new Set(windows.flatMap((w) => Object.keys(w.commands)))].sort()
+  const calls = (windows: ReadonlyArray<Measured>, name: string) => sum(windows.map((w) => w.commands[name] ?? 0))
+  const requestsIn = (windows: ReadonlyArray<Measured>) => sum(windows.map((w) => w.result.requests))
+  const commandsPerRequest = (windows: ReadonlyArray<Measured>) =>
+    sum(commandNames(windows).map((name) => calls(windows, name))) / requestsIn(windows)
+  const commandBreakdown = (windows: ReadonlyArray<Measured>) =>
+    commandNames(windows).map((name) => `${name} ${fmt(calls(windows, name) / requestsIn(windows), 2)}`).join(", ") || "-"
+
   const rows: Array<Array<string>> = [[
     "route",
     "req/s without",
@@ -262,50 +329,55 @@ const program = Effect.gen(function*() {
     "non-200"
   ]]
   const ratios: Record<string, number> = {}
+  const reference: Array<Measured> = []
+  const referenceRatios: Array<number> = []
   for (const route of ROUTES) {
-    yield* warmUp(ports.without, route)
-    yield* warmUp(ports.with, route)
+    const apps: ReadonlyArray<App> = route === "/api/read" ? ["without", "with", "reference"] : ["without", "with"]
+    for (const app of apps) yield* warmUp(ports[app], route)
     const without: Array<Measured> = []
     const withSessions: Array<Measured> = []
     const roundRatios: Array<number> = []
     for (let round = 0; round < ROUNDS; round++) {
-      // Alternate who goes first, so neither app gains from the order.
-      const first = round % 2 === 0 ? "without" : "with"
-      const a = yield* measure(first === "without" ? ports.without : ports.with, route)
-      const b = yield* measure(first === "without" ? ports.with : ports.without, route)
-      const [w, s] = first === "without" ? [a, b] : [b, a]
+      // Rotate who goes first, so no app gains from the order.
+      const order = apps.map((_, i) => apps[(i + round) % apps.length] ?? "without")
+      const windows: Partial<Record<App, Measured>> = {}
+      for (const app of order) windows[app] = yield* measure(ports[app], route)
+      const w = windows.without
+      const s = windows.with
+      if (w === undefined || s === undefined) return yield* Effect.dieMessage("a window was not measured")
       without.push(w)
       withSessions.push(s)
       roundRatios.push(s.reqPerSec / w.reqPerSec)
-      const problems = notOk([w, s])
+      const r = windows.reference
+      if (r !== undefined) {
+        reference.push(r)
+        referenceRatios.push(r.reqPerSec / w.reqPerSec)
+      }
+      const measured = [w, s, ...(r === undefined ? [] : [r])]
+      const problems = notOk(measured)
       console.log(
-        `  ${route.padEnd(10)} round ${round + 1}/${ROUNDS}: without ${fmt(w.reqPerSec).padStart(6)} req/s,` +
+        `  ${route.padEnd(10)} round ${String(round + 1).padStart(2)}/${ROUNDS}: without ${fmt(w.reqPerSec).padStart(6)} req/s,` +
           ` with ${fmt(s.reqPerSec).padStart(6)} req/s, ratio ${fmt(s.reqPerSec / w.reqPerSec, 2)}×` +
+          (r === undefined ? "" : `; reference ${fmt(r.reqPerSec).padStart(6)} req/s, ${fmt(r.reqPerSec / w.reqPerSec, 2)}×`) +
           (problems > 0
-            ? `  !! ${problems} not 200: ${JSON.stringify([w.result.statuses, s.result.statuses])}` +
-              ` socket errors=${w.result.errors + s.result.errors}`
+            ? `  !! ${problems} not 200: ${JSON.stringify(measured.map((m) => m.result.statuses))}` +
+              ` socket errors=${sum(measured.map((m) => m.result.errors))}`
             : "")
       )
     }
     const ratio = median(roundRatios)
     ratios[route] = ratio
-    const requests = sum(withSessions.map((w) => w.result.requests))
-    const commandNames = [...new Set(withSessions.flatMap((w) => Object.keys(w.commands)))].sort()
-    const calls = (windows: ReadonlyArray<Measured>, name: string) => sum(windows.map((w) => w.commands[name] ?? 0))
-    const total = sum(commandNames.map((name) => calls(withSessions, name)))
-    const breakdown = commandNames.map((name) => `${name} ${fmt(calls(withSessions, name) / requests, 2)}`).join(", ")
     const baselineCommands = sum(without.flatMap((w) => Object.values(w.commands)))
     const baselineRequests = sum(without.map((w) => w.result.requests))
-    const cpu = (windows: ReadonlyArray<Measured>) => fmt(median(windows.map((w) => w.cpuMicrosPerRequest)))
-    const latency = (windows: ReadonlyArray<Measured>, p: "p50" | "p99") => fmt(median(windows.map((w) => w.result.latencyMs[p])), 2)
     rows.push([
       route,
       fmt(rate(without)),
       fmt(rate(withSessions)),
       `${fmt(ratio, 2)}×`,
-      `${fmt(Math.min(...roundRatios), 2)}–${fmt(Math.max(...roundRatios), 2)}`,
-      fmt(total / requests, 2) + (baselineCommands > 0 ? ` (baseline ${fmt(baselineCommands / baselineRequests, 2)})` : ""),
-      breakdown === "" ? "-" : breakdown,
+      range(roundRatios),
+      fmt(commandsPerRequest(withSessions), 2) +
+      (baselineCommands > 0 ? ` (baseline ${fmt(baselineCommands / baselineRequests, 2)})` : ""),
+      commandBreakdown(withSessions),
       `${latency(without, "p50")} / ${latency(withSessions, "p50")}`,
       `${latency(without, "p99")} / ${latency(withSessions, "p99")}`,
       `${cpu(without)} / ${cpu(withSessions)}`,
@@ -317,6 +389,13 @@ const program = Effect.gen(function*() {
   console.log(
     `ratio: median of the ${ROUNDS} rounds' with/without ratios (range: lowest–highest round); ` +
       "req/s, latencies and CPU: medians of the windows.\n"
+  )
+  console.log(
+    "Reference for /api/read, no session library: the app without sessions whose read does one GETEX through\n" +
+      "ioredis (same client options) and parses the stored JSON — what any Redis read inside a handler costs here:\n" +
+      `  ${fmt(rate(reference))} req/s, ${fmt(median(referenceRatios), 2)}× the app without sessions ` +
+      `(range ${range(referenceRatios)}), server CPU ${cpu(reference)} µs/req, ` +
+      `${fmt(commandsPerRequest(reference), 2)} Redis cmds/req (${commandBreakdown(reference)})\n`
   )
   const readRatio = ratios["/api/read"] ?? 0
   console.log(
