@@ -26,8 +26,8 @@
  *
  * The machine's speed drifts (server, load generator and Redis share it), so
  * each route is measured in rounds: one window per app, back to back, in
- * alternating order (without-with, then with-without, …). A round's ratio
- * compares two windows a few seconds apart; the reported ratio is the median
+ * rotating order (without-with, then with-without, …). A round's ratio
+ * compares windows a few seconds apart; the reported ratio is the median
  * of the rounds' ratios, with their range; requests/s, latencies and the
  * server's CPU time per request (this process, GC included) are medians of
  * the windows. CPU per request says what a request costs the server itself;
