@@ -17,7 +17,16 @@ import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
-import { late, layerWith, layerWithStore, makeClient, recording, recordingTracer, secret } from "./support/sessionApp.js"
+import {
+  late,
+  layerWith,
+  layerWithStore,
+  makeClient,
+  recording,
+  recordingTracer,
+  secret,
+  slowSets
+} from "./support/sessionApp.js"
 
 const memory = (options: Partial<SessionPolicy.Options> = {}) => layerWith(RedisClient.layerMemory, options)
 
@@ -263,17 +272,8 @@ describe("persistence", () => {
 
   it.effect("two persistNow calls at once create one key, the one the cookie names", () =>
     Effect.gen(function*() {
-      const memory = yield* RedisClient.makeMemory
-      const writes: Array<string> = []
       // A store that answers a little later, so that unserialised writes would overlap.
-      const slow: RedisClient.RedisClientShape = {
-        ...memory,
-        set: (key, value, options) =>
-          Effect.zipRight(
-            Effect.sync(() => writes.push(`${options?.condition} ${key}`)),
-            late(memory.set(key, value, options))
-          )
-      }
+      const { client: slow, sets: writes } = slowSets(yield* RedisClient.makeMemory)
       yield* Effect.provide(
         Effect.gen(function*() {
           const client = yield* makeClient
@@ -309,23 +309,13 @@ describe("persistence", () => {
 
   it.effect("a persistNow still writing when the commit starts does not make a second key", () =>
     Effect.gen(function*() {
-      const memory = yield* RedisClient.makeMemory
-      const creates: Array<string> = []
-      const slow: RedisClient.RedisClientShape = {
-        ...memory,
-        set: (key, value, options) =>
-          Effect.zipRight(
-            Effect.sync(() => {
-              if (options?.condition === "NX") creates.push(key)
-            }),
-            // long enough for the handler to return and the commit to start meanwhile
-            late(memory.set(key, value, options), 21)
-          )
-      }
+      // long enough for the handler to return and the commit to start meanwhile
+      const { client: slow, sets } = slowSets(yield* RedisClient.makeMemory, 21)
       yield* Effect.provide(
         Effect.gen(function*() {
           const client = yield* makeClient
           yield* client.request("/persist-now-forked")
+          const creates = sets.filter((set) => set.startsWith("NX ")).map((set) => set.slice("NX ".length))
           expect(creates).toEqual([Option.getOrThrow(signer.verify(client.cookie ?? ""))])
           expect((yield* client.request("/read")).body).toEqual({ n: 1 })
         }),

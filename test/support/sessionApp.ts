@@ -378,6 +378,24 @@ export const layerWithStore = (store: RedisClientShape, options: Partial<Session
 export const late = <A, E>(effect: Effect.Effect<A, E>, turns = 1): Effect.Effect<A, E> =>
   Effect.zipRight(Effect.repeatN(Effect.yieldNow(), turns - 1), effect)
 
+/**
+ * A store whose `SET`s answer `turns` scheduler turns late, so that writes
+ * of one request can overlap; `sets` records each as `"NX <key>"`,
+ * `"XX <key>"` or `"undefined <key>"`, in the order they were sent.
+ */
+export const slowSets = (store: RedisClientShape, turns = 1) => {
+  const sets: Array<string> = []
+  const client: RedisClientShape = {
+    ...store,
+    set: (key, value, options) =>
+      Effect.zipRight(
+        Effect.sync(() => sets.push(`${options?.condition} ${key}`)),
+        late(store.set(key, value, options), turns)
+      )
+  }
+  return { client, sets }
+}
+
 /** A tracer that records the names of the spans it is asked to open. */
 export const recordingTracer = () => {
   const names: Array<string> = []
