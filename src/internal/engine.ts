@@ -746,10 +746,8 @@ export class RequestSession {
   }
 
   /** Records that the handler failed, for `cookieOnException`. */
-  get markFailed(): Effect.Effect<void> {
-    return Effect.sync(() => {
-      this.failed = true
-    })
+  markFailed(): void {
+    this.failed = true
   }
 
   /** Writes what the request changed and sets or expires the cookie. Never fails: a store error becomes a 503. */
