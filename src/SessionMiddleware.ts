@@ -16,8 +16,11 @@ import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as GlobalValue from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Engine from "./internal/engine.js"
 import { RedisClient, type RedisClientShape } from "./RedisClient.js"
@@ -25,22 +28,20 @@ import { Session } from "./Session.js"
 import { SessionPolicy, type SessionPolicyShape } from "./SessionPolicy.js"
 
 /**
- * Starts the session of the current request and registers its commit as a
- * pre-response handler. This runs on every request, including the many that
- * never touch their session, so it takes as few effect steps as it can.
+ * Starts the session of the current request and arranges its commit. This
+ * runs on every request, including the many that never touch their session,
+ * so it takes as few effect steps as it can.
  */
 const start = <A, E, R>(
   policy: SessionPolicyShape,
   redis: RedisClientShape,
-  context: Context.Context<never>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   use: (session: Engine.RequestSession) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
-  const session = Engine.make(
-    policy,
-    redis,
-    Context.unsafeGet(context, HttpServerRequest.HttpServerRequest),
-    Context.unsafeGet(context, Scope.Scope)
-  )
+  const context = fiber.currentContext
+  const request = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
+  const session = Engine.make(policy, redis, request, Context.unsafeGet(context, Scope.Scope))
+  if (usesServerCommit(fiber) && awaitCommit(request, session)) return use(session)
   return Effect.zipRight(HttpApp.appendPreResponseHandler(commitHandler(session)), use(session))
 }
 
@@ -52,12 +53,84 @@ const start = <A, E, R>(
 const commitHandler = (session: Engine.RequestSession): HttpApp.PreResponseHandler => (request, response) =>
   session.commit(request, response)
 
+// --- the server-level commit handler (`layerServer`) ----------------------------
+
+/**
+ * Sessions waiting for the server-level commit handler, by the request's
+ * `source` (Node's `IncomingMessage`, or the web `Request`): one object per
+ * request, kept by a mounted or rewritten request too, and collected with it.
+ */
+const awaitingCommit = new WeakMap<object, Engine.RequestSession>()
+
+/** In fibers that inherit what `layerServer` installed: the pre-response handlers it installed. */
+const serverCommitInstalled = GlobalValue.globalValue(
+  Symbol.for("effect-session-redis/SessionMiddleware/serverCommitInstalled"),
+  () => FiberRef.unsafeMake<Option.Option<HttpApp.PreResponseHandler> | undefined>(undefined)
+)
+
+/**
+ * Whether this request can leave its commit to the server-level handler.
+ * Only while nobody has appended a handler since (the platform's CORS at
+ * serve level does, per request): pre-response handlers run in order, and
+ * the commit must run after them, or a `Vary` they replace loses `Cookie`.
+ */
+const usesServerCommit = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean => {
+  const installed = fiber.getFiberRef(serverCommitInstalled)
+  return installed !== undefined && fiber.getFiberRef(HttpApp.currentPreResponseHandlers) === installed
+}
+
+/** Hands the session to the server-level handler; false when it can't take it (then register per request). */
+const awaitCommit = (request: HttpServerRequest.HttpServerRequest, session: Engine.RequestSession): boolean => {
+  const source = request.source
+  // A second session in one request (nested middleware) gets its own handler.
+  if (typeof source !== "object" || source === null || awaitingCommit.has(source)) return false
+  awaitingCommit.set(source, session)
+  return true
+}
+
+const commitAwaiting: HttpApp.PreResponseHandler = (request, response) => {
+  const source = request.source
+  const session = typeof source === "object" && source !== null ? awaitingCommit.get(source) : undefined
+  return session === undefined ? Effect.succeed(response) : session.commit(request, response)
+}
+
+/**
+ * Optional: installs the session commit once for every request of the
+ * server, instead of registering a pre-response handler per request. Each
+ * registration is a write to the request fiber's FiberRefs; over HTTP that
+ * measured as a few percent of a session read's throughput.
+ *
+ * Provide it where the HTTP server is built (with `SessionPolicy` and
+ * `RedisClient`), never inside a request: the handler lives as long as the
+ * Layer. Applies to all three integrations. Without it, and for a request
+ * where another pre-response handler was added before the middleware ran
+ * (serve-level CORS), the middleware registers the commit per request, so
+ * that it runs last.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerServer: Layer.Layer<never> = Layer.scopedDiscard(
+  Effect.flatMap(FiberRef.get(HttpApp.currentPreResponseHandlers), (handlers) => {
+    // Appended like `HttpApp.appendPreResponseHandler`: after the handlers already installed.
+    const installed = Option.some<HttpApp.PreResponseHandler>(
+      Option.isNone(handlers)
+        ? commitAwaiting
+        : (request, response) => Effect.flatMap(handlers.value(request, response), (out) => commitAwaiting(request, out))
+    )
+    return Effect.zipRight(
+      Effect.locallyScoped(HttpApp.currentPreResponseHandlers, installed),
+      Effect.locallyScoped(serverCommitInstalled, installed)
+    )
+  })
+)
+
 /** `start` with services captured when a Layer was built. */
 const begin = <A, E, R>(
   policy: SessionPolicyShape,
   redis: RedisClientShape,
   use: (session: Engine.RequestSession) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> => Effect.withFiberRuntime<A, E, R>((fiber) => start(policy, redis, fiber.currentContext, use))
+): Effect.Effect<A, E, R> => Effect.withFiberRuntime<A, E, R>((fiber) => start(policy, redis, fiber, use))
 
 /**
  * Runs an app with the request's `Session`, remembering whether it failed.
@@ -106,7 +179,7 @@ export const middleware = <E, R>(
     return start(
       Context.unsafeGet(context, SessionPolicy),
       Context.unsafeGet(context, RedisClient),
-      context,
+      fiber,
       (session) => provideSession(session, app)
     )
   })

@@ -11,6 +11,7 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
@@ -19,6 +20,7 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -434,4 +436,131 @@ describe("HttpLayerRouter", () => {
 
   it.live("the TTL-only refresh runs after each response, not at server shutdown", () =>
     ttlRefreshRunsPerRequest().pipe(Effect.provide(serving(layerRouterServer, policyTimeout))))
+})
+
+// -----------------------------------------------------------------------------
+// 4. The commit handler installed once for the server (SessionMiddleware.layerServer)
+// -----------------------------------------------------------------------------
+
+/** `serving`, with `SessionMiddleware.layerServer` provided where the server is built. */
+const servingWithServerCommit = <E>(
+  server: Layer.Layer<
+    never,
+    E,
+    HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | SessionPolicy.SessionPolicy | RedisClient.RedisClient
+  >,
+  options: Options = {}
+) => serving(server.pipe(Layer.provide(SessionMiddleware.layerServer)), options)
+
+/**
+ * A router whose `/handlers` route records the pre-response handlers its
+ * request fiber holds: a request that registers its own handler holds a new
+ * value; one that relies on the server-level handler holds the server's.
+ */
+const handlersProbe = () => {
+  const seen: Array<unknown> = []
+  const probed = router.pipe(
+    HttpRouter.get(
+      "/handlers",
+      Effect.map(FiberRef.get(HttpApp.currentPreResponseHandlers), (handlers) => {
+        seen.push(handlers)
+        return HttpServerResponse.text("ok")
+      })
+    )
+  )
+  return { seen, server: HttpServer.serve(SessionMiddleware.middleware(probed)) }
+}
+
+const twoProbes = Effect.gen(function*() {
+  const b = yield* browser
+  yield* b.get("/handlers")
+  yield* b.get("/handlers")
+})
+
+describe("SessionMiddleware.layerServer", () => {
+  it.live("with it, requests register no pre-response handler of their own", () => {
+    const probe = handlersProbe()
+    return twoProbes.pipe(
+      Effect.provide(servingWithServerCommit(probe.server)),
+      Effect.map(() => {
+        expect(probe.seen).toHaveLength(2)
+        expect(probe.seen[0]).toBe(probe.seen[1])
+      })
+    )
+  })
+
+  it.live("without it, each request registers its own", () => {
+    const probe = handlersProbe()
+    return twoProbes.pipe(
+      Effect.provide(serving(probe.server)),
+      Effect.map(() => {
+        expect(probe.seen).toHaveLength(2)
+        expect(probe.seen[0]).not.toBe(probe.seen[1])
+      })
+    )
+  })
+
+  it.live("HttpRouter, middleware at serve level: a write sets the cookie and the next request reads it back", () =>
+    writeThenReadBack().pipe(Effect.provide(servingWithServerCommit(routerServedWithMiddleware))))
+
+  it.live("HttpRouter, middleware on the app: a failing handler still gets the cookie (cookieOnException default)", () =>
+    Effect.map(failAfterWrite, ({ failed }) => {
+      expect(failed.setCookie).toMatch(/^session=[^;]+;/)
+    }).pipe(Effect.provide(servingWithServerCommit(routerWithAppLevelMiddleware))))
+
+  it.live("HttpRouter, middleware at serve level, cookieOnException: false: a failing handler gets no cookie", () =>
+    failAfterWriteSendsNoCookie.pipe(
+      Effect.provide(servingWithServerCommit(routerServedWithMiddleware, { cookieOnException: false }))
+    ))
+
+  it.live("HttpRouter: a request that never touches the session gets no Set-Cookie and no Vary", () =>
+    untouchedGetsNoSessionHeaders.pipe(Effect.provide(servingWithServerCommit(routerServedWithMiddleware))))
+
+  it.live("HttpRouter with CORS at serve level: both Vary: Origin and Vary: Cookie survive", () =>
+    corsKeepsBothVary("/write").pipe(Effect.provide(servingWithServerCommit(routerWithServeLevelCors))))
+
+  it.live("HttpRouter: the TTL-only refresh still runs after each response", () =>
+    ttlRefreshRunsPerRequest().pipe(Effect.provide(servingWithServerCommit(routerServedWithMiddleware, policyTimeout))))
+
+  it.live("HttpRouter mounted under a prefix: the session still commits", () =>
+    Effect.gen(function*() {
+      const b = yield* browser
+      const write = yield* b.get("/app/write")
+      expect(write.setCookie).toMatch(/^session=/)
+      const read = yield* b.get("/app/read")
+      expect(read.body).toBe("blue")
+      expect(read.headers["vary"]).toBe("Cookie")
+    }).pipe(
+      Effect.provide(
+        servingWithServerCommit(HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mountApp("/app", SessionMiddleware.middleware(router)))))
+      )
+    ))
+
+  it.live("a second middleware inside the first: the handler's session still commits", () =>
+    writeThenReadBack().pipe(
+      Effect.provide(
+        servingWithServerCommit(HttpServer.serve(SessionMiddleware.middleware(SessionMiddleware.middleware(router))))
+      )
+    ))
+
+  it.live("HttpApi: a write sets the cookie, the next request reads it back, and a typed 500 still gets the cookie", () =>
+    Effect.gen(function*() {
+      yield* writeThenReadBack(JSON.parse)
+      const { failed } = yield* failAfterWrite
+      expect(failed.setCookie).toMatch(/^session=[^;]+;/)
+    }).pipe(Effect.provide(servingWithServerCommit(apiServer))))
+
+  it.live("HttpApi with CORS: both Vary: Origin and Vary: Cookie survive", () =>
+    corsKeepsBothVary("/write").pipe(Effect.provide(servingWithServerCommit(apiServerWithCors))))
+
+  it.live("HttpLayerRouter: a write sets the cookie and the next request reads it back", () =>
+    writeThenReadBack().pipe(Effect.provide(servingWithServerCommit(layerRouterServer))))
+
+  it.live("HttpLayerRouter: a route not given the middleware sends no Set-Cookie and no Vary", () =>
+    untouchedGetsNoSessionHeaders.pipe(Effect.provide(servingWithServerCommit(layerRouterServer))))
+
+  it.live("HttpLayerRouter, cookieOnException: false: a failing handler gets no cookie", () =>
+    failAfterWriteSendsNoCookie.pipe(
+      Effect.provide(servingWithServerCommit(layerRouterServer, { cookieOnException: false }))
+    ))
 })

@@ -508,5 +508,9 @@ export const PolicyLive: Layer.Layer<
   })
 )
 
-/** Store and policy: everything the session app needs. */
-export const SessionsLive = Layer.merge(StoreLive, PolicyLive)
+/**
+ * Store and policy: everything the session app needs, and the server-level
+ * commit handler (`SessionMiddleware.layerServer`), since this is provided
+ * where the server is built.
+ */
+export const SessionsLive = Layer.mergeAll(StoreLive, PolicyLive, SessionMiddleware.layerServer)
