@@ -18,7 +18,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
-import * as GlobalValue from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -57,16 +56,17 @@ const commitHandler = (session: Engine.RequestSession): HttpApp.PreResponseHandl
 
 /**
  * Sessions waiting for the server-level commit handler, by the request's
- * `source` (Node's `IncomingMessage`, or the web `Request`): one object per
- * request, kept by a mounted or rewritten request too, and collected with it.
+ * `source` (Node's `IncomingMessage`, or the web `Request`): kept by a
+ * mounted or rewritten request (`request.modify`), and collected with it.
  */
 const awaitingCommit = new WeakMap<object, Engine.RequestSession>()
 
-/** In fibers that inherit what `layerServer` installed: the pre-response handlers it installed. */
-const serverCommitInstalled = GlobalValue.globalValue(
-  Symbol.for("effect-session-redis/SessionMiddleware/serverCommitInstalled"),
-  () => FiberRef.unsafeMake<Option.Option<HttpApp.PreResponseHandler> | undefined>(undefined)
-)
+/**
+ * In fibers that inherit what `layerServer` installed: the pre-response
+ * handlers it installed. Local to this module, like `awaitingCommit`: a
+ * second copy of the library sees no marker and registers per request.
+ */
+const serverCommitInstalled = FiberRef.unsafeMake<Option.Option<HttpApp.PreResponseHandler> | undefined>(undefined)
 
 /**
  * Whether this request can leave its commit to the server-level handler.
@@ -82,12 +82,20 @@ const usesServerCommit = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean 
 /** Hands the session to the server-level handler; false when it can't take it (then register per request). */
 const awaitCommit = (request: HttpServerRequest.HttpServerRequest, session: Engine.RequestSession): boolean => {
   const source = request.source
-  // A second session in one request (nested middleware) gets its own handler.
-  if (typeof source !== "object" || source === null || awaitingCommit.has(source)) return false
+  if (typeof source !== "object" || source === null) return false
+  const waiting = awaitingCommit.get(source)
+  // Not yet committed: a second session in this request (nested middleware), which gets its own handler.
+  // Committed: an earlier request with the same source (a web `Request` handled twice), now replaced.
+  if (waiting !== undefined && !waiting.commitStarted) return false
   awaitingCommit.set(source, session)
   return true
 }
 
+/**
+ * The server-level handler. The entry stays after the commit: the platform
+ * runs the handlers again on its error path, and the commit then re-applies
+ * its decision. It goes with the request's `source`.
+ */
 const commitAwaiting: HttpApp.PreResponseHandler = (request, response) => {
   const source = request.source
   const session = typeof source === "object" && source !== null ? awaitingCommit.get(source) : undefined
@@ -102,10 +110,14 @@ const commitAwaiting: HttpApp.PreResponseHandler = (request, response) => {
  *
  * Provide it where the HTTP server is built (with `SessionPolicy` and
  * `RedisClient`), never inside a request: the handler lives as long as the
- * Layer. Applies to all three integrations. Without it, and for a request
- * where another pre-response handler was added before the middleware ran
- * (serve-level CORS), the middleware registers the commit per request, so
- * that it runs last.
+ * Layer, and one provided per request is gone before the response, so its
+ * sessions would not be committed. Applies to all three integrations.
+ * Without it, and for a request where another pre-response handler was
+ * added before the middleware ran (serve-level CORS), the middleware
+ * registers the commit per request, so that it runs last. A request whose
+ * `HttpServerRequest` the app replaces with one of another `source` (not
+ * `request.modify`, which keeps it) needs the per-request handler: don't
+ * use this Layer then.
  *
  * @since 0.1.0
  * @category layers
@@ -140,9 +152,11 @@ const begin = <A, E, R>(
  * `Exit`, two context writes). This runs on every request, and each write
  * to a fiber's context copies its FiberRefs; over HTTP the restore measured
  * as a few percent of the throughput of a session read. Here the context is
- * set once, for the rest of the request's fiber: what runs after the app in
- * that fiber is the platform's response handling and the commit, for which
- * the request's `Session` is the right one anyway.
+ * set once, for the rest of the request's fiber. Routes and mounted apps
+ * run inside the router's own context scope, so nothing leaks past them;
+ * code wrapped around the middleware in the same fiber (the platform's
+ * response handling, the commit, a user's outer middleware) sees the
+ * request's `Session` too, which is the right one for it.
  *
  * The overload states what the implementation does: `Session` is in the
  * app's context, so the result no longer requires it. The compiler cannot

@@ -559,6 +559,28 @@ describe("SessionMiddleware.layerServer", () => {
   it.live("HttpLayerRouter: a route not given the middleware sends no Set-Cookie and no Vary", () =>
     untouchedGetsNoSessionHeaders.pipe(Effect.provide(servingWithServerCommit(layerRouterServer))))
 
+  it("HttpApp.toWebHandler: a web Request handled twice gets the commit of its own handling only", async () => {
+    let calls = 0
+    // The first handling writes the session; the second never touches it.
+    const app = SessionMiddleware.middleware(HttpRouter.empty.pipe(
+      HttpRouter.get(
+        "/once",
+        Effect.as(Effect.suspend(() => calls++ === 0 ? writeColour : Effect.void), HttpServerResponse.text("ok"))
+      )
+    ))
+    const { dispose, handler } = HttpApp.toWebHandlerLayer(
+      app,
+      Layer.merge(layerWith(RedisClient.layerMemory, {}), SessionMiddleware.layerServer)
+    )
+    const request = new Request("http://localhost/once")
+    const first = await handler(request)
+    const second = await handler(request)
+    await dispose()
+    expect(first.headers.get("set-cookie")).toMatch(/^session=/)
+    expect(second.headers.get("set-cookie")).toBeNull()
+    expect(second.headers.get("vary")).toBeNull()
+  })
+
   it.live("HttpLayerRouter, cookieOnException: false: a failing handler gets no cookie", () =>
     failAfterWriteSendsNoCookie.pipe(
       Effect.provide(servingWithServerCommit(layerRouterServer, { cookieOnException: false }))

@@ -750,11 +750,19 @@ export class RequestSession {
     this.failed = true
   }
 
+  private commitRan = false
+
+  /** The commit has run at least once: the response of this session's request is under way. */
+  get commitStarted(): boolean {
+    return this.commitRan
+  }
+
   /** Writes what the request changed and sets or expires the cookie. Never fails: a store error becomes a 503. */
   commit(
     request: HttpServerRequest.HttpServerRequest,
     response: HttpServerResponse.HttpServerResponse
   ): Effect.Effect<HttpServerResponse.HttpServerResponse> {
+    this.commitRan = true
     // Pre-response handlers run again on the error path when a later one fails: commit once, but
     // give the error response the same cookie, since the write has happened.
     if (this.decided !== undefined) return Effect.succeed(this.decorate(response, this.decided.action, this.decided.now))
