@@ -471,34 +471,24 @@ const handlersProbe = () => {
   return { seen, server: HttpServer.serve(SessionMiddleware.middleware(probed)) }
 }
 
-const twoProbes = Effect.gen(function*() {
-  const b = yield* browser
-  yield* b.get("/handlers")
-  yield* b.get("/handlers")
-})
+/** Two requests to `/handlers`, served by `serve`; succeeds with the handler values they saw. */
+const probeTwice = (serve: typeof servingWithServerCommit) => {
+  const probe = handlersProbe()
+  return Effect.gen(function*() {
+    const b = yield* browser
+    yield* b.get("/handlers")
+    yield* b.get("/handlers")
+    expect(probe.seen).toHaveLength(2)
+    return probe.seen
+  }).pipe(Effect.provide(serve(probe.server)))
+}
 
 describe("SessionMiddleware.layerServer", () => {
-  it.live("with it, requests register no pre-response handler of their own", () => {
-    const probe = handlersProbe()
-    return twoProbes.pipe(
-      Effect.provide(servingWithServerCommit(probe.server)),
-      Effect.map(() => {
-        expect(probe.seen).toHaveLength(2)
-        expect(probe.seen[0]).toBe(probe.seen[1])
-      })
-    )
-  })
+  it.live("with it, requests register no pre-response handler of their own", () =>
+    Effect.map(probeTwice(servingWithServerCommit), ([first, second]) => expect(first).toBe(second)))
 
-  it.live("without it, each request registers its own", () => {
-    const probe = handlersProbe()
-    return twoProbes.pipe(
-      Effect.provide(serving(probe.server)),
-      Effect.map(() => {
-        expect(probe.seen).toHaveLength(2)
-        expect(probe.seen[0]).not.toBe(probe.seen[1])
-      })
-    )
-  })
+  it.live("without it, each request registers its own", () =>
+    Effect.map(probeTwice(serving), ([first, second]) => expect(first).not.toBe(second)))
 
   it.live("HttpRouter, middleware at serve level: a write sets the cookie and the next request reads it back", () =>
     writeThenReadBack().pipe(Effect.provide(servingWithServerCommit(routerServedWithMiddleware))))
