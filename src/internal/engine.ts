@@ -135,6 +135,7 @@ export class RequestSession {
   private cookieExpires: Date | number | undefined
   private expireClientCookie = false
   private deleteIds: Set<string> | undefined
+  /** The commit has run (at least started) once. */
   private committed = false
   /** The handler failed (recorded by the middleware; at serve level and in HttpApi only a 5xx tells). */
   private failed = false
@@ -750,11 +751,9 @@ export class RequestSession {
     this.failed = true
   }
 
-  private commitRan = false
-
   /** The commit has run at least once: the response of this session's request is under way. */
   get commitStarted(): boolean {
-    return this.commitRan
+    return this.committed
   }
 
   /** Writes what the request changed and sets or expires the cookie. Never fails: a store error becomes a 503. */
@@ -762,15 +761,15 @@ export class RequestSession {
     request: HttpServerRequest.HttpServerRequest,
     response: HttpServerResponse.HttpServerResponse
   ): Effect.Effect<HttpServerResponse.HttpServerResponse> {
-    this.commitRan = true
     // Pre-response handlers run again on the error path when a later one fails: commit once, but
     // give the error response the same cookie, since the write has happened.
     if (this.decided !== undefined) return Effect.succeed(this.decorate(response, this.decided.action, this.decided.now))
-    if (this.committed || !this.touched) {
+    const again = this.committed
+    this.committed = true
+    if (again || !this.touched) {
       this.release()
       return Effect.succeed(response)
     }
-    this.committed = true
     if (this.nothingToCommit()) {
       this.decided = { action: "none", now: 0 }
       this.release()
