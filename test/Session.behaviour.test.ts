@@ -10,7 +10,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import { makeBaselineSession } from "../docs/examples/app.js"
 import * as CookieSigner from "../src/CookieSigner.js"
 import { privateCacheControl } from "../src/internal/engine.js"
 import * as InvalidSession from "../src/InvalidSession.js"
@@ -27,6 +26,7 @@ import {
   secret,
   slowSets
 } from "./support/sessionApp.js"
+import { inOneRequest } from "./support/oneRequest.js"
 
 const memory = (options: Partial<SessionPolicy.Options> = {}) => layerWith(RedisClient.layerMemory, options)
 
@@ -58,7 +58,7 @@ describe("cookies", () => {
       expect(reply.headers.get("cache-control")).toBe("private")
     })))
 
-  it.effect("the cookie is the signed session id, readable by the seed's signer", () =>
+  it.effect("the cookie is the signed session id, readable by pyramid_session_redis's signer", () =>
     withMemory({}, Effect.gen(function*() {
       const client = yield* makeClient
       yield* client.request("/incr")
@@ -451,7 +451,7 @@ describe("session data", () => {
     })))
 
   it.effect("keys whose schemas decode asynchronously, at the top or nested, read and reject values", () =>
-    Effect.gen(function*() {
+    withMemory({}, inOneRequest(Effect.gen(function*() {
       const positive = Schema.Number.pipe(Schema.filterEffect((n) => Effect.promise(() => Promise.resolve(n > 0))))
       const Top = Session.key("p", positive)
       const Nested = Session.key("s", Schema.Struct({ p: positive }))
@@ -463,7 +463,7 @@ describe("session data", () => {
       yield* Session.set("s", { p: -1 })
       expect(yield* Effect.flip(Session.get(Top))).toMatchObject({ _tag: "SessionValueError", key: "p" })
       expect(yield* Effect.flip(Session.get(Nested))).toMatchObject({ _tag: "SessionValueError", key: "s" })
-    }).pipe(Effect.provideService(Session.Session, makeBaselineSession())))
+    }))))
 
   it.effect("operations racing in one request load the session once", () =>
     Effect.gen(function*() {

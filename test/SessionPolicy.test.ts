@@ -600,14 +600,15 @@ describe("SessionPolicy.layerConfig", () => {
     ] as const
     const spellings = [["true", true], ["1", true], ["false", false], ["0", false]] as const
 
-    for (const [variable, read] of booleans) {
-      for (const [text, value] of spellings) {
-        it.effect(`${variable}=${text} is ${value}`, () =>
-          Effect.gen(function*() {
-            expect(read(yield* fromEnv(withSecret({ [variable]: text })))).toBe(value)
-          }))
-      }
-    }
+    // every variable with every spelling: one test each, named like "SESSION_COOKIE_SECURE=0 is false"
+    const cases = booleans.flatMap(([variable, read]) =>
+      spellings.map(([text, value]) => [variable, text, value, read] as const)
+    )
+
+    it.effect.each(cases)("%s=%s is %s", ([variable, text, value, read]) =>
+      Effect.gen(function*() {
+        expect(read(yield* fromEnv(withSecret({ [variable]: text })))).toBe(value)
+      }))
   })
 
   describe("a bad value fails with an error naming the variable", () => {
@@ -622,16 +623,14 @@ describe("SessionPolicy.layerConfig", () => {
       ["SESSION_SET_REDIS_TTL", "yes please"]
     ] as const
 
-    for (const [variable, text] of bad) {
-      it.effect(`${variable}=${text}`, () =>
-        Effect.gen(function*() {
-          const error = yield* Effect.flip(fromEnv(withSecret({ [variable]: text })))
-          assert.isTrue(ConfigError.isConfigError(error))
-          // exactly the variable's name, as `(Invalid data at SESSION_TIMEOUT: "...")`
-          expect(String(error)).toContain(`at ${variable}:`)
-          expect(String(error)).not.toContain(ENV_SECRET)
-        }))
-    }
+    it.effect.each(bad)("%s=%s", ([variable, text]) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(fromEnv(withSecret({ [variable]: text })))
+        assert.isTrue(ConfigError.isConfigError(error))
+        // exactly the variable's name, as `(Invalid data at SESSION_TIMEOUT: "...")`
+        expect(String(error)).toContain(`at ${variable}:`)
+        expect(String(error)).not.toContain(ENV_SECRET)
+      }))
   })
 
   describe("configuration and code", () => {

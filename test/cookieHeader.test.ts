@@ -41,11 +41,9 @@ const headers = [
 ]
 
 describe("cookieValue", () => {
-  for (const header of headers) {
-    it(`finds what Cookies.parseHeader finds in ${JSON.stringify(header)}`, () => {
-      expect(cookieValue(header, "session")).toStrictEqual(parsed(header, "session"))
-    })
-  }
+  it.each(headers)("finds what Cookies.parseHeader finds in %j", (header) => {
+    expect(cookieValue(header, "session")).toStrictEqual(parsed(header, "session"))
+  })
 
   it("finds the first of two cookies with the name", () => {
     expect(cookieValue("session=first; session=second", "session")).toBe("first")
