@@ -25,10 +25,17 @@ import { Redis } from "ioredis"
 import type { RedisOptions } from "ioredis"
 import * as Tracing from "./internal/tracing.js"
 
+const Reason = Schema.Literal("Timeout", "Connection", "Reply")
+
 /**
  * A Redis command failed: the server is unreachable, too slow, or answered
  * with an error. Requests that need the store fail with it; it renders as
- * `503 Service Unavailable`. It never carries a key (keys are session ids).
+ * `503 Service Unavailable` with `Retry-After`.
+ *
+ * Only `_tag` and `reason` are schema fields, so only they reach a client
+ * (HttpApi encodes an error by its schema). `command` and `detail` are plain
+ * properties for logs and spans: they are in `message` and `toJSON`, never in
+ * an encoded body. None of them carries a key (keys are session ids).
  *
  * @since 0.1.0
  * @category errors
@@ -36,23 +43,48 @@ import * as Tracing from "./internal/tracing.js"
 export class SessionStoreError extends Schema.TaggedError<SessionStoreError>()(
   "SessionStoreError",
   {
-    /** The command that failed, e.g. `GETEX`. */
-    command: Schema.String,
     /** `Timeout`: no answer in time; `Connection`: not connected; `Reply`: Redis answered with an error. */
-    reason: Schema.Literal("Timeout", "Connection", "Reply"),
-    detail: Schema.String
+    reason: Reason
   },
   HttpApiSchema.annotations({ status: 503 })
 ) {
+  /** The command that failed, e.g. `GETEX` (empty when decoded from a response body). */
+  readonly command: string
+  /** What the driver or Redis said, without the command's arguments (empty when decoded). */
+  readonly detail: string
+
+  constructor(
+    props: {
+      readonly reason: typeof Reason.Type
+      readonly command?: string | undefined
+      readonly detail?: string | undefined
+    },
+    options?: Schema.MakeOptions
+  ) {
+    super({ reason: props.reason }, options)
+    this.command = props.command ?? ""
+    this.detail = props.detail ?? ""
+  }
+
+  /**
+   * The `Retry-After` of every 503 that answers this error, in seconds. A
+   * response built elsewhere (an HttpApi error body, a failed commit) sets the
+   * header from it: `HttpServerResponse.setHeader(response, "retry-after", String(error.retryAfterSeconds))`.
+   */
+  get retryAfterSeconds(): number {
+    return 1
+  }
+
   override get message(): string {
-    return `Session store ${this.command} failed (${this.reason}): ${this.detail}`
+    const what = this.command === "" ? "Session store" : `Session store ${this.command}`
+    return this.detail === "" ? `${what} failed (${this.reason})` : `${what} failed (${this.reason}): ${this.detail}`
   }
 
   [HttpServerRespondable.symbol]() {
     return Effect.succeed(
       HttpServerResponse.text("Session store unavailable", {
         status: 503,
-        headers: { "retry-after": "1" }
+        headers: { "retry-after": String(this.retryAfterSeconds) }
       })
     )
   }
@@ -104,6 +136,28 @@ export class RedisClient extends Context.Tag("effect-session-redis/RedisClient")
 // -----------------------------------------------------------------------------
 
 /**
+ * The part of an ioredis client this module calls. Clients of ioredis 5 and 6
+ * both satisfy it (6 speaks RESP3 by default; these commands answer the same
+ * under both protocols).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface IoredisClient extends Pick<Redis, "get" | "getex" | "set" | "expire" | "del" | "ttl"> {
+  readonly pipeline: () => IoredisPipeline
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface IoredisPipeline {
+  get(key: string): IoredisPipeline
+  expire(key: string, seconds: number): IoredisPipeline
+  exec(): Promise<Array<[error: Error | null, result: unknown]> | null>
+}
+
+/**
  * Options of `make` / `layer`.
  *
  * The client is built so that an unavailable Redis fails requests quickly
@@ -120,14 +174,19 @@ export interface Options {
   /**
    * Passed to ioredis (host, port, db, username, password, tls, …). The
    * settings that make failures fast (`lazyConnect`, `enableOfflineQueue`,
-   * `maxRetriesPerRequest`, `connectTimeout`, `commandTimeout`) are set by this
-   * module and override these; a `retryStrategy` given here replaces the
-   * default one (reconnect after `min(attempt * 100, 1000)` ms, forever).
+   * `maxRetriesPerRequest`, `connectTimeout`) are set by this module and
+   * override these, and ioredis's own `commandTimeout` is left unset (this
+   * module bounds every command itself); a `retryStrategy` given here replaces
+   * the default one (reconnect after `min(attempt * 100, 1000)` ms, forever).
    */
   readonly redis?: RedisOptions | undefined
   /** How long to wait for the first connection. Default: 2 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
-  /** How long to wait for the answer to a command. Default: 1 second. */
+  /**
+   * How long a command may take, from the moment it is issued, before it
+   * fails with reason `Timeout`, however long the driver keeps it queued.
+   * Default: 1 second.
+   */
   readonly commandTimeout?: Duration.DurationInput | undefined
 }
 
@@ -210,46 +269,58 @@ interface Retry<A> {
 
 /**
  * Builds the service from an ioredis client. Every command fails with a
- * `SessionStoreError` (never a defect). A client this module configured
- * enforces `commandTimeout` itself; for an application's own client, whose
- * settings we don't control, `guard` bounds each command in Effect instead.
+ * `SessionStoreError` (never a defect), and with reason `Timeout` once
+ * `commandTimeout` has passed since it was issued: the bound is enforced here,
+ * not by the driver, because a driver's timer starts only when the command is
+ * written, and with auto-pipelining a command can wait behind a stalled batch
+ * for a whole timeout before that.
  */
-const fromIoredis = (client: Redis, guard: Duration.DurationInput | undefined): RedisClientShape => {
-  const guardTimeout = guard === undefined ? undefined : Duration.decode(guard)
-  const guardDetail = guardTimeout === undefined ? "" : `no reply within ${Duration.format(guardTimeout)}`
+const fromIoredis = (client: IoredisClient, commandTimeout: Duration.DurationInput): RedisClientShape => {
+  const timeout = Duration.decode(commandTimeout)
+  // setTimeout takes 1 ms to 2^31 - 1 ms (it treats anything longer as 1 ms)
+  const timeoutMillis = Math.min(Math.max(1, Math.round(Duration.toMillis(timeout))), 2 ** 31 - 1)
+  const timeoutDetail = `no reply within ${Duration.format(timeout)}`
 
   /**
-   * One command: ioredis's own promise settles the effect directly, already
-   * mapped. No `async` wrapper and no `.catch` chain: each extra promise on
-   * this path measured as several microseconds per request over HTTP.
-   * `recover` may answer a failure with another attempt (another command).
+   * One command. ioredis's own promise settles the effect (no extra promise
+   * per command), and so does a plain timer: `Effect.timeoutFail` forks two
+   * fibers per command, which costs more than the round trip it bounds. The
+   * first of reply and timer wins and clears the other. No canceler: an
+   * interrupted fiber ignores a late resume, and the reply or the timer still
+   * ends the other. `recover` may answer a failure with another attempt
+   * (another command) within the same bound.
    */
   const run = <A, B>(
     { command, traced }: CommandSpan,
     evaluate: () => Promise<A>,
     map: (a: A) => B,
     recover?: (cause: unknown) => Retry<A> | undefined
-  ): Effect.Effect<B, SessionStoreError> => {
-    const attempt = Effect.async<B, SessionStoreError>((resume) => {
-      const succeeded = (value: A) => resume(Effect.succeed(map(value)))
-      const failed = (cause: unknown) => resume(Effect.fail(toStoreError(command, cause)))
+  ): Effect.Effect<B, SessionStoreError> =>
+    traced(Effect.async<B, SessionStoreError>((resume) => {
+      let settled = false
+      const settle = (result: Effect.Effect<B, SessionStoreError>) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resume(result)
+      }
+      const timer = setTimeout(
+        () => settle(Effect.fail(new SessionStoreError({ command, reason: "Timeout", detail: timeoutDetail }))),
+        timeoutMillis
+      )
+      const succeeded = (value: A) => settle(Effect.succeed(map(value)))
+      const failed = (cause: unknown) => settle(Effect.fail(toStoreError(command, cause)))
       const rejected = recover === undefined ? failed : (cause: unknown) => {
-        const retry = recover(cause)
+        const retry = settled ? undefined : recover(cause)
         if (retry === undefined) return failed(cause)
-        retry.attempt.then(succeeded, (retryCause: unknown) => resume(Effect.fail(toStoreError(retry.command, retryCause))))
+        retry.attempt.then(succeeded, (retryCause: unknown) => settle(Effect.fail(toStoreError(retry.command, retryCause))))
       }
       try {
         evaluate().then(succeeded, rejected)
       } catch (cause) {
         rejected(cause)
       }
-    })
-    const bounded = guardTimeout === undefined ? attempt : Effect.timeoutFail(attempt, {
-      duration: guardTimeout,
-      onTimeout: () => new SessionStoreError({ command, reason: "Timeout", detail: guardDetail })
-    })
-    return traced(bounded)
-  }
+    }))
 
   const reply = (command: string, result: [error: Error | null, value: unknown] | undefined): unknown => {
     if (result === undefined) {
@@ -325,7 +396,6 @@ const close = (client: Redis): Effect.Effect<void> =>
 export const make = (options: Options = {}): Effect.Effect<RedisClientShape, SessionStoreError, Scope.Scope> =>
   Effect.gen(function*() {
     const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
-    const commandTimeout = Duration.decode(options.commandTimeout ?? defaultCommandTimeout)
     const runtime = yield* Effect.runtime<never>()
     const redisOptions: RedisOptions = {
       retryStrategy,
@@ -336,7 +406,8 @@ export const make = (options: Options = {}): Effect.Effect<RedisClientShape, Ses
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: Math.max(1, Math.round(Duration.toMillis(connectTimeout))),
-      commandTimeout: Math.max(1, Math.round(Duration.toMillis(commandTimeout)))
+      // `fromIoredis` bounds every command; a second timer per command would only cost
+      commandTimeout: undefined
     }
 
     const client = yield* Effect.acquireRelease(
@@ -375,7 +446,7 @@ export const make = (options: Options = {}): Effect.Effect<RedisClientShape, Ses
       }),
       close
     )
-    return fromIoredis(client, undefined)
+    return fromIoredis(client, options.commandTimeout ?? defaultCommandTimeout)
   })
 
 /**
@@ -409,15 +480,17 @@ export const layerConfig = (options: {
   )
 
 /**
- * A `RedisClient` over an ioredis client the application owns: it is neither
- * connected nor quit by this layer. For fast failures configure it like `make`
- * does (`enableOfflineQueue: false`, `commandTimeout`, `maxRetriesPerRequest: 1`).
+ * A `RedisClient` over an ioredis client (5 or 6) the application owns: it is
+ * neither connected nor quit by this layer. Every command is bounded by
+ * `commandTimeout` (default 1 second) whatever the client's own settings. For
+ * fast failures while disconnected, configure it like `make` does
+ * (`enableOfflineQueue: false`, `maxRetriesPerRequest: 1`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerFromClient = (
-  client: Redis,
+  client: IoredisClient,
   options: { readonly commandTimeout?: Duration.DurationInput | undefined } = {}
 ): Layer.Layer<RedisClient> =>
   Layer.succeed(RedisClient, fromIoredis(client, options.commandTimeout ?? defaultCommandTimeout))

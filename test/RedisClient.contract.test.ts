@@ -1,6 +1,7 @@
 /**
  * One contract for every `RedisClient`: the in-memory store must behave like
- * a real Redis for the commands the session engine uses.
+ * a real Redis for the commands the session engine uses, and the ioredis-backed
+ * client must keep it with ioredis 5 (RESP2) and ioredis 6 (RESP3).
  */
 import { randomUUID } from "node:crypto"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
@@ -9,8 +10,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import { Redis as Redis5 } from "ioredis"
+import { Redis as Redis6 } from "ioredis6"
 import * as RedisClient from "../src/RedisClient.js"
-import { layerRedisServer, RedisServer } from "./support/redisServer.js"
+import { type IoredisClass, layerRedisServer, RedisServer } from "./support/redisServer.js"
 
 interface Harness {
   /** Registers one test that needs a `RedisClient`. */
@@ -230,26 +233,52 @@ describe("RedisClient contract", () => {
       }))
   })
 
-  const layerRedis = Layer.unwrapEffect(
-    Effect.map(RedisServer, (server) => RedisClient.layer({ url: server.url }))
-  ).pipe(Layer.provideMerge(layerRedisServer))
+  /** The application's own ioredis client, connected, given to `layerFromClient`; closed with the layer. */
+  const layerFromOwnClient = (RedisClass: IoredisClass) => (url: string) =>
+    Layer.unwrapScoped(
+      Effect.acquireRelease(
+        Effect.promise(async () => {
+          const client = new RedisClass(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+          await client.connect()
+          return client
+        }),
+        (client) => Effect.promise(() => client.quit())
+      ).pipe(Effect.map((client) => RedisClient.layerFromClient(client)))
+    )
 
-  // Real Redis runs on real time: no TestClock here.
-  layer(layerRedis, { excludeTestServices: true, timeout: "30 seconds" })("layer (redis-server)", (it) => {
-    contract({
-      test: (name, self, timeout) => it.effect(name, self, timeout),
-      elapse: (duration) => Effect.sleep(Duration.decode(duration))
+  // ioredis 6 speaks RESP3 by default, ioredis 5 RESP2: the contract holds under both.
+  describe.each([
+    { name: "layer (its own ioredis 5 client)", resp: 2, layer: (url: string) => RedisClient.layer({ url }) },
+    { name: "layerFromClient (ioredis 5)", resp: 2, layer: layerFromOwnClient(Redis5) },
+    { name: "layerFromClient (ioredis 6)", resp: 3, layer: layerFromOwnClient(Redis6) }
+  ])("$name against redis-server", ({ layer: makeLayer, resp }) => {
+    const layerRedis = Layer.unwrapEffect(
+      Effect.map(RedisServer, (server) => makeLayer(server.url))
+    ).pipe(Layer.provideMerge(layerRedisServer))
+
+    // Real Redis runs on real time: no TestClock here.
+    layer(layerRedis, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
+      contract({
+        test: (name, self, timeout) => it.effect(name, self, timeout),
+        elapse: (duration) => Effect.sleep(Duration.decode(duration))
+      })
+
+      it.effect(`the connection speaks RESP${resp}`, () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer
+          expect(yield* Effect.promise(() => server.clientProtocols())).toStrictEqual([resp])
+        }))
+
+      it.effect("getEx is a single GETEX round trip on Redis >= 6.2", () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer
+          const redis = yield* RedisClient.RedisClient
+          const key = freshKey("getex-roundtrip")
+          yield* redis.set(key, "value")
+          yield* Effect.promise(() => server.resetStats())
+          yield* redis.getEx(key, 100)
+          expect(yield* Effect.promise(() => server.commandstats())).toStrictEqual({ getex: 1 })
+        }))
     })
-
-    it.effect("getEx is a single GETEX round trip on Redis >= 6.2", () =>
-      Effect.gen(function*() {
-        const server = yield* RedisServer
-        const redis = yield* RedisClient.RedisClient
-        const key = freshKey("getex-roundtrip")
-        yield* redis.set(key, "value")
-        yield* Effect.promise(() => server.resetStats())
-        yield* redis.getEx(key, 100)
-        expect(yield* Effect.promise(() => server.commandstats())).toStrictEqual({ getex: 1 })
-      }))
   })
 })

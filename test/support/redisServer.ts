@@ -4,13 +4,14 @@
  * short connection per command) and are left out of `commandstats()`, so a
  * test counts only what the code under test sent.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { accessSync, constants } from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { IoredisClient } from "../../src/RedisClient.js"
 
 export interface RedisServerHarness {
   readonly port: number
@@ -29,12 +30,20 @@ export interface RedisServerHarness {
   readonly pause: () => void
   /** SIGCONT */
   readonly resume: () => void
+  /**
+   * `DEBUG SLEEP <seconds>` on a connection of its own: the server is alive but
+   * answers nobody until it wakes. Resolves when it does. Needs a server
+   * started with `debugCommand: true`.
+   */
+  readonly debugSleep: (seconds: number) => Promise<void>
   /** Calls per command since the last `resetStats()`, admin commands excluded: `{ get: 3 }`. */
   readonly commandstats: () => Promise<Record<string, number>>
   /** `CONFIG RESETSTAT` */
   readonly resetStats: () => Promise<void>
   /** `FLUSHALL` */
   readonly flushall: () => Promise<void>
+  /** The RESP version (2 or 3) of every client connection but the asking one (`CLIENT LIST`). */
+  readonly clientProtocols: () => Promise<ReadonlyArray<number>>
 }
 
 const notFound =
@@ -49,6 +58,7 @@ const adminCommands = new Set([
   "hello",
   "select",
   "command",
+  "debug",
   "quit"
 ])
 
@@ -197,23 +207,31 @@ export const parseCommandstats = (info: string): Record<string, number> => {
 
 // --- the harness -----------------------------------------------------------
 
+/** Redis ≥ 7 refuses `DEBUG` unless started with `--enable-debug-command`; older servers reject that flag. */
+const debugCommandArgs = (executable: string): ReadonlyArray<string> => {
+  const version = /v=(\d+)\./.exec(execFileSync(executable, ["--version"], { encoding: "utf8" }))
+  return Number(version?.[1] ?? 0) >= 7 ? ["--enable-debug-command", "yes"] : []
+}
+
 /**
  * Starts a private redis-server and resolves once it answers PING. `args` are
- * appended to the command line (e.g. `["--rename-command", "GETEX", ""]`).
+ * appended to the command line (e.g. `["--rename-command", "GETEX", ""]`);
+ * `debugCommand` allows `DEBUG` (for `debugSleep`).
  */
 export const startRedisServer = async (
-  options: { readonly args?: ReadonlyArray<string> } = {}
+  options: { readonly args?: ReadonlyArray<string>; readonly debugCommand?: boolean } = {}
 ): Promise<RedisServerHarness> => {
   const executable = findRedisServer()
   installExitHook()
   const port = await freePort()
+  const extraArgs = [...(options.debugCommand === true ? debugCommandArgs(executable) : []), ...(options.args ?? [])]
   let child: ChildProcess | undefined
 
   const spawnServer = async (): Promise<void> => {
     const output: Array<string> = []
     const proc = spawn(
       executable,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", ...(options.args ?? [])],
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", ...extraArgs],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     children.add(proc)
@@ -302,6 +320,9 @@ export const startRedisServer = async (
     },
     pause: () => signal("SIGSTOP"),
     resume: () => signal("SIGCONT"),
+    debugSleep: async (seconds) => {
+      await send(port, ["DEBUG", "SLEEP", String(seconds)], seconds * 1000 + 2_000)
+    },
     commandstats: async () => {
       const info = await send(port, ["INFO", "commandstats"])
       if (typeof info !== "string") throw new Error("INFO: unexpected reply")
@@ -312,6 +333,13 @@ export const startRedisServer = async (
     },
     flushall: async () => {
       await send(port, ["FLUSHALL"])
+    },
+    clientProtocols: async () => {
+      const list = await send(port, ["CLIENT", "LIST"])
+      if (typeof list !== "string") throw new Error("CLIENT LIST: unexpected reply")
+      return list.split("\n")
+        .filter((line) => line !== "" && !line.includes("cmd=client|list"))
+        .map((line) => Number(/ resp=(\d+)/.exec(line)?.[1]))
     }
   }
 }
@@ -320,10 +348,29 @@ export const startRedisServer = async (
 export class RedisServer extends Context.Tag("test/RedisServer")<RedisServer, RedisServerHarness>() {}
 
 /** Starts the server when the layer is built and stops it when it is released. */
-export const layerRedisServer: Layer.Layer<RedisServer> = Layer.scoped(
-  RedisServer,
-  Effect.acquireRelease(
-    Effect.promise(() => startRedisServer()),
-    (server) => Effect.promise(() => server.stop())
+export const layerRedisServerWith = (
+  options: Parameters<typeof startRedisServer>[0] = {}
+): Layer.Layer<RedisServer> =>
+  Layer.scoped(
+    RedisServer,
+    Effect.acquireRelease(
+      Effect.promise(() => startRedisServer(options)),
+      (server) => Effect.promise(() => server.stop())
+    )
   )
-)
+
+/** A plain server (no extra options). */
+export const layerRedisServer: Layer.Layer<RedisServer> = layerRedisServerWith()
+
+/** What the tests use of an ioredis class: `Redis` of ioredis 5 and of ioredis 6 both fit. */
+export type IoredisClass = new(url: string, options: {
+  readonly lazyConnect: boolean
+  readonly enableOfflineQueue: boolean
+  readonly maxRetriesPerRequest: number
+  readonly enableAutoPipelining?: boolean
+}) => IoredisClient & {
+  connect(): Promise<void>
+  quit(): Promise<unknown>
+  disconnect(): void
+  on(event: "error", listener: (error: Error) => void): unknown
+}

@@ -1,0 +1,160 @@
+/**
+ * A stalled Redis (busy in `DEBUG SLEEP`, or stopped with SIGSTOP) keeps its
+ * sockets open and answers nothing. Every command issued meanwhile fails with
+ * `Timeout` about `commandTimeout` after it was issued, however the client
+ * queues it (auto-pipelining holds new commands behind the stuck batch), and
+ * the same client works again as soon as Redis does. Real time throughout.
+ */
+import { randomUUID } from "node:crypto"
+import { describe, expect, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { Redis as Redis5 } from "ioredis"
+import { Redis as Redis6 } from "ioredis6"
+import * as RedisClient from "../src/RedisClient.js"
+import { type IoredisClass, layerRedisServerWith, RedisServer, type RedisServerHarness } from "./support/redisServer.js"
+
+const commandTimeout = Duration.seconds(1)
+/** "The timeout plus a little": well under the two timeouts a queued command used to wait. */
+const bound = Duration.times(commandTimeout, 1.5)
+const stallSeconds = 5
+/** Commands are issued in waves, this far apart, from the start of the stall. */
+const waveOffsets: ReadonlyArray<Duration.DurationInput> = ["0 millis", "300 millis", "600 millis", "900 millis", "1200 millis", "1500 millis", "2000 millis"]
+
+interface Outcome {
+  readonly wave: number
+  readonly command: string
+  readonly reason: string | undefined
+  readonly millis: number
+}
+
+/** Every command of the service, issued at once. */
+const allCommands = (
+  redis: RedisClient.RedisClientShape,
+  key: string
+): ReadonlyArray<readonly [string, Effect.Effect<unknown, RedisClient.SessionStoreError>]> => [
+  ["GET", redis.get(key)],
+  ["GETEX", redis.getEx(key, 100)],
+  ["SET", redis.set(key, "value", { ttlSeconds: 100 })],
+  ["EXPIRE", redis.expire(key, 100)],
+  ["DEL", redis.del(key)],
+  ["TTL", redis.ttl(key)]
+]
+
+const wave = (redis: RedisClient.RedisClientShape, key: string, index: number) =>
+  Effect.forEach(
+    allCommands(redis, key),
+    ([command, effect]) =>
+      Effect.timed(Effect.either(effect)).pipe(
+        Effect.map(([elapsed, result]): Outcome => ({
+          wave: index,
+          command,
+          reason: result._tag === "Left" ? result.left.reason : undefined,
+          millis: Math.round(Duration.toMillis(elapsed))
+        }))
+      ),
+    { concurrency: "unbounded" }
+  )
+
+/** An application's own ioredis client, connected, with auto-pipelining and no driver timeout. */
+const ownClient = (RedisClass: IoredisClass) => (server: RedisServerHarness) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new RedisClass(server.url, {
+        lazyConnect: true,
+        enableAutoPipelining: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1
+      })
+      client.on("error", () => {})
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.sync(() => client.disconnect())
+  ).pipe(
+    Effect.flatMap((client) =>
+      Layer.build(RedisClient.layerFromClient(client, { commandTimeout }))
+    ),
+    Effect.map(Context.get(RedisClient.RedisClient))
+  )
+
+type MakeClient = (
+  server: RedisServerHarness
+) => Effect.Effect<RedisClient.RedisClientShape, RedisClient.SessionStoreError, Scope.Scope>
+
+const clients = {
+  "make (owned, auto-pipelining)": (server) => RedisClient.make({ url: server.url, commandTimeout }),
+  "layerFromClient (ioredis 5)": ownClient(Redis5),
+  "layerFromClient (ioredis 6)": ownClient(Redis6)
+} satisfies Record<string, MakeClient>
+
+/** Stalls the server for `stallSeconds`; the returned effect completes when it answers again. */
+type Stall = (server: RedisServerHarness) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
+
+const stalls = {
+  "DEBUG SLEEP 5": (server) =>
+    Effect.gen(function*() {
+      const sleeping = yield* Effect.fork(Effect.promise(() => server.debugSleep(stallSeconds)))
+      // the DEBUG command has reached the server before anything else is sent
+      yield* Effect.sleep("100 millis")
+      return Effect.asVoid(Fiber.join(sleeping))
+    }),
+  "SIGSTOP for 5 s": (server) =>
+    Effect.gen(function*() {
+      yield* Effect.acquireRelease(Effect.sync(() => server.pause()), () => Effect.sync(() => server.resume()))
+      const stopped = yield* Effect.fork(Effect.sleep(Duration.seconds(stallSeconds)).pipe(Effect.zipRight(Effect.sync(() => server.resume()))))
+      return Fiber.join(stopped)
+    })
+} satisfies Record<string, Stall>
+
+const cases: ReadonlyArray<{ readonly client: keyof typeof clients; readonly stall: keyof typeof stalls }> = [
+  { client: "make (owned, auto-pipelining)", stall: "DEBUG SLEEP 5" },
+  { client: "make (owned, auto-pipelining)", stall: "SIGSTOP for 5 s" },
+  { client: "layerFromClient (ioredis 5)", stall: "DEBUG SLEEP 5" },
+  { client: "layerFromClient (ioredis 6)", stall: "SIGSTOP for 5 s" }
+]
+
+describe("RedisClient with a stalled Redis", () => {
+  layer(layerRedisServerWith({ debugCommand: true }), { excludeTestServices: true, timeout: "30 seconds" })(
+    "against redis-server",
+    (it) => {
+      it.scoped.each(cases)(
+        "$client, $stall: each command issued during the stall fails with Timeout within 1.5× the timeout, and the client recovers",
+        ({ client, stall }) =>
+          Effect.gen(function*() {
+            const server = yield* RedisServer
+            const redis = yield* clients[client](server)
+            const key = `stall:${randomUUID()}`
+            yield* redis.set(key, "value")
+            // the stalled commands run once Redis wakes: keep them off the key read afterwards
+            const stalledKey = `${key}:stalled`
+
+            const stalled = yield* stalls[stall](server)
+            const outcomes = (yield* Effect.forEach(
+              waveOffsets,
+              (offset, index) => Effect.delay(wave(redis, stalledKey, index), offset),
+              { concurrency: "unbounded" }
+            )).flat()
+
+            expect(outcomes).toHaveLength(waveOffsets.length * 6)
+            expect(outcomes.filter((o) => o.reason !== "Timeout" || o.millis >= Duration.toMillis(bound))).toStrictEqual([])
+            expect(outcomes.filter((o) => o.millis < Duration.toMillis(commandTimeout) - 50)).toStrictEqual([])
+
+            yield* stalled
+            const [elapsed, value] = yield* Effect.timed(
+              redis.get(key).pipe(Effect.retry(Schedule.spaced("50 millis")), Effect.timeout("3 seconds"))
+            )
+            expect(value).toStrictEqual(Option.some("value"))
+            expect(Duration.toMillis(elapsed)).toBeLessThan(Duration.toMillis(commandTimeout))
+          }),
+        20_000
+      )
+    }
+  )
+})
