@@ -22,7 +22,7 @@ export interface CookieSigner {
 }
 
 /**
- * The seed's salt.
+ * pyramid_session_redis's salt.
  *
  * @since 0.1.0
  * @category constants

@@ -37,13 +37,14 @@ export class InvalidCookie extends Schema.TaggedError<InvalidCookie>()("InvalidC
 export class NotInBackend extends Schema.TaggedError<NotInBackend>()("NotInBackend", {}) {}
 
 /**
- * The stored payload could not be deserialized, and the policy says to start
- * a new session in that case (`deserializationFailsNew`).
+ * The stored payload could not be decoded, and the policy says to start a
+ * new session in that case (`deserializationFailsNew`). Without that option
+ * the request fails with `SessionPayloadError` instead.
  *
  * @since 0.1.0
  * @category causes
  */
-export class DeserializationError extends Schema.TaggedError<DeserializationError>()("DeserializationError", {
+export class PayloadUndecodable extends Schema.TaggedError<PayloadUndecodable>()("PayloadUndecodable", {
   reason: Schema.String
 }) {}
 
@@ -76,21 +77,22 @@ export type InvalidSession =
   | NoSessionCookie
   | InvalidCookie
   | NotInBackend
-  | DeserializationError
+  | PayloadUndecodable
   | PayloadTimeout
   | PayloadLegacy
 
 /**
- * A stored payload could not be deserialized and `deserializationFailsNew`
- * is off: the request fails with this error (500) instead of silently
- * starting over, so the broken data gets noticed. The seed's
- * `RawDeserializationError`.
+ * A stored payload could not be decoded and `deserializationFailsNew` is
+ * off: the request fails with this error (500) instead of silently starting
+ * over, so the broken data gets noticed (pyramid_session_redis raises its
+ * `RawDeserializationError`). With the option on, the same payload is the
+ * invalid cause `PayloadUndecodable` and the user gets a new session.
  *
  * @since 0.1.0
  * @category errors
  */
-export class SessionDeserializationError extends Schema.TaggedError<SessionDeserializationError>()(
-  "SessionDeserializationError",
+export class SessionPayloadError extends Schema.TaggedError<SessionPayloadError>()(
+  "SessionPayloadError",
   { reason: Schema.String },
   HttpApiSchema.annotations({ status: 500 })
 ) {}

@@ -8,13 +8,13 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { SessionDeserializationError } from "./InvalidSession.js"
+import type { SessionPayloadError } from "./InvalidSession.js"
 import type { SessionStoreError } from "./RedisClient.js"
+import type { SessionDuration } from "./SessionDuration.js"
 
 /**
  * What any operation that needs the stored session can fail with.
@@ -22,11 +22,12 @@ import type { SessionStoreError } from "./RedisClient.js"
  * @since 0.1.0
  * @category errors
  */
-export type SessionError = SessionStoreError | SessionDeserializationError
+export type SessionError = SessionStoreError | SessionPayloadError
 
 /**
- * A stored value did not decode with its key's schema (or a value to store
- * did not encode). Names the key, never the session.
+ * A stored value did not decode with its key's schema. Names the key, never
+ * the session. (A value that fails to *encode* on `set` is a bug in the
+ * caller's schema or value, and is a defect.)
  *
  * @since 0.1.0
  * @category errors
@@ -58,7 +59,7 @@ export const key = <A, I>(name: string, schema: Schema.Schema<A, I>): SessionKey
   new SessionKeyWithCodec(name, schema)
 
 /**
- * Flash message options (seed: `flash(msg, queue, allow_duplicate)`).
+ * Flash message options (pyramid_session_redis: `flash(msg, queue, allow_duplicate)`).
  *
  * @since 0.1.0
  * @category models
@@ -94,7 +95,7 @@ export interface SessionShape {
   readonly invalidate: Effect.Effect<void, SessionError>
   /** The session id, creating the session (and its cookie) if it is new. */
   readonly ensureId: Effect.Effect<string, SessionError>
-  /** The id if the session exists and holds data, without creating one (seed: `session_id_safecheck`). */
+  /** The id if the session exists and holds data, without creating one (`session_id_safecheck`). */
   readonly idIfExists: Effect.Effect<Option.Option<string>, SessionError>
   readonly flash: (message: unknown, options?: FlashOptions) => Effect.Effect<void, SessionError>
   readonly peekFlash: (queue?: string) => Effect.Effect<ReadonlyArray<unknown>, SessionError>
@@ -103,18 +104,21 @@ export interface SessionShape {
   readonly newCsrfToken: Effect.Effect<string, SessionError>
   /** The stored CSRF token, creating one if there is none. */
   readonly getCsrfToken: Effect.Effect<string, SessionError>
-  /** This session's idle timeout from now on (seed: `adjust_session_timeout`). */
-  readonly adjustTimeout: (timeout: Duration.DurationInput) => Effect.Effect<void, SessionError>
   /**
-   * This session's payload expiry `x`, epoch seconds (seed: `adjust_session_expires`). Like the
-   * seed's, it holds until activity extends it, and it needs `payloadExpiry` (or a timeout
+   * This session's idle timeout from now on (`adjust_session_timeout`); zero restores the
+   * policy's. Durations follow `SessionDuration`'s rule: one that breaks it is a defect.
+   */
+  readonly adjustTimeout: (timeout: SessionDuration) => Effect.Effect<void, SessionError>
+  /**
+   * This session's payload expiry `x`, epoch seconds (`adjust_session_expires`). Like
+   * pyramid_session_redis's, it holds until activity extends it, and it needs `payloadExpiry` (or a timeout
    * trigger): with the expiry kept in the Redis TTL alone, the next read drops `x`.
    */
   readonly adjustPayloadExpiry: (expiresAt: number) => Effect.Effect<void, SessionError>
   /** The cookie's Max-Age for this response (`undefined`: none); resends the cookie. */
-  readonly adjustCookieMaxAge: (maxAge: Duration.DurationInput | undefined) => Effect.Effect<void>
+  readonly adjustCookieMaxAge: (maxAge: SessionDuration | undefined) => Effect.Effect<void>
   /** The cookie's Expires for this response (`undefined`: none); resends the cookie. */
-  readonly adjustCookieExpires: (expires: Date | Duration.DurationInput | undefined) => Effect.Effect<void>
+  readonly adjustCookieExpires: (expires: Date | SessionDuration | undefined) => Effect.Effect<void>
   /** Sends the cookie again on this response. */
   readonly recookie: Effect.Effect<void>
   /** Writes the session now rather than before the response. */
@@ -147,13 +151,14 @@ const valueError = <A, I>(key: SessionKey<A, I>) => (_error: ParseResult.ParseEr
 /** A key's decoder and encoder, built once per key rather than on every read and write. */
 class Codec<A, I> {
   readonly decode: (raw: unknown) => Effect.Effect<A, SessionValueError>
-  readonly encode: (value: unknown) => Effect.Effect<I, SessionValueError>
+  /** A value of type `A` that its own schema cannot encode is the caller's bug: a defect. */
+  readonly encode: (value: unknown) => Effect.Effect<I>
   constructor(key: SessionKey<A, I>) {
     const decode = Schema.decodeUnknown(key.schema)
     const encode = Schema.encodeUnknown(key.schema)
     const toError = valueError(key)
     this.decode = (raw) => Effect.mapError(decode(raw), toError)
-    this.encode = (value) => Effect.mapError(encode(value), toError)
+    this.encode = (value) => Effect.orDieWith(encode(value), toError)
   }
 }
 
@@ -190,17 +195,16 @@ export function get<A, I>(
 }
 
 /**
- * Writes a key: raw with a string, encoded with a `SessionKey`.
+ * Writes a key: raw with a string, encoded with a `SessionKey`. A value its
+ * key's schema cannot encode is a defect (`SessionValueError`): the types
+ * already promised it could.
  *
  * @since 0.1.0
  * @category accessors
  */
-export function set<A, I>(key: SessionKey<A, I>, value: A): Effect.Effect<void, SessionError | SessionValueError, Session>
+export function set<A, I>(key: SessionKey<A, I>, value: A): Effect.Effect<void, SessionError, Session>
 export function set(key: string, value: unknown): Effect.Effect<void, SessionError, Session>
-export function set<A, I>(
-  key: string | SessionKey<A, I>,
-  value: unknown
-): Effect.Effect<void, SessionError | SessionValueError, Session> {
+export function set<A, I>(key: string | SessionKey<A, I>, value: unknown): Effect.Effect<void, SessionError, Session> {
   return Effect.flatMap(Session, (session) => {
     if (typeof key === "string") return session.set(key, value)
     return Effect.flatMap(

@@ -15,15 +15,15 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { randomBytes } from "node:crypto"
 import * as CookieSigner from "./CookieSigner.js"
 import type { InvalidSession } from "./InvalidSession.js"
-import { jsonSerializer, type Serializer } from "./internal/payload.js"
-
-export type { Serializer } from "./internal/payload.js"
+import * as PolicyChecks from "./internal/policyChecks.js"
+import * as PolicyConfig from "./internal/policyConfig.js"
+import * as Serializer from "./Serializer.js"
+import * as SessionDuration from "./SessionDuration.js"
 
 /**
  * @since 0.1.0
@@ -54,32 +54,40 @@ export type InvalidSessionHook = (
 ) => Effect.Effect<void>
 
 /**
- * Options, as a user writes them. Durations are Effect `DurationInput`s
- * ("20 minutes", `Duration.seconds(1200)`); they must be whole seconds.
+ * Options, as a user writes them. Durations follow `SessionDuration`'s rule
+ * ("20 minutes", `Duration.seconds(1200)`: whole seconds, never a bare
+ * number). Every option is also checked at run time, for options that come
+ * from untyped code or configuration.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** Signs the cookie (seed: `secret`). Exactly one of `secret` and `signer`. */
+  /** Signs the cookie (pyramid_session_redis: `secret`). Exactly one of `secret` and `signer`. */
   readonly secret?: Redacted.Redacted<string> | undefined
-  /** A custom cookie signer instead of `secret` (seed: `cookie_signer`). */
+  /** A custom cookie signer instead of `secret` (`cookie_signer`). */
   readonly signer?: CookieSigner.CookieSigner | undefined
   /** Idle timeout; `null` or zero means sessions never time out. Default 1200 seconds. */
-  readonly timeout?: Duration.DurationInput | null | undefined
-  /** Refresh the stored expiry only once less than this is left (seed: `timeout_trigger`). Turns on `payloadExpiry`. */
-  readonly timeoutTrigger?: Duration.DurationInput | undefined
-  /** Keep the timeout in the Redis TTL. `false` is LRU mode (seed: `set_redis_ttl`). Default true. */
+  readonly timeout?: SessionDuration.SessionDuration | null | undefined
+  /** Refresh the stored expiry only once less than this is left (`timeout_trigger`). Turns on `payloadExpiry`. */
+  readonly timeoutTrigger?: SessionDuration.SessionDuration | undefined
+  /** Keep the timeout in the Redis TTL. `false` is LRU mode (`set_redis_ttl`). Default true. */
   readonly setRedisTtl?: boolean | undefined
-  /** Slide the TTL in the same round trip as the read (seed: `set_redis_ttl_readheavy`). */
+  /**
+   * pyramid_session_redis's `set_redis_ttl_readheavy`: slide the TTL in the
+   * same round trip as the read. Every read here already does that with one
+   * `GETEX`, so this changes no command; it is accepted, with that library's
+   * rules (it needs a timeout and Redis TTLs, and excludes a trigger and
+   * payload expiry), so existing settings carry over unchanged.
+   */
   readonly readHeavy?: boolean | undefined
-  /** Track the expiry inside the payload (`x`) as well (seed: `python_expires`). Default false. */
+  /** Track the expiry inside the payload (`x`) as well (`python_expires`). Default false. */
   readonly payloadExpiry?: boolean | undefined
-  /** Detect changes to nested values by hashing the serialized data (seed: `detect_changes`). Default true. */
+  /** Detect changes to nested values by hashing the serialized data (`detect_changes`). Default true. */
   readonly detectChanges?: boolean | undefined
-  /** An undecodable payload starts a new session instead of failing the request (seed: `deserialized_fails_new`). Default false. */
+  /** An undecodable payload starts a new session instead of failing the request (`deserialized_fails_new`). Default false. */
   readonly deserializationFailsNew?: boolean | undefined
-  /** A session left with no data is deleted, and its cookie with it (seed: `invalidate_empty_session`). Default false. */
+  /** A session left with no data is deleted, and its cookie with it (`invalidate_empty_session`). Default false. */
   readonly invalidateEmptySession?: boolean | undefined
   /** Default `session`. */
   readonly cookieName?: string | undefined
@@ -93,22 +101,22 @@ export interface Options {
   /** Default `lax`. */
   readonly cookieSameSite?: SameSite | undefined
   /** Default: none (a browser-session cookie). */
-  readonly cookieMaxAge?: Duration.DurationInput | undefined
+  readonly cookieMaxAge?: SessionDuration.SessionDuration | undefined
   /** An absolute date, or a duration from the moment the cookie is sent. */
-  readonly cookieExpires?: Date | Duration.DurationInput | undefined
+  readonly cookieExpires?: Date | SessionDuration.SessionDuration | undefined
   readonly cookiePartitioned?: boolean | undefined
-  /** Send the cookie on responses of failed requests too (seed: `cookie_on_exception`). Default true. */
+  /** Send the cookie on responses of failed requests too (`cookie_on_exception`). Default true. */
   readonly cookieOnException?: boolean | undefined
-  /** May the final response carry a session cookie? (seed: `func_check_response_allow_cookies`). */
+  /** May the final response carry a session cookie? (`func_check_response_allow_cookies`). */
   readonly responseAllowsCookie?: ResponseCheck | undefined
-  /** Told about every invalid session (seed: `func_invalid_logger`). */
+  /** Told about every invalid session (`func_invalid_logger`). */
   readonly onInvalid?: InvalidSessionHook | undefined
-  /** New session ids; default 48 CSPRNG bytes, base64url (seed: `id_generator`). */
+  /** New session ids; default 48 CSPRNG bytes, base64url (`id_generator`). */
   readonly generateId?: (() => string) | undefined
-  /** Prefix of generated ids; it travels inside the cookie (seed: `prefix`). */
+  /** Prefix of generated ids; it travels inside the cookie (`prefix`). */
   readonly idPrefix?: string | undefined
-  /** Payload serializer; default JSON, which is wire-compatible with the seed. */
-  readonly serializer?: Serializer | undefined
+  /** Payload serializer; default `Serializer.json`, wire-compatible with pyramid_session_redis. */
+  readonly serializer?: Serializer.Serializer | undefined
 }
 
 /**
@@ -147,13 +155,18 @@ export interface CookiePolicy {
   readonly partitioned: boolean
 }
 
+declare const Resolved: unique symbol
+
 /**
- * The resolved policy: what the engine reads. Times are whole seconds.
+ * The resolved policy: what the engine reads. Times are whole seconds. Only
+ * `make`, `layer` and `layerConfig` produce one, so every policy the engine
+ * sees has been validated.
  *
  * @since 0.1.0
  * @category models
  */
 export interface SessionPolicyShape {
+  readonly [Resolved]: true
   readonly signer: CookieSigner.CookieSigner
   /** Idle timeout in seconds; `undefined` = sessions never time out. */
   readonly timeout: number | undefined
@@ -171,7 +184,7 @@ export interface SessionPolicyShape {
   readonly responseAllowsCookie: ResponseCheck | undefined
   readonly onInvalid: InvalidSessionHook | undefined
   readonly generateId: () => string
-  readonly serializer: Serializer
+  readonly serializer: Serializer.Serializer
 }
 
 /**
@@ -213,28 +226,10 @@ export const defaultGenerateId = (): string => randomBytes(48).toString("base64u
 
 const invalid = (options: ReadonlyArray<string>, reason: string) => new InvalidPolicy({ options, reason })
 
-const wholeSeconds = (
-  name: string,
-  input: Duration.DurationInput
-): Effect.Effect<number, InvalidPolicy> => {
-  // A bare number means milliseconds to Effect but seconds to the seed: too easy to get wrong (0 is 0 either way).
-  if ((typeof input === "number" || typeof input === "bigint") && input !== 0 && input !== 0n) {
-    return Effect.fail(invalid([name], "write a unit (\"20 minutes\") or a Duration: a bare number is ambiguous"))
-  }
-  // Effect clamps negative durations to zero, which would silently mean "no timeout": reject them first.
-  if (typeof input === "string" && /^\s*-/.test(input)) return Effect.fail(invalid([name], "must not be negative"))
-  const decoded = Duration.decodeUnknown(input)
-  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
-    return Effect.fail(invalid([name], "must be a finite duration"))
-  }
-  const millis = Duration.toMillis(decoded.value)
-  if (millis < 0 || millis % 1000 !== 0) {
-    return Effect.fail(invalid([name], "must be a whole number of seconds, zero or more (a bare number is milliseconds)"))
-  }
-  return Effect.succeed(millis / 1000)
-}
+const wholeSeconds = (name: string, input: unknown): Effect.Effect<number, SessionDuration.InvalidDuration> =>
+  SessionDuration.toSeconds(name, input)
 
-const optionalSeconds = (name: string, input: Duration.DurationInput | undefined) =>
+const optionalSeconds = (name: string, input: unknown) =>
   input === undefined ? Effect.succeed(undefined) : wholeSeconds(name, input)
 
 const check = (ok: boolean, options: ReadonlyArray<string>, reason: string): Effect.Effect<void, InvalidPolicy> =>
@@ -248,7 +243,8 @@ const resolveSigner = (options: Options): Effect.Effect<CookieSigner.CookieSigne
   }
   if (options.signer !== undefined) return Effect.succeed(options.signer)
   const secret = options.secret
-  if (secret === undefined || Redacted.value(secret).length < minimumSecretLength) {
+  const text: unknown = secret === undefined ? undefined : Redacted.value(secret)
+  if (secret === undefined || typeof text !== "string" || text.length < minimumSecretLength) {
     return Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
   }
   return Effect.succeed(CookieSigner.make(secret))
@@ -312,7 +308,13 @@ const resolveCookie = Effect.fn("SessionPolicy.resolveCookie")(function*(options
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) {
+export const make: (
+  options: Options
+) => Effect.Effect<SessionPolicyShape, InvalidPolicy | SessionDuration.InvalidDuration> = Effect.fn(
+  "SessionPolicy.make"
+)(function*(options: Options) {
+  const wrongType = PolicyChecks.wrongType(options)
+  if (wrongType !== undefined) return yield* Effect.fail(invalid([wrongType.option], wrongType.reason))
   const signer = yield* resolveSigner(options)
   const timeoutSeconds = options.timeout === null ? 0 : yield* wholeSeconds("timeout", options.timeout ?? "1200 seconds")
   const timeout = timeoutSeconds === 0 ? undefined : timeoutSeconds
@@ -346,7 +348,7 @@ export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) 
   yield* check(/^[\x21-\x7e]*$/.test(idPrefix), ["idPrefix"], "must be printable ASCII without spaces")
   const generate = options.generateId ?? defaultGenerateId
 
-  return SessionPolicy.of({
+  const resolved: Omit<SessionPolicyShape, typeof Resolved> = {
     signer,
     timeout,
     timeoutTrigger,
@@ -361,78 +363,27 @@ export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) 
     responseAllowsCookie: options.responseAllowsCookie,
     onInvalid: options.onInvalid,
     generateId: idPrefix === "" ? generate : () => idPrefix + generate(),
-    serializer: options.serializer ?? jsonSerializer
-  })
+    serializer: options.serializer ?? Serializer.json
+  }
+  // The one place a policy is branded: everything above validated it.
+  return resolved as SessionPolicyShape
 })
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<SessionPolicy, InvalidPolicy> =>
+export const layer = (options: Options): Layer.Layer<SessionPolicy, InvalidPolicy | SessionDuration.InvalidDuration> =>
   Layer.effect(SessionPolicy, make(options))
 
-const seconds = (name: string) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: "Expected whole seconds, zero or more", validation: (n) => n >= 0 }),
-    Config.map(Duration.seconds)
-  )
-
 /**
- * `SESSION_TIMEOUT`: seconds, or `0` / `none` for no timeout.
- */
-const timeoutConfig = Config.string("SESSION_TIMEOUT").pipe(
-  Config.mapOrFail((text): Either.Either<Duration.Duration | null, ConfigError.ConfigError> => {
-    const value = text.trim().toLowerCase()
-    if (value === "none" || value === "0") return Either.right(null)
-    return /^\d+$/.test(value)
-      ? Either.right(Duration.seconds(Number(value)))
-      : Either.left(
-        // the provider prefixes this with the variable's path itself
-        ConfigError.InvalidData([], `Expected whole seconds or "none", got "${text}"`)
-      )
-  })
-)
-
-const sameSiteConfig = Config.string("SESSION_COOKIE_SAMESITE").pipe(
-  Config.mapOrFail((text): Either.Either<SameSite, ConfigError.ConfigError> => {
-    const value = text.trim().toLowerCase()
-    return value === "lax" || value === "strict" || value === "none"
-      ? Either.right(value)
-      : Either.left(ConfigError.InvalidData([], `Expected lax, strict or none, got "${text}"`))
-  })
-)
-
-const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
-  Config.map(Config.option(config), Option.getOrUndefined)
-
-/**
- * The options that come from configuration, under the seed's setting names
+ * The options that come from configuration, under pyramid_session_redis's setting names
  * upper-cased (`SESSION_SECRET`, `SESSION_TIMEOUT`, ...). Times in seconds.
  *
  * @since 0.1.0
  * @category config
  */
-export const config: Config.Config<Options> = Config.all({
-  secret: optional(Config.redacted("SESSION_SECRET")),
-  timeout: optional(timeoutConfig),
-  timeoutTrigger: optional(seconds("SESSION_TIMEOUT_TRIGGER")),
-  setRedisTtl: optional(Config.boolean("SESSION_SET_REDIS_TTL")),
-  readHeavy: optional(Config.boolean("SESSION_SET_REDIS_TTL_READHEAVY")),
-  payloadExpiry: optional(Config.boolean("SESSION_PYTHON_EXPIRES")),
-  detectChanges: optional(Config.boolean("SESSION_DETECT_CHANGES")),
-  deserializationFailsNew: optional(Config.boolean("SESSION_DESERIALIZED_FAILS_NEW")),
-  invalidateEmptySession: optional(Config.boolean("SESSION_INVALIDATE_EMPTY_SESSION")),
-  cookieName: optional(Config.string("SESSION_COOKIE_NAME")),
-  cookiePath: optional(Config.string("SESSION_COOKIE_PATH")),
-  cookieDomain: optional(Config.string("SESSION_COOKIE_DOMAIN")),
-  cookieSecure: optional(Config.boolean("SESSION_COOKIE_SECURE")),
-  cookieHttpOnly: optional(Config.boolean("SESSION_COOKIE_HTTPONLY")),
-  cookieSameSite: optional(sameSiteConfig),
-  cookieMaxAge: optional(seconds("SESSION_COOKIE_MAX_AGE")),
-  cookieOnException: optional(Config.boolean("SESSION_COOKIE_ON_EXCEPTION")),
-  idPrefix: optional(Config.string("SESSION_PREFIX"))
-})
+export const config: Config.Config<Options> = PolicyConfig.options
 
 /**
  * Drops the options a configuration left unset, so they don't override code.
@@ -450,8 +401,17 @@ const definedOnly = (options: Options): Options =>
  */
 export const layerConfig = (
   options: Options = {}
-): Layer.Layer<SessionPolicy, InvalidPolicy | ConfigError.ConfigError> =>
+): Layer.Layer<SessionPolicy, LayerConfigError> =>
   Layer.effect(
     SessionPolicy,
-    Effect.flatMap(config, (fromConfig) => make({ ...options, ...definedOnly(fromConfig) }))
+    Effect.flatMap(config, (fromConfig): Effect.Effect<SessionPolicyShape, LayerConfigError> => {
+      const merged = { ...options, ...definedOnly(fromConfig) }
+      return merged.secret === undefined && merged.signer === undefined
+        ? Effect.fail(ConfigError.MissingData(["SESSION_SECRET"], missingSecret))
+        : make(merged)
+    })
   )
+
+type LayerConfigError = InvalidPolicy | SessionDuration.InvalidDuration | ConfigError.ConfigError
+
+const missingSecret = `Expected SESSION_SECRET (at least ${minimumSecretLength} characters), or a secret or signer given in code`

@@ -2,8 +2,10 @@
  * What a session does, request by request, on the in-memory store with time
  * on the TestClock.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
@@ -11,7 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import * as CookieSigner from "../src/CookieSigner.js"
-import { privateCacheControl } from "../src/internal/engine.js"
+import { privateCacheControl } from "../src/internal/responseHeaders.js"
 import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
@@ -465,6 +467,15 @@ describe("session data", () => {
       expect(yield* Effect.flip(Session.get(Nested))).toMatchObject({ _tag: "SessionValueError", key: "s" })
     }))))
 
+  it.effect("a value its own key's schema cannot encode is a defect, not a typed failure of set", () =>
+    withMemory({}, inOneRequest(Effect.gen(function*() {
+      const Positive = Session.key("p", Schema.Number.pipe(Schema.positive()))
+      const exit = yield* Effect.exit(Session.set(Positive, -1))
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toMatchObject({ _tag: "SessionValueError", key: "p" })
+      expect(yield* Session.has("p")).toBe(false)
+    }))))
+
   it.effect("operations racing in one request load the session once", () =>
     Effect.gen(function*() {
       const { client: redis, log } = recording(yield* RedisClient.makeMemory)
@@ -596,13 +607,13 @@ describe("invalid sessions", () => {
       expect(yield* storeValue("old")).toBeNull()
     })))
 
-  it.effect("an undecodable payload is DeserializationError and a new session when deserializationFailsNew is on", () =>
+  it.effect("an undecodable payload is PayloadUndecodable and a new session when deserializationFailsNew is on", () =>
     causesSeen({ deserializationFailsNew: true }, (seen) => Effect.gen(function*() {
       yield* plant("corrupt", "\x80\x04pickle")
       const client = yield* makeClient
       const reply = yield* client.request("/read", { cookie: signer.sign("corrupt") })
       expect(reply.status).toBe(200)
-      expect(seen).toEqual(["DeserializationError"])
+      expect(seen).toEqual(["PayloadUndecodable"])
     })))
 
   it.effect("an undecodable payload fails the request when deserializationFailsNew is off", () =>

@@ -1,7 +1,7 @@
 /**
  * The Redis commands each kind of request costs, per mode, counted on a real
- * redis-server with INFO commandstats: the "our target" column of
- * seed-behaviour.md.
+ * redis-server with INFO commandstats: the "ours" column of
+ * docs/redis-usage.md.
  */
 import { describe, expect, layer } from "@effect/vitest"
 import * as Clock from "effect/Clock"

@@ -1,7 +1,7 @@
 /**
- * The session policy: the seed's options, their defaults, the combinations it
+ * The session policy: pyramid_session_redis's options, their defaults, the combinations it
  * forbids (rejected when the Layer is built, with a typed error naming the
- * options), and reading them from configuration under the seed's setting
+ * options), and reading them from configuration under its setting
  * names.
  */
 import { assert, describe, expect, it } from "@effect/vitest"
@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as CookieSigner from "../src/CookieSigner.js"
+import * as SessionDuration from "../src/SessionDuration.js"
 import * as SessionPolicy from "../src/SessionPolicy.js"
 
 const SECRET = "code-secret-0123456789abcdef-0123456789abcdef"
@@ -21,15 +22,22 @@ const ENV_SECRET = "env-secret-fedcba9876543210-fedcba9876543210"
 
 const make = (options: Omit<SessionPolicy.Options, "secret"> = {}) => SessionPolicy.make({ secret, ...options })
 
-/** The InvalidPolicy a set of options is rejected with. */
+/** The error a set of options is rejected with. */
 const rejection = (options: SessionPolicy.Options) => Effect.flip(SessionPolicy.make(options))
 
-const expectInvalid = (error: SessionPolicy.InvalidPolicy, ...options: ReadonlyArray<string>) => {
-  assert.instanceOf(error, SessionPolicy.InvalidPolicy)
-  expect(error._tag).toBe("InvalidPolicy")
-  expect(error.options).toEqual(expect.arrayContaining([...options]))
+type Rejection = SessionPolicy.InvalidPolicy | SessionDuration.InvalidDuration
+
+/** The options a rejection names: a rule between options, or the one option whose duration breaks the rule. */
+const optionsOf = (error: Rejection): ReadonlyArray<string> =>
+  error._tag === "InvalidPolicy" ? error.options : [error.name]
+
+const expectInvalid = (error: Rejection, ...options: ReadonlyArray<string>) => {
+  expect(optionsOf(error)).toEqual(expect.arrayContaining([...options]))
   for (const option of options) expect(error.message).toContain(option)
 }
+
+/** Options given where the types forbid them: what plain JavaScript or a cast can pass. */
+const untyped = (options: Record<string, unknown>): SessionPolicy.Options => options as SessionPolicy.Options
 
 const BASE64URL_64 = /^[A-Za-z0-9_-]{64}$/
 
@@ -111,7 +119,7 @@ describe("SessionPolicy.make", () => {
         expect(policy.onInvalid).toBeUndefined()
       }))
 
-    it.effect("the secret signs like CookieSigner.make with the seed's salt", () =>
+    it.effect("the secret signs like CookieSigner.make with pyramid_session_redis's salt", () =>
       Effect.gen(function*() {
         const policy = yield* make()
         expect(policy.signer.sign("abc")).toBe(CookieSigner.make(secret).sign("abc"))
@@ -159,10 +167,11 @@ describe("SessionPolicy.make", () => {
         expect((yield* make({ timeout: Duration.hours(1) })).timeout).toBe(3600)
       }))
 
-    it.effect("a bare number is refused: milliseconds to Effect, seconds to the seed", () =>
+    it.effect("a bare number is refused with InvalidDuration: milliseconds to Effect, seconds to pyramid_session_redis", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(make({ timeout: 90_000 }))
-        expect(error.options).toEqual(["timeout"])
+        const error = yield* Effect.flip(make(untyped({ timeout: 90_000 })))
+        assert.instanceOf(error, SessionDuration.InvalidDuration)
+        expect(error.name).toBe("timeout")
       }))
 
     it.effect("setRedisTtl false is LRU mode: a timeout but no Redis TTL", () =>
@@ -375,7 +384,7 @@ describe("SessionPolicy.make", () => {
 
     it.effect("a timeout given as a bare number of milliseconds that is not whole seconds", () =>
       Effect.gen(function*() {
-        expectInvalid(yield* rejection({ secret, timeout: 1500 }), "timeout")
+        expectInvalid(yield* rejection(untyped({ secret, timeout: 1500 })), "timeout")
       }))
 
     it.effect("a timeout of a fraction of a second in a string", () =>
@@ -425,7 +434,7 @@ describe("SessionPolicy.layer", () => {
 })
 
 describe("SessionPolicy.layerConfig", () => {
-  describe("reads the seed's settings, upper-cased", () => {
+  describe("reads pyramid_session_redis's settings, upper-cased", () => {
     it.effect("SESSION_SECRET is the secret", () =>
       Effect.gen(function*() {
         const policy = yield* fromEnv(withSecret())
@@ -464,11 +473,11 @@ describe("SessionPolicy.layerConfig", () => {
         expect(JSON.stringify(error)).not.toContain(ENV_SECRET)
       }))
 
-    it.effect("no variables at all fails: a secret or signer is needed", () =>
+    it.effect("no variables at all fails with a ConfigError naming SESSION_SECRET", () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(fromEnv({}))
-        assert.instanceOf(error, SessionPolicy.InvalidPolicy)
-        expectInvalid(error, "secret", "signer")
+        assert.isTrue(ConfigError.isConfigError(error) && ConfigError.isMissingData(error))
+        expect(String(error)).toContain("SESSION_SECRET")
       }))
 
     it.effect("only SESSION_SECRET set gives the defaults", () =>
@@ -713,8 +722,8 @@ describe("negative durations", () => {
   it.effect("a negative timeout is rejected instead of meaning no timeout", () =>
     Effect.gen(function*() {
       for (const timeout of [-1000, "-5 seconds"] as const) {
-        const error = yield* Effect.flip(SessionPolicy.make({ secret: Redacted.make("s".repeat(32)), timeout }))
-        expect(error.options).toContain("timeout")
+        const error = yield* Effect.flip(SessionPolicy.make(untyped({ secret: Redacted.make("s".repeat(32)), timeout })))
+        expect(optionsOf(error)).toContain("timeout")
       }
     }))
 
@@ -733,13 +742,13 @@ describe("cookie details", () => {
   it.effect("a cookie Max-Age of zero is rejected: it would delete every session cookie at once", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(SessionPolicy.make({ secret, cookieMaxAge: "0 seconds" }))
-      expect(error.options).toContain("cookieMaxAge")
+      expect(optionsOf(error)).toContain("cookieMaxAge")
     }))
 
   it.effect("a cookie path the platform would refuse is rejected when the Layer is built", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(SessionPolicy.make({ secret, cookiePath: "/caf\u00e9" }))
-      expect(error.options).toContain("cookiePath")
+      expect(optionsOf(error)).toContain("cookiePath")
     }))
 
   it.effect("SESSION_COOKIE_SAMESITE is read whatever its case", () =>
@@ -749,4 +758,65 @@ describe("cookie details", () => {
       )
       expect(options.cookieSameSite).toBe("strict")
     }))
+})
+
+describe("every option is checked at run time, not only by its type", () => {
+  it.effect.each<{ readonly option: string; readonly value: unknown }>([
+    { option: "cookieSameSite", value: "lenient" },
+    { option: "cookieSameSite", value: "Lax " },
+    { option: "cookieSecure", value: "false" },
+    { option: "cookieHttpOnly", value: 0 },
+    { option: "setRedisTtl", value: "yes" },
+    { option: "detectChanges", value: null },
+    { option: "cookieName", value: 42 },
+    { option: "cookiePath", value: ["/"] },
+    { option: "idPrefix", value: {} },
+    { option: "generateId", value: "not a function" },
+    { option: "responseAllowsCookie", value: true },
+    { option: "onInvalid", value: "log" },
+    { option: "signer", value: { sign: () => "" } },
+    { option: "serializer", value: JSON }
+  ])("$option: $value is refused", ({ option, value }) =>
+    Effect.gen(function*() {
+      const base: Record<string, unknown> = option === "signer" ? {} : { secret }
+      expectInvalid(yield* rejection(untyped({ ...base, [option]: value })), option)
+    }))
+
+  it.effect("a secret that is not Redacted is refused", () =>
+    Effect.gen(function*() {
+      expectInvalid(yield* rejection(untyped({ secret: SECRET })), "secret")
+    }))
+
+  it("a policy can only come from make, layer or layerConfig: one built by hand is not a SessionPolicyShape", () => {
+    const handmade = {
+      signer: CookieSigner.make(secret),
+      timeout: 1200,
+      timeoutTrigger: undefined,
+      redisTtl: true,
+      readHeavy: false,
+      payloadExpiry: false,
+      detectChanges: true,
+      deserializationFailsNew: false,
+      invalidateEmptySession: false,
+      cookie: {
+        name: "session",
+        path: "/",
+        domain: undefined,
+        secure: true,
+        httpOnly: true,
+        sameSite: "none",
+        maxAge: undefined,
+        expires: undefined,
+        partitioned: false
+      },
+      cookieOnException: true,
+      responseAllowsCookie: undefined,
+      onInvalid: undefined,
+      generateId: () => "id",
+      serializer: { serialize: JSON.stringify, deserialize: JSON.parse }
+    } as const
+    // @ts-expect-error the resolved policy is branded: only SessionPolicy.make (and its Layers) produce one
+    const policy: SessionPolicy.SessionPolicyShape = handmade
+    expect(policy).toBe(handmade)
+  })
 })

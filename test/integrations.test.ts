@@ -20,7 +20,6 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, expectTypeOf, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -439,79 +438,10 @@ describe("HttpLayerRouter", () => {
 })
 
 // -----------------------------------------------------------------------------
-// 4. The commit handler installed once for the server (SessionMiddleware.layerServer)
+// 4. Where the middleware sits: mounted, nested, a web Request handled twice
 // -----------------------------------------------------------------------------
 
-/** `serving`, with `SessionMiddleware.layerServer` provided where the server is built. */
-const servingWithServerCommit = <E>(
-  server: Layer.Layer<
-    never,
-    E,
-    HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | SessionPolicy.SessionPolicy | RedisClient.RedisClient
-  >,
-  options: Options = {}
-) => serving(server.pipe(Layer.provide(SessionMiddleware.layerServer)), options)
-
-/**
- * A router whose `/handlers` route records the pre-response handlers its
- * request fiber holds: a request that registers its own handler holds a new
- * value; one that relies on the server-level handler holds the server's.
- */
-const handlersProbe = () => {
-  const seen: Array<unknown> = []
-  const probed = router.pipe(
-    HttpRouter.get(
-      "/handlers",
-      Effect.map(FiberRef.get(HttpApp.currentPreResponseHandlers), (handlers) => {
-        seen.push(handlers)
-        return HttpServerResponse.text("ok")
-      })
-    )
-  )
-  return { seen, server: HttpServer.serve(SessionMiddleware.middleware(probed)) }
-}
-
-/** Two requests to `/handlers`, served by `serve`; succeeds with the handler values they saw. */
-const probeTwice = (serve: typeof servingWithServerCommit) => {
-  const probe = handlersProbe()
-  return Effect.gen(function*() {
-    const b = yield* browser
-    yield* b.get("/handlers")
-    yield* b.get("/handlers")
-    expect(probe.seen).toHaveLength(2)
-    return probe.seen
-  }).pipe(Effect.provide(serve(probe.server)))
-}
-
-describe("SessionMiddleware.layerServer", () => {
-  it.live("with it, requests register no pre-response handler of their own", () =>
-    Effect.map(probeTwice(servingWithServerCommit), ([first, second]) => expect(first).toBe(second)))
-
-  it.live("without it, each request registers its own", () =>
-    Effect.map(probeTwice(serving), ([first, second]) => expect(first).not.toBe(second)))
-
-  it.live("HttpRouter, middleware at serve level: a write sets the cookie and the next request reads it back", () =>
-    writeThenReadBack().pipe(Effect.provide(servingWithServerCommit(routerServedWithMiddleware))))
-
-  it.live("HttpRouter, middleware on the app: a failing handler still gets the cookie (cookieOnException default)", () =>
-    Effect.map(failAfterWrite, ({ failed }) => {
-      expect(failed.setCookie).toMatch(/^session=[^;]+;/)
-    }).pipe(Effect.provide(servingWithServerCommit(routerWithAppLevelMiddleware))))
-
-  it.live("HttpRouter, middleware at serve level, cookieOnException: false: a failing handler gets no cookie", () =>
-    failAfterWriteSendsNoCookie.pipe(
-      Effect.provide(servingWithServerCommit(routerServedWithMiddleware, { cookieOnException: false }))
-    ))
-
-  it.live("HttpRouter: a request that never touches the session gets no Set-Cookie and no Vary", () =>
-    untouchedGetsNoSessionHeaders.pipe(Effect.provide(servingWithServerCommit(routerServedWithMiddleware))))
-
-  it.live("HttpRouter with CORS at serve level: both Vary: Origin and Vary: Cookie survive", () =>
-    corsKeepsBothVary("/write").pipe(Effect.provide(servingWithServerCommit(routerWithServeLevelCors))))
-
-  it.live("HttpRouter: the TTL-only refresh still runs after each response", () =>
-    ttlRefreshRunsPerRequest().pipe(Effect.provide(servingWithServerCommit(routerServedWithMiddleware, policyTimeout))))
-
+describe("SessionMiddleware.middleware wherever it sits", () => {
   it.live("HttpRouter mounted under a prefix: the session still commits", () =>
     Effect.gen(function*() {
       const b = yield* browser
@@ -522,32 +452,14 @@ describe("SessionMiddleware.layerServer", () => {
       expect(read.headers["vary"]).toBe("Cookie")
     }).pipe(
       Effect.provide(
-        servingWithServerCommit(HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mountApp("/app", SessionMiddleware.middleware(router)))))
+        serving(HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mountApp("/app", SessionMiddleware.middleware(router)))))
       )
     ))
 
   it.live("a second middleware inside the first: the handler's session still commits", () =>
     writeThenReadBack().pipe(
-      Effect.provide(
-        servingWithServerCommit(HttpServer.serve(SessionMiddleware.middleware(SessionMiddleware.middleware(router))))
-      )
-    ))
-
-  it.live("HttpApi: a write sets the cookie, the next request reads it back, and a typed 500 still gets the cookie", () =>
-    Effect.gen(function*() {
-      yield* writeThenReadBack(JSON.parse)
-      const { failed } = yield* failAfterWrite
-      expect(failed.setCookie).toMatch(/^session=[^;]+;/)
-    }).pipe(Effect.provide(servingWithServerCommit(apiServer))))
-
-  it.live("HttpApi with CORS: both Vary: Origin and Vary: Cookie survive", () =>
-    corsKeepsBothVary("/write").pipe(Effect.provide(servingWithServerCommit(apiServerWithCors))))
-
-  it.live("HttpLayerRouter: a write sets the cookie and the next request reads it back", () =>
-    writeThenReadBack().pipe(Effect.provide(servingWithServerCommit(layerRouterServer))))
-
-  it.live("HttpLayerRouter: a route not given the middleware sends no Set-Cookie and no Vary", () =>
-    untouchedGetsNoSessionHeaders.pipe(Effect.provide(servingWithServerCommit(layerRouterServer))))
+      Effect.provide(serving(HttpServer.serve(SessionMiddleware.middleware(SessionMiddleware.middleware(router))))))
+    )
 
   it("HttpApp.toWebHandler: a web Request handled twice gets the commit of its own handling only", async () => {
     let calls = 0
@@ -558,10 +470,7 @@ describe("SessionMiddleware.layerServer", () => {
         Effect.as(Effect.suspend(() => calls++ === 0 ? writeColour : Effect.void), HttpServerResponse.text("ok"))
       )
     ))
-    const { dispose, handler } = HttpApp.toWebHandlerLayer(
-      app,
-      Layer.merge(layerWith(RedisClient.layerMemory, {}), SessionMiddleware.layerServer)
-    )
+    const { dispose, handler } = HttpApp.toWebHandlerLayer(app, layerWith(RedisClient.layerMemory, {}))
     const request = new Request("http://localhost/once")
     const first = await handler(request)
     const second = await handler(request)
@@ -570,9 +479,4 @@ describe("SessionMiddleware.layerServer", () => {
     expect(second.headers.get("set-cookie")).toBeNull()
     expect(second.headers.get("vary")).toBeNull()
   })
-
-  it.live("HttpLayerRouter, cookieOnException: false: a failing handler gets no cookie", () =>
-    failAfterWriteSendsNoCookie.pipe(
-      Effect.provide(servingWithServerCommit(layerRouterServer, { cookieOnException: false }))
-    ))
 })

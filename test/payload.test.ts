@@ -1,5 +1,5 @@
 /**
- * The stored session value (wire-format.md): UTF-8 JSON
+ * The stored session value: UTF-8 JSON
  * `{"m": data, "c": created, "v": 1, "t"?: timeout, "x"?: expiry}`,
  * shared with pyramid_session_redis.
  */
@@ -9,32 +9,32 @@ import {
   encode,
   epochSeconds,
   fingerprint,
-  jsonSerializer,
   type Payload,
   PAYLOAD_VERSION
 } from "../src/internal/payload.js"
+import * as Serializer from "../src/Serializer.js"
 
-const decodeJson = (text: string) => decode(jsonSerializer, text)
+const decodeJson = (text: string) => decode(Serializer.json, text)
 
 describe("payload", () => {
   describe("encode", () => {
     it("writes the keys in the order m, c, v, t, x", () => {
-      const text = encode(jsonSerializer, { m: { a: 1 }, c: 1700000000, v: 1, t: 1200, x: 1700001200 })
+      const text = encode(Serializer.json, { m: { a: 1 }, c: 1700000000, v: 1, t: 1200, x: 1700001200 })
       expect(text).toBe(`{"m":{"a":1},"c":1700000000,"v":1,"t":1200,"x":1700001200}`)
     })
 
     it("omits t and x when they are absent", () => {
-      const text = encode(jsonSerializer, { m: {}, c: 1700000000, v: 1 })
+      const text = encode(Serializer.json, { m: {}, c: 1700000000, v: 1 })
       expect(text).toBe(`{"m":{},"c":1700000000,"v":1}`)
     })
 
     it("omits t and x when they are explicitly undefined", () => {
-      const text = encode(jsonSerializer, { m: {}, c: 1700000000, v: 1, t: undefined, x: undefined })
+      const text = encode(Serializer.json, { m: {}, c: 1700000000, v: 1, t: undefined, x: undefined })
       expect(text).toBe(`{"m":{},"c":1700000000,"v":1}`)
     })
 
     it("writes t without x (timeout tracked only in the Redis TTL)", () => {
-      const text = encode(jsonSerializer, { m: {}, c: 1700000000, v: 1, t: 1200 })
+      const text = encode(Serializer.json, { m: {}, c: 1700000000, v: 1, t: 1200 })
       expect(text).toBe(`{"m":{},"c":1700000000,"v":1,"t":1200}`)
     })
 
@@ -52,11 +52,11 @@ describe("payload", () => {
         t: 1200,
         x: 1700001200
       }
-      expect(decodeJson(encode(jsonSerializer, payload))).toStrictEqual({ _tag: "Valid", payload })
+      expect(decodeJson(encode(Serializer.json, payload))).toStrictEqual({ _tag: "Valid", payload })
     })
 
     it("round-trips a payload without t and x, leaving them undefined", () => {
-      const decoded = decodeJson(encode(jsonSerializer, { m: { a: "b" }, c: 1700000000, v: 1 }))
+      const decoded = decodeJson(encode(Serializer.json, { m: { a: "b" }, c: 1700000000, v: 1 }))
       expect(decoded).toStrictEqual({
         _tag: "Valid",
         payload: { m: { a: "b" }, c: 1700000000, v: 1, t: undefined, x: undefined }
@@ -175,21 +175,21 @@ describe("payload", () => {
   describe("fingerprint", () => {
     it("is equal for equal data", () => {
       const data = { user: "ann", cart: [1, 2, { sku: "x" }], prefs: { theme: "dark" } }
-      expect(fingerprint(jsonSerializer, data)).toBe(fingerprint(jsonSerializer, structuredClone(data)))
+      expect(fingerprint(Serializer.json, data)).toBe(fingerprint(Serializer.json, structuredClone(data)))
     })
 
     it("differs after a nested change", () => {
       const data = { user: "ann", prefs: { theme: { color: "dark" } } }
-      const before = fingerprint(jsonSerializer, data)
+      const before = fingerprint(Serializer.json, data)
       data.prefs.theme.color = "light"
-      expect(fingerprint(jsonSerializer, data)).not.toBe(before)
+      expect(fingerprint(Serializer.json, data)).not.toBe(before)
     })
 
     it("differs after a value is appended to a nested array", () => {
       const data = { cart: [{ sku: "a" }] }
-      const before = fingerprint(jsonSerializer, data)
+      const before = fingerprint(Serializer.json, data)
       data.cart.push({ sku: "b" })
-      expect(fingerprint(jsonSerializer, data)).not.toBe(before)
+      expect(fingerprint(Serializer.json, data)).not.toBe(before)
     })
   })
 })

@@ -31,17 +31,14 @@ class Api extends HttpApi.make("api").add(
     .add(HttpApiEndpoint.get("whoami", "/whoami").addSuccess(Schema.Struct({ user: Schema.NullOr(Schema.String) })))
     .middleware(SessionMiddleware.HttpApiSession)
     .addError(RedisClient.SessionStoreError) // 503
-    .addError(InvalidSession.SessionDeserializationError) // 500
+    .addError(InvalidSession.SessionPayloadError) // 500
 ) {}
 
 const AuthLive = HttpApiBuilder.group(Api, "auth", (handlers) =>
   handlers
     .handle("login", ({ payload }) =>
       // a new session (and id) for the user: a session id known before login is worthless after it
-      Session.invalidate.pipe(
-        Effect.zipRight(Session.set(User, payload.user)),
-        Effect.catchTag("SessionValueError", Effect.die)
-      ))
+      Effect.zipRight(Session.invalidate, Session.set(User, payload.user)))
     .handle("whoami", () =>
       Session.get(User).pipe(
         Effect.map((user) => ({ user: Option.getOrNull(user) })),

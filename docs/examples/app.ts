@@ -47,7 +47,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { randomBytes, timingSafeEqual } from "node:crypto"
-import { RedisClient, Session, SessionMiddleware, SessionPolicy } from "../../src/index.js"
+import { RedisClient, Session, SessionDuration, SessionMiddleware, SessionPolicy } from "../../src/index.js"
 
 // -----------------------------------------------------------------------------
 // session keys
@@ -484,7 +484,7 @@ export const StoreLive: Layer.Layer<
  */
 export const PolicyLive: Layer.Layer<
   SessionPolicy.SessionPolicy,
-  SessionPolicy.InvalidPolicy | ConfigError.ConfigError
+  SessionPolicy.InvalidPolicy | SessionDuration.InvalidDuration | ConfigError.ConfigError
 > = Layer.unwrapEffect(
   Effect.gen(function*() {
     const secret = yield* Config.option(Config.redacted("SESSION_SECRET"))
@@ -508,9 +508,5 @@ export const PolicyLive: Layer.Layer<
   })
 )
 
-/**
- * Store and policy: everything the session app needs, and the server-level
- * commit handler (`SessionMiddleware.layerServer`), since this is provided
- * where the server is built.
- */
-export const SessionsLive = Layer.mergeAll(StoreLive, PolicyLive, SessionMiddleware.layerServer)
+/** Store and policy: everything the session app needs. */
+export const SessionsLive = Layer.mergeAll(StoreLive, PolicyLive)

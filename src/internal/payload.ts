@@ -1,36 +1,24 @@
 /**
- * The stored session value (wire-format.md): `{"m": data, "c": created,
- * "v": version, "t"?: timeout, "x"?: expiry}`, times in whole epoch seconds.
+ * The stored session value, shared with pyramid_session_redis: `{"m": data,
+ * "c": created, "v": version, "t"?: timeout, "x"?: expiry}`, times in whole
+ * epoch seconds. Imports nothing from Effect.
  */
 import { createHash } from "node:crypto"
+import type { Serializer } from "../Serializer.js"
 
 /** @internal */
 export const PAYLOAD_VERSION = 1
 
 /** @internal */
-export type SessionData = Record<string, unknown>
+export type Data = Record<string, unknown>
 
 /** @internal */
 export interface Payload {
-  readonly m: SessionData
+  readonly m: Data
   readonly c: number
   readonly v: number
   readonly t?: number | undefined
   readonly x?: number | undefined
-}
-
-/**
- * Turns payloads into strings and back. The default is JSON; a custom one
- * must round-trip whatever the application stores.
- */
-export interface Serializer {
-  readonly serialize: (value: unknown) => string
-  readonly deserialize: (text: string) => unknown
-}
-
-export const jsonSerializer: Serializer = {
-  serialize: (value) => JSON.stringify(value),
-  deserialize: (text) => JSON.parse(text)
 }
 
 /** @internal */
@@ -76,8 +64,8 @@ export const encode = (serializer: Serializer, payload: Payload): string => {
 }
 
 /** Fingerprint of the data, for change detection. */
-export const fingerprint = (serializer: Serializer, data: SessionData): string =>
+export const fingerprint = (serializer: Serializer, data: Data): string =>
   createHash("sha1").update(serializer.serialize(data)).digest("base64")
 
-/** Integer seconds, rounded up like the seed (`ceil(time.time())`). */
+/** Integer seconds, rounded up like pyramid_session_redis (`ceil(time.time())`). */
 export const epochSeconds = (millis: number): number => Math.ceil(millis / 1000)

@@ -1,22 +1,15 @@
 /**
  * Spans that cost nothing unless someone is tracing.
  *
- * A span on the request path is not free: it copies the fiber's context and
- * allocates a span even under Effect's built-in tracer, which exports
- * nowhere. Measured on the session read path, three spans cost about a third
- * of the request's CPU. So spans are opened only when the application
+ * A span copies the fiber's context and allocates even under Effect's
+ * built-in tracer, which exports nowhere; on a path this short that is a
+ * large share of the work. So spans are opened only when the application
  * installed a tracer of its own (e.g. `@effect/opentelemetry`).
  */
-import * as Context from "effect/Context"
-import type * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Tracer from "effect/Tracer"
 
 const builtinTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
-
-/** @internal */
-export const enabled = (services: Context.Context<DefaultServices.DefaultServices>): boolean =>
-  Context.get(services, Tracer.Tracer) !== builtinTracer
 
 /** @internal */
 export const span = <A, E, R>(

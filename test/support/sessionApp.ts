@@ -7,7 +7,6 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -18,6 +17,7 @@ import * as Tracer from "effect/Tracer"
 import type { RedisClientShape, SetOptions } from "../../src/RedisClient.js"
 import { RedisClient } from "../../src/RedisClient.js"
 import * as Session from "../../src/Session.js"
+import type * as SessionDuration from "../../src/SessionDuration.js"
 import * as SessionMiddleware from "../../src/SessionMiddleware.js"
 import * as SessionPolicy from "../../src/SessionPolicy.js"
 
@@ -34,10 +34,10 @@ const query = (name: string) =>
 const json = (body: unknown) => HttpServerResponse.unsafeJson(body)
 
 /** A route that applies `?seconds=S` to the session. */
-const withSeconds = <E>(apply: (session: Session.SessionShape, duration: Duration.DurationInput) => Effect.Effect<void, E>) =>
+const withSeconds = <E>(apply: (session: Session.SessionShape, duration: SessionDuration.SessionDuration) => Effect.Effect<void, E>) =>
   Effect.gen(function*() {
     const session = yield* Session.Session
-    yield* apply(session, `${Number(yield* query("seconds"))} seconds`)
+    yield* apply(session, `${Number(yield* query("seconds"))} seconds` as const)
     return json({ ok: true })
   })
 

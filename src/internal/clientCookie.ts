@@ -1,0 +1,50 @@
+/**
+ * The session cookie a request brought: read only once the session is used
+ * (and only that one cookie), verified once. It holds the request only until
+ * released; after that, only the `Cookie` header is kept.
+ */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Option from "effect/Option"
+import type { SessionPolicyShape } from "../SessionPolicy.js"
+import { cookieValue } from "./cookieHeader.js"
+
+/** @internal */
+export class ClientCookie {
+  #request: HttpServerRequest.HttpServerRequest | undefined
+  #header: string | undefined
+  #raw: { readonly value: string | undefined } | undefined
+  #id: Option.Option<string> | undefined
+
+  constructor(request: HttpServerRequest.HttpServerRequest, readonly policy: SessionPolicyShape) {
+    this.#request = request
+  }
+
+  /** The request, until released. */
+  get request(): HttpServerRequest.HttpServerRequest | undefined {
+    return this.#request
+  }
+
+  /** The raw cookie value, if the request has one. */
+  get raw(): string | undefined {
+    if (this.#raw === undefined) {
+      const header = this.#request === undefined ? this.#header : this.#request.headers["cookie"]
+      this.#raw = { value: header === undefined ? undefined : cookieValue(header, this.policy.cookie.name) }
+    }
+    return this.#raw.value
+  }
+
+  /** The session id the cookie names, if its signature verifies. */
+  get id(): Option.Option<string> {
+    if (this.#id === undefined) {
+      const raw = this.raw
+      this.#id = raw === undefined ? Option.none() : this.policy.signer.verify(raw)
+    }
+    return this.#id
+  }
+
+  /** Lets go of the request; a session used later still finds its cookie. */
+  release(): void {
+    if (this.#raw === undefined && this.#request !== undefined) this.#header = this.#request.headers["cookie"]
+    this.#request = undefined
+  }
+}

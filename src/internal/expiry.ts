@@ -1,0 +1,99 @@
+/**
+ * When a session expires and how that is stored: the idle timeout in the
+ * Redis TTL, the payload's own expiry `x`, or both. Pure functions of the
+ * policy, the session's times and the clock reading they are given; imports
+ * nothing from Effect.
+ */
+import { type Data, type Payload, PAYLOAD_VERSION } from "./payload.js"
+
+/** The policy's timing settings, in whole seconds. */
+export interface ExpiryRules {
+  /** Idle timeout; undefined: sessions never time out. */
+  readonly timeout: number | undefined
+  readonly timeoutTrigger: number | undefined
+  /** The timeout lives in the Redis TTL. */
+  readonly redisTtl: boolean
+  /** The payload carries its expiry `x`. */
+  readonly payloadExpiry: boolean
+}
+
+/** A session's times, epoch seconds. */
+export interface Times {
+  readonly created: number
+  /** This session's idle timeout (the policy's, or one adjusted for it). */
+  readonly timeout: number | undefined
+  /** The stored `x`, or one pinned by `adjustPayloadExpiry`. */
+  readonly expiresAt: number | undefined
+  /** `expiresAt` was set by the application and is written as is. */
+  readonly pinned: boolean
+}
+
+/** A new session's times. */
+export const fresh = (rules: ExpiryRules, now: number): Times => ({
+  created: now,
+  timeout: rules.timeout,
+  expiresAt: undefined,
+  pinned: false
+})
+
+/**
+ * The TTL a read slides in the same command (`GETEX`), or undefined for a
+ * plain `GET`: with a trigger, the TTL moves only when `x` is rewritten.
+ */
+export const slideOnRead = (rules: ExpiryRules): number | undefined =>
+  rules.redisTtl && rules.timeoutTrigger === undefined ? rules.timeout : undefined
+
+/** A loaded payload whose `x` has passed is over, whatever its TTL says. */
+export const isExpired = (payload: Payload, now: number): boolean => payload.x !== undefined && now > payload.x
+
+/** What loading a payload implies for its times. */
+export interface Adopted {
+  readonly times: Times
+  /** The payload must be written again even if no value changes (its `x` moves or goes). */
+  readonly rewrite: boolean
+  /** Seconds to set the TTL to after the response: the read slid it to the policy's timeout instead. */
+  readonly ttlRefresh: number | undefined
+}
+
+export const adopt = (rules: ExpiryRules, payload: Payload, now: number): Adopted => {
+  // A stored timeout of 0 would be an invalid EX: treat it as absent.
+  const timeout = payload.t !== undefined && payload.t > 0 ? payload.t : rules.timeout
+  const times: Times = { created: payload.c, timeout, expiresAt: payload.x, pinned: false }
+  let rewrite: boolean
+  if (rules.payloadExpiry && timeout !== undefined) {
+    // A per-session timeout shorter than the trigger would rewrite on every read: cap the trigger at half of it.
+    rewrite = rules.timeoutTrigger !== undefined
+      ? payload.x === undefined || now >= payload.x - Math.min(rules.timeoutTrigger, Math.floor(timeout / 2))
+      : payload.x !== now + timeout
+  } else {
+    // An `x` written under another policy would end an active session: drop it once.
+    rewrite = payload.x !== undefined
+  }
+  const slid = slideOnRead(rules) !== undefined
+  return { times, rewrite, ttlRefresh: slid && timeout !== undefined && timeout !== rules.timeout ? timeout : undefined }
+}
+
+/** The payload to write at `now`. */
+export const payloadAt = (rules: ExpiryRules, times: Times, values: Data, now: number): Payload => ({
+  m: values,
+  c: times.created,
+  v: PAYLOAD_VERSION,
+  t: times.timeout,
+  x: times.pinned
+    ? times.expiresAt
+    : rules.payloadExpiry && times.timeout !== undefined
+    ? now + times.timeout
+    : undefined
+})
+
+/** The `EX` of a write, if the timeout lives in the TTL. */
+export const ttlSeconds = (rules: ExpiryRules, times: Times): number | undefined =>
+  rules.redisTtl ? times.timeout : undefined
+
+/** When the session expires if left idle from now; `willWrite`: this request writes the payload. */
+export const nextExpiry = (rules: ExpiryRules, times: Times, now: number, willWrite: boolean): number | undefined => {
+  if (times.pinned) return times.expiresAt
+  if (times.timeout === undefined) return undefined
+  if (rules.payloadExpiry && !willWrite && times.expiresAt !== undefined) return times.expiresAt
+  return now + times.timeout
+}

@@ -1,0 +1,66 @@
+/**
+ * The policy's environment variables: pyramid_session_redis's setting names,
+ * upper-cased, with `SESSION_` in front. Times are whole seconds.
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type { Options, SameSite } from "../SessionPolicy.js"
+
+const seconds = (name: string) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "Expected whole seconds, zero or more", validation: (n) => n >= 0 }),
+    Config.map(Duration.seconds)
+  )
+
+/**
+ * `SESSION_TIMEOUT`: seconds, or `0` / `none` for no timeout.
+ */
+const timeoutConfig = Config.string("SESSION_TIMEOUT").pipe(
+  Config.mapOrFail((text): Either.Either<Duration.Duration | null, ConfigError.ConfigError> => {
+    const value = text.trim().toLowerCase()
+    if (value === "none" || value === "0") return Either.right(null)
+    return /^\d+$/.test(value)
+      ? Either.right(Duration.seconds(Number(value)))
+      : Either.left(
+        // the provider prefixes this with the variable's path itself
+        ConfigError.InvalidData([], `Expected whole seconds or "none", got "${text}"`)
+      )
+  })
+)
+
+const sameSiteConfig = Config.string("SESSION_COOKIE_SAMESITE").pipe(
+  Config.mapOrFail((text): Either.Either<SameSite, ConfigError.ConfigError> => {
+    const value = text.trim().toLowerCase()
+    return value === "lax" || value === "strict" || value === "none"
+      ? Either.right(value)
+      : Either.left(ConfigError.InvalidData([], `Expected lax, strict or none, got "${text}"`))
+  })
+)
+
+const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), Option.getOrUndefined)
+
+/** @internal */
+export const options: Config.Config<Options> = Config.all({
+  secret: optional(Config.redacted("SESSION_SECRET")),
+  timeout: optional(timeoutConfig),
+  timeoutTrigger: optional(seconds("SESSION_TIMEOUT_TRIGGER")),
+  setRedisTtl: optional(Config.boolean("SESSION_SET_REDIS_TTL")),
+  readHeavy: optional(Config.boolean("SESSION_SET_REDIS_TTL_READHEAVY")),
+  payloadExpiry: optional(Config.boolean("SESSION_PYTHON_EXPIRES")),
+  detectChanges: optional(Config.boolean("SESSION_DETECT_CHANGES")),
+  deserializationFailsNew: optional(Config.boolean("SESSION_DESERIALIZED_FAILS_NEW")),
+  invalidateEmptySession: optional(Config.boolean("SESSION_INVALIDATE_EMPTY_SESSION")),
+  cookieName: optional(Config.string("SESSION_COOKIE_NAME")),
+  cookiePath: optional(Config.string("SESSION_COOKIE_PATH")),
+  cookieDomain: optional(Config.string("SESSION_COOKIE_DOMAIN")),
+  cookieSecure: optional(Config.boolean("SESSION_COOKIE_SECURE")),
+  cookieHttpOnly: optional(Config.boolean("SESSION_COOKIE_HTTPONLY")),
+  cookieSameSite: optional(sameSiteConfig),
+  cookieMaxAge: optional(seconds("SESSION_COOKIE_MAX_AGE")),
+  cookieOnException: optional(Config.boolean("SESSION_COOKIE_ON_EXCEPTION")),
+  idPrefix: optional(Config.string("SESSION_PREFIX"))
+})

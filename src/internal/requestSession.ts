@@ -1,0 +1,383 @@
+/**
+ * One request's session, the effectful shell around `SessionState`: loads
+ * it lazily and once, sends its writes through `RedisClient`, and commits it
+ * before the response is sent. The commit takes a snapshot of the state,
+ * asks the pure decision in `commit.ts` what to write and what to do with
+ * the cookie, and applies that plan.
+ */
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as InvalidSession from "../InvalidSession.js"
+import { type RedisClientShape, SessionStoreError } from "../RedisClient.js"
+import type { SessionError, SessionShape } from "../Session.js"
+import type { SessionPolicyShape } from "../SessionPolicy.js"
+import { ClientCookie } from "./clientCookie.js"
+import * as Commit from "./commit.js"
+import { Once } from "./once.js"
+import * as Payload from "./payload.js"
+import * as ResponseCookie from "./responseCookie.js"
+import { SessionService } from "./sessionService.js"
+import { SessionState } from "./sessionState.js"
+import * as Store from "./store.js"
+import * as Tracing from "./tracing.js"
+
+const epochSeconds = (clock: Clock.Clock): number => Payload.epochSeconds(clock.unsafeCurrentTimeMillis())
+const nowSeconds = Effect.clockWith((clock) => Effect.succeed(epochSeconds(clock)))
+
+/** `Decided` keeps the cookie, to re-apply if the platform renders another response after the commit. */
+type CommitState =
+  | { readonly _tag: "Open" }
+  | { readonly _tag: "Done" }
+  | { readonly _tag: "Decided"; readonly cookie: Commit.CookieAction; readonly now: number }
+
+const open: CommitState = { _tag: "Open" }
+const done: CommitState = { _tag: "Done" }
+const unchanged: Commit.Outcome = { _tag: "Unchanged" }
+const updated: Commit.Outcome = { _tag: "Updated" }
+const gone: Commit.Outcome = { _tag: "Gone" }
+const deleted: Commit.Outcome = { _tag: "Deleted" }
+const noIds: ReadonlyArray<string> = []
+
+/** @internal */
+export class RequestSession {
+  readonly service: SessionShape = new SessionService(this)
+  /** Made when first needed: most requests never touch their session. */
+  #state: SessionState | undefined
+
+  readonly #load = new Once<SessionError>()
+  readonly #cookie: ClientCookie
+  /** The request's scope, until the commit: for the TTL refresh after the response. */
+  #scope: Scope.Scope | undefined
+  /** A session operation ran: the commit has something to look at. */
+  #touched = false
+  /** The session cookie was read: the response depends on it (`Vary: Cookie`). */
+  #cookieRead = false
+  #recookie = false
+  #cookieMaxAge: number | undefined
+  #cookieExpires: Date | number | undefined
+  /** The handler failed (recorded by the middleware; where it can't see, a 5xx status counts). */
+  #failed = false
+  /** A write's store failure in this request (a load's is kept by `#load`): for `Retry-After`. */
+  #storeError: SessionStoreError | undefined
+  #commit: CommitState = open
+  /** Made by the first `persistNow`: overlapping writes would create two keys for one new session. */
+  #writeLock: Effect.Semaphore | undefined
+
+  constructor(
+    readonly policy: SessionPolicyShape,
+    readonly redis: RedisClientShape,
+    request: HttpServerRequest.HttpServerRequest,
+    scope: Scope.Scope
+  ) {
+    this.#cookie = new ClientCookie(request, policy)
+    this.#scope = scope
+    this.#cookieMaxAge = policy.cookie.maxAge
+    this.#cookieExpires = policy.cookie.expires
+  }
+
+  get state(): SessionState {
+    return this.#state ??= new SessionState(this.policy)
+  }
+
+  /** Lets go of the request once the response is decided. */
+  #release(): void {
+    this.#cookie.release()
+    this.#scope = undefined
+  }
+
+  // --- loading ----------------------------------------------------------------
+
+  /** Loads once per request, however many operations race for it. */
+  ensureLoaded(): Effect.Effect<void, SessionError> {
+    this.#touched = true
+    return this.#load.run(() =>
+      Effect.clockWith((clock) => this.#loadAt(epochSeconds(clock))).pipe(
+        Tracing.withSpan("Session.load")
+      )
+    )
+  }
+
+  #loadAt(now: number): Effect.Effect<void, SessionError> {
+    const state = this.state
+    state.startFresh(now)
+    this.#cookieRead = true
+    if (this.#cookie.raw === undefined) return this.#report(new InvalidSession.NoSessionCookie())
+    const id = this.#cookie.id
+    if (Option.isNone(id)) return this.#report(new InvalidSession.InvalidCookie())
+    return Effect.flatMap(Store.load(this.policy, this.redis, id.value, now), (loaded) => {
+      if (loaded._tag === "Invalid") {
+        if (loaded.stale) state.expired(id.value)
+        return this.#report(loaded.cause)
+      }
+      state.adopt(id.value, loaded.payload, now)
+      return state.ttlRefresh === undefined ? Effect.void : this.#scheduleTtlRefresh()
+    })
+  }
+
+  #report(cause: InvalidSession.InvalidSession): Effect.Effect<void> {
+    const counted = InvalidSession.count(cause)
+    const hook = this.policy.onInvalid
+    const request = this.#cookie.request
+    if (hook === undefined || request === undefined) return counted
+    return Effect.zipRight(
+      counted,
+      Effect.catchAllCause(hook(request, cause), (failure) => Effect.logWarning("session onInvalid hook failed", failure))
+    )
+  }
+
+  /** The store failure of this request, if any: a write's, or the load's. */
+  #storeFailure(): SessionStoreError | undefined {
+    if (this.#storeError !== undefined) return this.#storeError
+    const failure = this.#load.failure
+    const error = failure === undefined ? undefined : Option.getOrUndefined(Cause.failureOption(failure))
+    return error instanceof SessionStoreError ? error : undefined
+  }
+
+  /** A store write of this session: its failure is remembered for `Retry-After`. */
+  #store<A, E>(command: Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.tapError(command, (error) =>
+      Effect.sync(() => {
+        if (error instanceof SessionStoreError) this.#storeError = error
+      }))
+  }
+
+  // --- operations that need no load -------------------------------------------
+
+  /** Runs `f` on the loaded session; decided when run, not when built. */
+  withLoaded<A>(f: (state: SessionState) => A): Effect.Effect<A, SessionError> {
+    return Effect.suspend(() => {
+      if (!this.#load.done) return Effect.map(this.ensureLoaded(), () => f(this.state))
+      this.#touched = true
+      return Effect.succeed(f(this.state))
+    })
+  }
+
+  adjustCookie(change: { readonly maxAge: number | undefined } | { readonly expires: Date | number | undefined }): void {
+    this.markRecookie()
+    if ("maxAge" in change) this.#cookieMaxAge = change.maxAge
+    else this.#cookieExpires = change.expires
+  }
+
+  markRecookie(): void {
+    this.#touched = true
+    this.#recookie = true
+  }
+
+  /** For the middleware's `Effect.tapErrorCause` around the handler. */
+  readonly markFailed = (): Effect.Effect<void> =>
+    Effect.sync(() => {
+      this.#failed = true
+    })
+
+  invalidate(): Effect.Effect<void> {
+    this.#touched = true
+    // Not loaded: the cookie's session is deleted without reading it.
+    if (!this.#load.done) Option.map(this.#cookie.id, (id) => this.state.stale(id))
+    if (this.#cookie.raw !== undefined) this.state.expireClientCookie = true
+    // A load in progress would adopt the old session after this: let it finish first.
+    return Effect.zipRight(
+      this.#load.settled(),
+      Effect.map(nowSeconds, (now) => {
+        this.state.invalidate(now)
+        this.#load.complete()
+      })
+    )
+  }
+
+  // --- persistence ------------------------------------------------------------
+
+  #create(id: string | undefined, now: number): Effect.Effect<string, SessionStoreError> {
+    const state = this.state
+    const payload = state.payloadAt(now)
+    const text = Payload.encode(this.policy.serializer, payload)
+    return Effect.tap(
+      this.#store(Store.create(this.policy, this.redis, id, text, state.ttlSeconds)),
+      (written) => state.created(written, payload)
+    )
+  }
+
+  #update(id: string, now: number): Effect.Effect<boolean, SessionStoreError> {
+    const state = this.state
+    const payload = state.payloadAt(now)
+    const text = Payload.encode(this.policy.serializer, payload)
+    return Effect.tap(
+      this.#store(Store.update(this.redis, id, text, state.ttlSeconds)),
+      (written) => written ? state.saved(payload) : state.gone()
+    )
+  }
+
+  persistNow(): Effect.Effect<void, SessionError> {
+    // Decided inside the lock, once the previous write is done.
+    return (this.#writeLock ??= Effect.unsafeMakeSemaphore(1)).withPermits(1)(Effect.suspend(() =>
+      Effect.flatMap(this.ensureLoaded(), () => {
+        const backing = this.state.backing
+        switch (backing._tag) {
+          case "Gone":
+            return Effect.void
+          case "Stored":
+            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#update(backing.id, now)))
+          case "New":
+            if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
+            if (this.#commit._tag !== "Open") {
+              // The response has gone without a cookie for it: a key now would be an orphan.
+              return Effect.logWarning("persistNow after the response: a new session cannot be created any more")
+            }
+            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#create(backing.id, now)))
+        }
+      })
+    ))
+  }
+
+  refreshNow(): Effect.Effect<void, SessionError> {
+    return Effect.flatMap(this.ensureLoaded(), () => {
+      const { backing, ttlSeconds } = this.state
+      if (backing._tag !== "Stored" || ttlSeconds === undefined) return Effect.void
+      this.state.ttlRefresh = undefined
+      return Effect.asVoid(this.#store(this.redis.expire(backing.id, ttlSeconds)))
+    })
+  }
+
+  /** A session loads once, so this runs at most once per request. */
+  #scheduleTtlRefresh(): Effect.Effect<void> {
+    // Loaded after the response (a streaming body): refresh right away.
+    return this.#scope === undefined ? this.#refreshTtl() : Scope.addFinalizer(this.#scope, this.#refreshTtl())
+  }
+
+  /** The deferred TTL refresh, after the response is sent. Never fails. */
+  #refreshTtl(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const { backing, ttlRefresh } = this.state
+      if (ttlRefresh === undefined || backing._tag !== "Stored") return Effect.void
+      return this.redis.expire(backing.id, ttlRefresh).pipe(
+        Effect.asVoid,
+        Effect.catchAll((error) => Effect.logWarning("session TTL refresh failed", error)),
+        Tracing.withSpan("Session.refreshTtl")
+      )
+    })
+  }
+
+  // --- the commit -------------------------------------------------------------
+
+  #snapshot(
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse
+  ): Commit.Snapshot {
+    const state = this.state
+    const check = this.policy.responseAllowsCookie
+    const loaded = this.#load.done
+    return {
+      backing: state.backing,
+      loaded,
+      empty: state.data.isEmpty,
+      changed: state.changed,
+      staleIds: state.staleIds === undefined ? noIds : [...state.staleIds],
+      expireClientCookie: state.expireClientCookie,
+      recookie: this.#recookie,
+      clientId: this.#recookie && !loaded ? Option.getOrUndefined(this.#cookie.id) : undefined,
+      response: {
+        status: response.status,
+        failed: this.#failed,
+        checkPassed: check === undefined || check(request, response)
+      }
+    }
+  }
+
+  #apply(plan: Commit.WritePlan, now: number): Effect.Effect<Commit.Outcome, SessionStoreError> {
+    const write = plan.write
+    const written: Effect.Effect<Commit.Outcome, SessionStoreError> = write._tag === "None"
+      ? Effect.succeed(unchanged)
+      : write._tag === "Create"
+      ? Effect.map(this.#create(write.id, now), (id) => ({ _tag: "Created", id }))
+      : write._tag === "Update"
+      ? Effect.map(this.#update(write.id, now), (ok) => ok ? updated : gone)
+      : Effect.suspend(() => {
+        this.state.deleted()
+        return Effect.as(this.#store(this.redis.del(write.id)), deleted)
+      })
+    if (plan.deletes.length === 0) return written
+    const deletes = Effect.forEach(plan.deletes, (id) => this.#store(this.redis.del(id)), { discard: true })
+    return Effect.zipRight(deletes, written)
+  }
+
+  /**
+   * The pre-response handler: writes what the request changed, then sets or
+   * expires the cookie. Never fails: a store error becomes its 503.
+   */
+  readonly commit = (
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+    // The platform runs pre-response handlers again on its error path when a later one fails:
+    // commit once, and give that response the cookie already decided.
+    const state = this.#commit
+    if (state._tag === "Decided") return Effect.succeed(this.#decorate(response, state.cookie, state.now))
+    this.#commit = done
+    if (state._tag === "Done" || !this.#touched) {
+      this.#release()
+      return Effect.succeed(response)
+    }
+    // Without `persistNow` nothing else writes; with it, decide once its write is done.
+    return this.#writeLock === undefined
+      ? this.#decide(request, response)
+      : this.#writeLock.withPermits(1)(Effect.suspend(() => this.#decide(request, response)))
+  }
+
+  #decide(
+    request: HttpServerRequest.HttpServerRequest,
+    response: HttpServerResponse.HttpServerResponse
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse> {
+    const snapshot = this.#snapshot(request, response)
+    const plan = Commit.planWrites(this.policy, snapshot)
+    // Nothing to write (the common read): no span, and no clock unless a cookie goes out.
+    if (!Commit.hasWrites(plan)) {
+      const cookie = Commit.planCookie(this.policy, snapshot)
+      return cookie._tag === "Keep"
+        ? Effect.succeed(this.#finish(response, cookie, 0))
+        : Effect.clockWith((clock) => Effect.succeed(this.#finish(response, cookie, epochSeconds(clock))))
+    }
+    return Effect.clockWith((clock) => {
+      const now = epochSeconds(clock)
+      return Effect.map(
+        this.#apply(plan, now),
+        (outcome) => this.#finish(response, Commit.planCookie(this.policy, snapshot, outcome), now)
+      )
+    }).pipe(
+      Tracing.withSpan("Session.commit"),
+      Effect.catchTag("SessionStoreError", (error) => {
+        this.#release()
+        return Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error))
+      })
+    )
+  }
+
+  #finish(
+    response: HttpServerResponse.HttpServerResponse,
+    cookie: Commit.CookieAction,
+    now: number
+  ): HttpServerResponse.HttpServerResponse {
+    this.#commit = { _tag: "Decided", cookie, now }
+    this.#release()
+    return this.#decorate(response, cookie, now)
+  }
+
+  #decorate(
+    response: HttpServerResponse.HttpServerResponse,
+    cookie: Commit.CookieAction,
+    now: number
+  ): HttpServerResponse.HttpServerResponse {
+    return ResponseCookie.decorate(response, cookie, {
+      policy: this.policy,
+      maxAge: this.#cookieMaxAge,
+      expires: this.#cookieExpires,
+      now,
+      storeRetryAfter: this.#storeFailure()?.retryAfterSeconds,
+      cookieRead: this.#cookieRead
+    })
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Applies a commit's cookie decision to the response: `Set-Cookie` with the
+ * signed id or an expiring one, and the headers `planHeaders` asks for.
+ */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Duration from "effect/Duration"
+import type { SessionPolicyShape } from "../SessionPolicy.js"
+import * as Commit from "./commit.js"
+
+/** @internal */
+export interface CookieContext {
+  readonly policy: SessionPolicyShape
+  /** This response's Max-Age in seconds (the policy's, or one adjusted in the request). */
+  readonly maxAge: number | undefined
+  /** An absolute date, or seconds from `now`. */
+  readonly expires: Date | number | undefined
+  /** Epoch seconds. */
+  readonly now: number
+  readonly storeRetryAfter: number | undefined
+  readonly cookieRead: boolean
+}
+
+const cookieOptions = ({ expires, maxAge, now, policy }: CookieContext) => {
+  const c = policy.cookie
+  const at = typeof expires === "number" ? new Date((now + expires) * 1000) : expires
+  return {
+    path: c.path,
+    secure: c.secure,
+    httpOnly: c.httpOnly,
+    sameSite: c.sameSite,
+    ...(c.domain === undefined ? {} : { domain: c.domain }),
+    ...(c.partitioned ? { partitioned: true } : {}),
+    ...(maxAge === undefined ? {} : { maxAge: Duration.seconds(maxAge) }),
+    ...(at === undefined ? {} : { expires: at })
+  }
+}
+
+/** @internal */
+export const decorate = (
+  response: HttpServerResponse.HttpServerResponse,
+  cookie: Commit.CookieAction,
+  context: CookieContext
+): HttpServerResponse.HttpServerResponse => {
+  const name = context.policy.cookie.name
+  // Name and attributes were validated with the policy; the value is the signer's output.
+  let out = cookie._tag === "Set"
+    ? HttpServerResponse.unsafeSetCookie(response, name, context.policy.signer.sign(cookie.id), cookieOptions(context))
+    : cookie._tag === "Expire"
+    ? HttpServerResponse.unsafeSetCookie(response, name, "", {
+      ...cookieOptions(context),
+      maxAge: Duration.zero,
+      expires: new Date(0)
+    })
+    : response
+  const headers = out.headers
+  const changes = Commit.planHeaders(cookie, {
+    vary: headers["vary"],
+    cacheControl: headers["cache-control"],
+    retryAfter: headers["retry-after"],
+    status: out.status,
+    storeRetryAfter: context.storeRetryAfter,
+    cookieRead: context.cookieRead
+  })
+  if (changes.cacheControl !== undefined) out = HttpServerResponse.setHeader(out, "cache-control", changes.cacheControl)
+  if (changes.vary !== undefined) out = HttpServerResponse.setHeader(out, "vary", changes.vary)
+  if (changes.retryAfter !== undefined) out = HttpServerResponse.setHeader(out, "retry-after", changes.retryAfter)
+  return out
+}

@@ -1,0 +1,55 @@
+/**
+ * The headers a session adds to a response: `Vary: Cookie` whenever the
+ * response depends on the session cookie, and a `Cache-Control` that keeps
+ * shared caches away from any response that sets or expires it. Pure string
+ * functions; imports nothing from Effect.
+ */
+
+/** `Vary` with `Cookie` in it; unchanged when it already lists `Cookie` or `*`. */
+export const varyWithCookie = (vary: string | undefined): string => {
+  if (vary === undefined || vary.trim() === "") return "Cookie"
+  const parts = vary.split(",").map((part) => part.trim().toLowerCase())
+  if (parts.includes("cookie") || parts.includes("*")) return vary
+  return `${vary}, Cookie`
+}
+
+/** `Cache-Control` directives: split at commas outside quoted strings (`no-cache="a, b"` is one). */
+const cacheDirectives = (value: string): Array<string> => {
+  const directives: Array<string> = []
+  let current = ""
+  let quoted = false
+  for (const char of value) {
+    if (char === "\"") quoted = !quoted
+    if (char === "," && !quoted) {
+      directives.push(current.trim())
+      current = ""
+    } else {
+      current += char
+    }
+  }
+  directives.push(current.trim())
+  return directives.filter((d) => d !== "")
+}
+
+const directiveName = (directive: string) => directive.split("=")[0]?.trim().toLowerCase() ?? ""
+
+/** Keeps every shared cache away. A qualified `private="set-cookie"` does not: it only hides the listed headers. */
+const forbidsSharedCaches = (directive: string) =>
+  directive.toLowerCase() === "private" || directiveName(directive) === "no-store"
+
+/**
+ * `Cache-Control` for a response that sets or expires a cookie: no shared
+ * cache may store it. A bare `private` is added unless it or `no-store` is
+ * there, and `public`, `s-maxage` and a qualified `private` are dropped; the
+ * rest (`max-age`, `no-cache`, …) stays, for the browser's own cache.
+ */
+export const privateCacheControl = (value: string | undefined): string => {
+  const directives = cacheDirectives(value ?? "")
+  const kept = directives.filter((d) => {
+    const name = directiveName(d)
+    return name !== "public" && name !== "s-maxage" && (name !== "private" || forbidsSharedCaches(d))
+  })
+  const isPrivate = kept.some(forbidsSharedCaches)
+  if (isPrivate && kept.length === directives.length && value !== undefined) return value
+  return (isPrivate ? kept : ["private", ...kept]).join(", ")
+}

@@ -1,0 +1,154 @@
+/**
+ * One session as a request holds it: where it stands against the store, its
+ * values, its times, and what is owed to the store and the client. Plain
+ * state with the rules that change it; it knows neither HTTP nor the store
+ * and imports nothing from Effect. `RequestSession` moves it through loads
+ * and writes; `commit.ts` reads a snapshot of it.
+ */
+import type { Backing } from "./commit.js"
+import * as Expiry from "./expiry.js"
+import type { Payload } from "./payload.js"
+import { type DataOptions, SessionData } from "./sessionData.js"
+
+/** The policy settings the state reads. */
+export interface StateRules extends Expiry.ExpiryRules, DataOptions {
+  readonly generateId: () => string
+}
+
+const newSession: Backing = { _tag: "New", id: undefined, idRequested: false }
+
+/** @internal */
+export class SessionState {
+  backing: Backing = newSession
+  data: SessionData
+  times: Expiry.Times
+  /** The payload must be written even if no value changed (its expiry or timeout moved). */
+  rewrite = false
+  /** Seconds to set the TTL to after the response (a per-session timeout that the read slid away). */
+  ttlRefresh: number | undefined
+  /** Keys to delete at the commit: invalidated or expired sessions. */
+  staleIds: Set<string> | undefined
+  /** The client's cookie names a session that is over. */
+  expireClientCookie = false
+
+  constructor(readonly rules: StateRules) {
+    this.data = new SessionData({}, rules)
+    this.times = Expiry.fresh(rules, 0)
+  }
+
+  /** A new, empty session from `now` (what a request without a usable session gets). */
+  startFresh(now: number): void {
+    this.backing = newSession
+    this.data = new SessionData({}, this.rules)
+    this.times = Expiry.fresh(this.rules, now)
+    this.rewrite = false
+    this.ttlRefresh = undefined
+  }
+
+  /** The stored session `id` as loaded at `now`. */
+  adopt(id: string, payload: Payload, now: number): void {
+    const adopted = Expiry.adopt(this.rules, payload, now)
+    this.backing = { _tag: "Stored", id, createdHere: false }
+    this.data = new SessionData(payload.m, this.rules)
+    this.times = adopted.times
+    this.rewrite = adopted.rewrite
+    this.ttlRefresh = adopted.ttlRefresh
+  }
+
+  /** The key `id` is over: delete it at the commit, and expire the client's cookie. */
+  expired(id: string): void {
+    this.stale(id)
+    this.expireClientCookie = true
+  }
+
+  stale(id: string): void {
+    ;(this.staleIds ??= new Set()).add(id)
+  }
+
+  /** Ends the stored session, if any; later writes start a new one. */
+  invalidate(now: number): void {
+    if (this.backing._tag === "Stored") this.stale(this.backing.id)
+    this.startFresh(now)
+  }
+
+  get isNew(): boolean {
+    return this.backing._tag !== "Stored" || this.backing.createdHere
+  }
+
+  /** The payload differs from what is stored. */
+  get changed(): boolean {
+    return this.rewrite || this.data.changed
+  }
+
+  ensureId(): string {
+    const backing = this.backing
+    if (backing._tag === "Stored") return backing.id
+    const id = backing._tag === "New" && backing.id !== undefined ? backing.id : this.rules.generateId()
+    // A session that vanished stays gone: the id is never written.
+    if (backing._tag === "New") this.backing = { _tag: "New", id, idRequested: true }
+    return id
+  }
+
+  /**
+   * Like pyramid_session_redis's `session_id_safecheck`: the id a session
+   * with data has or will get. It is fixed now, so the answer stays true;
+   * unlike `ensureId`, the session is written only if it keeps data.
+   */
+  idIfExists(): string | undefined {
+    const backing = this.backing
+    if (this.data.isEmpty || backing._tag === "Gone") return undefined
+    if (backing._tag === "Stored") return backing.id
+    const id = backing.id ?? this.rules.generateId()
+    this.backing = { ...backing, id }
+    return id
+  }
+
+  /** This session's idle timeout in seconds; zero restores the policy's. */
+  adjustTimeout(seconds: number): void {
+    this.times = { ...this.times, timeout: seconds === 0 ? this.rules.timeout : seconds }
+    this.rewrite = true
+  }
+
+  adjustPayloadExpiry(epochSeconds: number): void {
+    this.times = { ...this.times, expiresAt: Math.ceil(epochSeconds), pinned: true }
+    this.rewrite = true
+  }
+
+  /** When the session expires if left idle from `now`. */
+  expiresAt(now: number): number | undefined {
+    return Expiry.nextExpiry(this.rules, this.times, now, this.backing._tag !== "Stored" || this.changed)
+  }
+
+  payloadAt(now: number): Payload {
+    return Expiry.payloadAt(this.rules, this.times, this.data.values, now)
+  }
+
+  get ttlSeconds(): number | undefined {
+    return Expiry.ttlSeconds(this.rules, this.times)
+  }
+
+  /** `payload` was written: changes count from here. */
+  saved(payload: Payload): void {
+    this.times = { ...this.times, expiresAt: payload.x }
+    this.data.saved()
+    this.rewrite = false
+    this.ttlRefresh = undefined
+  }
+
+  /** This request created the key `id` with `payload`. */
+  created(id: string, payload: Payload): void {
+    this.backing = { _tag: "Stored", id, createdHere: true }
+    this.saved(payload)
+  }
+
+  /** Another request deleted the key while this one held it: the session is over here too. */
+  gone(): void {
+    this.backing = { _tag: "Gone" }
+    this.expireClientCookie = true
+  }
+
+  /** The commit deleted the key. */
+  deleted(): void {
+    this.backing = newSession
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Loading and persisting one session through `RedisClient`: which command,
+ * and what its reply means. Keys are session ids, so logs name a session
+ * only by `redactId`.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { createHmac, randomBytes } from "node:crypto"
+import * as InvalidSession from "../InvalidSession.js"
+import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
+import type { SessionError } from "../Session.js"
+import type { SessionPolicyShape } from "../SessionPolicy.js"
+import * as Expiry from "./expiry.js"
+import * as Payload from "./payload.js"
+
+/** `SET NX` attempts before the id generator is declared broken. */
+const CREATE_ATTEMPTS = 3
+
+const redactKey = randomBytes(32)
+
+/** A short tag for logs, keyed per process so that even guessable custom ids can't be recovered. */
+export const redactId = (id: string): string => createHmac("sha256", redactKey).update(id).digest("hex").slice(0, 12)
+
+export type Loaded =
+  | { readonly _tag: "Found"; readonly payload: Payload.Payload }
+  /** `stale`: the key is over for good and must be deleted (reads would keep sliding its TTL). */
+  | { readonly _tag: "Invalid"; readonly cause: InvalidSession.InvalidSession; readonly stale: boolean }
+
+const invalid = (cause: InvalidSession.InvalidSession, stale = false): Loaded => ({ _tag: "Invalid", cause, stale })
+
+/** Reads a session; the read also slides the TTL when that is where the timeout lives (`GETEX`). */
+export const load = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  id: string,
+  now: number
+): Effect.Effect<Loaded, SessionError> => {
+  const slide = Expiry.slideOnRead(policy)
+  const read = slide === undefined ? redis.get(id) : redis.getEx(id, slide)
+  return Effect.flatMap(read, (raw): Effect.Effect<Loaded, SessionError> => {
+    if (Option.isNone(raw)) return Effect.succeed(invalid(new InvalidSession.NotInBackend()))
+    const decoded = Payload.decode(policy.serializer, raw.value)
+    switch (decoded._tag) {
+      case "Undecodable":
+        return policy.deserializationFailsNew
+          ? Effect.succeed(invalid(new InvalidSession.PayloadUndecodable({ reason: decoded.reason })))
+          : Effect.fail(new InvalidSession.SessionPayloadError({ reason: decoded.reason }))
+      case "Legacy":
+        return Effect.succeed(
+          invalid(new InvalidSession.PayloadLegacy(decoded.version === undefined ? {} : { version: decoded.version }))
+        )
+      case "Valid":
+        return Effect.succeed(
+          Expiry.isExpired(decoded.payload, now)
+            ? invalid(new InvalidSession.PayloadTimeout({ expiredAt: decoded.payload.x ?? now }), true)
+            : { _tag: "Found", payload: decoded.payload }
+        )
+    }
+  })
+}
+
+/**
+ * `SET id payload NX [EX t]`, with a new id if the first one is taken;
+ * succeeds with the id written.
+ */
+export const create = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  id: string | undefined,
+  payload: string,
+  ttlSeconds: number | undefined,
+  attempt = 1
+): Effect.Effect<string, SessionStoreError> => {
+  const candidate = id ?? policy.generateId()
+  return Effect.flatMap(redis.set(candidate, payload, { condition: "NX", ttlSeconds }), (written) => {
+    if (written) return Effect.succeed(candidate)
+    if (attempt >= CREATE_ATTEMPTS) {
+      return Effect.dieMessage("the session id generator keeps producing ids that already exist")
+    }
+    return Effect.zipRight(
+      Effect.logWarning("session id collision; generating another", { session: redactId(candidate) }),
+      create(policy, redis, undefined, payload, ttlSeconds, attempt + 1)
+    )
+  })
+}
+
+/** `SET id payload XX [EX t]`: false when the key is gone (deleted by another request); never re-creates it. */
+export const update = (
+  redis: RedisClientShape,
+  id: string,
+  payload: string,
+  ttlSeconds: number | undefined
+): Effect.Effect<boolean, SessionStoreError> =>
+  Effect.tap(redis.set(id, payload, { condition: "XX", ttlSeconds }), (written) =>
+    written
+      ? Effect.void
+      : Effect.logInfo("session vanished before it could be written", { session: redactId(id) }))
