@@ -21,7 +21,13 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
+import * as Redacted from "effect/Redacted"
+import * as CookieSigner from "../src/CookieSigner.js"
+import * as InvalidSessionErrors from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
+import * as Session from "../src/Session.js"
+import * as SessionMiddleware from "../src/SessionMiddleware.js"
+import * as SessionPolicy from "../src/SessionPolicy.js"
 
 /** What ioredis rejects a command with while disconnected (`enableOfflineQueue: false`). */
 const driverMessage = "Stream isn't writeable and enableOfflineQueue options is false"
@@ -67,6 +73,28 @@ class Api extends HttpApi.make("api").add(StoreGroup) {}
 const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api)),
   Layer.provide(HttpApiBuilder.group(Api, "store", (handlers) => handlers.handle("down", () => Effect.as(readSession, "unreachable")))),
+  Layer.provide(redisDown),
+  Layer.provideMerge(NodeHttpServer.layerTest)
+)
+
+// HttpApi with the session middleware: a handler's session read fails because Redis is down
+const secret = Redacted.make("error-test-secret-0123456789abcdef-01")
+
+class SessionGroup extends HttpApiGroup.make("session")
+  .add(HttpApiEndpoint.get("read", "/read").addSuccess(Schema.String))
+  .middleware(SessionMiddleware.HttpApiSession)
+  .addError(RedisClient.SessionStoreError)
+  .addError(InvalidSessionErrors.SessionPayloadError)
+{}
+class SessionApi extends HttpApi.make("sessionApi").add(SessionGroup) {}
+
+const sessionApiServer = HttpApiBuilder.serve().pipe(
+  Layer.provide(HttpApiBuilder.api(SessionApi)),
+  Layer.provide(HttpApiBuilder.group(SessionApi, "session", (handlers) =>
+    handlers.handle("read", () =>
+      Effect.as(Session.get("n"), "unreachable")))),
+  Layer.provide(SessionMiddleware.layerHttpApi),
+  Layer.provide(SessionPolicy.layer({ secret, cookieSecure: false })),
   Layer.provide(redisDown),
   Layer.provideMerge(NodeHttpServer.layerTest)
 )
@@ -130,6 +158,15 @@ describe("SessionStoreError", () => {
       const reply = yield* getDown
       expect(reply).toStrictEqual({ status: 503, body: "Session store unavailable", retryAfter: "1" })
     }).pipe(Effect.provide(routerServer)))
+
+  it.live("under HttpApi with the session middleware, the 503 gets Retry-After from the session's pre-response handler", () =>
+    Effect.gen(function*() {
+      const cookie = `session=${CookieSigner.make(secret).sign("some-session-id")}`
+      const response = yield* (yield* HttpClient.HttpClient).get("/read", { headers: { cookie } })
+      expect(response.status).toBe(503)
+      expect(response.headers["retry-after"]).toBe("1")
+      expect(JSON.parse(yield* response.text)).toStrictEqual({ _tag: "SessionStoreError", reason: "Connection" })
+    }).pipe(Effect.provide(sessionApiServer)))
 
   it.effect("its Retry-After is retryAfterSeconds", () =>
     Effect.gen(function*() {

@@ -17,7 +17,16 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { Redis as Redis5 } from "ioredis"
 import { Redis as Redis6 } from "ioredis6"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Redacted from "effect/Redacted"
 import * as RedisClient from "../src/RedisClient.js"
+import * as Session from "../src/Session.js"
+import * as SessionMiddleware from "../src/SessionMiddleware.js"
+import * as SessionPolicy from "../src/SessionPolicy.js"
 import { type IoredisClass, layerRedisServerWith, RedisServer, type RedisServerHarness } from "./support/redisServer.js"
 
 const commandTimeout = Duration.seconds(1)
@@ -155,6 +164,56 @@ describe("RedisClient with a stalled Redis", () => {
           }),
         20_000
       )
+    }
+  )
+})
+
+/** An HTTP app whose session lives in the test's redis-server, through a client the library owns. */
+const sessionServer = (server: RedisServerHarness) =>
+  HttpServer.serve(SessionMiddleware.middleware(HttpRouter.empty.pipe(
+    HttpRouter.get("/write", Effect.as(Session.set("n", 1), HttpServerResponse.text("ok"))),
+    HttpRouter.get("/read", Effect.as(Session.get("n"), HttpServerResponse.text("ok")))
+  ))).pipe(
+    Layer.provide(RedisClient.layer({ url: server.url, commandTimeout })),
+    Layer.provide(SessionPolicy.layer({ secret: Redacted.make("stall-secret-0123456789abcdef-0123456"), cookieSecure: false })),
+    Layer.provideMerge(NodeHttpServer.layerTest)
+  )
+
+describe("session requests with a stalled Redis", () => {
+  layer(layerRedisServerWith({ debugCommand: true }), { excludeTestServices: true, timeout: "30 seconds" })(
+    "against redis-server",
+    (it) => {
+      it.scoped("each gets its 503 within 1.5× the command timeout, with Retry-After, and sessions work again after", () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer
+          const context = yield* Layer.build(sessionServer(server))
+          const client = Context.get(context, HttpClient.HttpClient)
+          const written = yield* client.get("/write")
+          const cookie = (written.headers["set-cookie"] ?? "").split(";")[0] ?? ""
+          expect(cookie).toMatch(/^session=/)
+          const read = Effect.timed(Effect.flatMap(client.get("/read", { headers: { cookie } }), (response) =>
+            Effect.succeed({ status: response.status, retryAfter: response.headers["retry-after"] })))
+
+          const stalled = yield* stalls["SIGSTOP for 5 s"](server)
+          const replies = yield* Effect.forEach(
+            waveOffsets,
+            (offset) => Effect.delay(Effect.all(Array.from({ length: 5 }, () => read), { concurrency: "unbounded" }), offset),
+            { concurrency: "unbounded" }
+          )
+          const outcomes = replies.flat().map(([elapsed, reply]) => ({ ...reply, millis: Math.round(Duration.toMillis(elapsed)) }))
+          expect(outcomes).toHaveLength(waveOffsets.length * 5)
+          expect(outcomes.filter((o) => o.status !== 503 || o.retryAfter !== "1")).toStrictEqual([])
+          expect(outcomes.filter((o) => o.millis >= Duration.toMillis(bound))).toStrictEqual([])
+
+          yield* stalled
+          const after = yield* read.pipe(
+            Effect.flatMap(([, reply]) => reply.status === 200 ? Effect.succeed(reply) : Effect.fail(reply)),
+            Effect.retry(Schedule.spaced("50 millis")),
+            Effect.timeout("3 seconds")
+          )
+          expect(after.status).toBe(200)
+        }),
+        20_000)
     }
   )
 })
