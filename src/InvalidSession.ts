@@ -1,8 +1,9 @@
 /**
  * Why a request did not get its existing session. Each cause is a tagged
  * error; the engine reports it to the policy's `onInvalid` hook and counts
- * it, then carries on with a new, empty session. None of them carries a raw
- * session id or secret.
+ * it, then carries on with a new, empty session. `Session.require` fails
+ * with it, and under `HttpApi` each renders as 401. None of them carries a
+ * raw session id or secret.
  *
  * @since 0.1.0
  */
@@ -16,7 +17,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category causes
  */
-export class NoSessionCookie extends Schema.TaggedError<NoSessionCookie>()("NoSessionCookie", {}) {}
+export class NoSessionCookie extends Schema.TaggedError<NoSessionCookie>()("NoSessionCookie", {}, HttpApiSchema.annotations({ status: 401 })) {}
 
 /**
  * A session cookie was present but failed verification (tampered, truncated,
@@ -25,7 +26,7 @@ export class NoSessionCookie extends Schema.TaggedError<NoSessionCookie>()("NoSe
  * @since 0.1.0
  * @category causes
  */
-export class InvalidCookie extends Schema.TaggedError<InvalidCookie>()("InvalidCookie", {}) {}
+export class InvalidCookie extends Schema.TaggedError<InvalidCookie>()("InvalidCookie", {}, HttpApiSchema.annotations({ status: 401 })) {}
 
 /**
  * The cookie was genuine but Redis has no such session (expired, evicted or
@@ -34,7 +35,7 @@ export class InvalidCookie extends Schema.TaggedError<InvalidCookie>()("InvalidC
  * @since 0.1.0
  * @category causes
  */
-export class NotInBackend extends Schema.TaggedError<NotInBackend>()("NotInBackend", {}) {}
+export class NotInBackend extends Schema.TaggedError<NotInBackend>()("NotInBackend", {}, HttpApiSchema.annotations({ status: 401 })) {}
 
 /**
  * The stored payload could not be decoded, and the policy says to start a
@@ -46,7 +47,7 @@ export class NotInBackend extends Schema.TaggedError<NotInBackend>()("NotInBacke
  */
 export class PayloadUndecodable extends Schema.TaggedError<PayloadUndecodable>()("PayloadUndecodable", {
   reason: Schema.String
-}) {}
+}, HttpApiSchema.annotations({ status: 401 })) {}
 
 /**
  * The payload's own expiry (`x`) has passed.
@@ -57,7 +58,19 @@ export class PayloadUndecodable extends Schema.TaggedError<PayloadUndecodable>()
 export class PayloadTimeout extends Schema.TaggedError<PayloadTimeout>()("PayloadTimeout", {
   /** The expiry that passed, epoch seconds. */
   expiredAt: Schema.Number
-}) {}
+}, HttpApiSchema.annotations({ status: 401 })) {}
+
+/**
+ * The session is older than the policy's `maxLifetime`, however active it
+ * was. Its key is deleted and the cookie expired.
+ *
+ * @since 0.1.0
+ * @category causes
+ */
+export class LifetimeExceeded extends Schema.TaggedError<LifetimeExceeded>()("LifetimeExceeded", {
+  /** When the lifetime ended, epoch seconds. */
+  endedAt: Schema.Number
+}, HttpApiSchema.annotations({ status: 401 })) {}
 
 /**
  * The payload predates format version 1 (`v` missing or smaller).
@@ -67,7 +80,7 @@ export class PayloadTimeout extends Schema.TaggedError<PayloadTimeout>()("Payloa
  */
 export class PayloadLegacy extends Schema.TaggedError<PayloadLegacy>()("PayloadLegacy", {
   version: Schema.optional(Schema.Number)
-}) {}
+}, HttpApiSchema.annotations({ status: 401 })) {}
 
 /**
  * @since 0.1.0
@@ -79,7 +92,33 @@ export type InvalidSession =
   | NotInBackend
   | PayloadUndecodable
   | PayloadTimeout
+  | LifetimeExceeded
   | PayloadLegacy
+
+/**
+ * Every cause as a schema: declare it as an `HttpApi` endpoint's error for
+ * a route that needs a valid session (`Session.require`); each renders 401.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const InvalidSession: Schema.Union<[
+  typeof NoSessionCookie,
+  typeof InvalidCookie,
+  typeof NotInBackend,
+  typeof PayloadUndecodable,
+  typeof PayloadTimeout,
+  typeof LifetimeExceeded,
+  typeof PayloadLegacy
+]> = Schema.Union(
+  NoSessionCookie,
+  InvalidCookie,
+  NotInBackend,
+  PayloadUndecodable,
+  PayloadTimeout,
+  LifetimeExceeded,
+  PayloadLegacy
+)
 
 /**
  * A stored payload could not be decoded and `deserializationFailsNew` is

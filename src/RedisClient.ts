@@ -124,7 +124,27 @@ export interface RedisClientShape {
   readonly del: (key: string) => Effect.Effect<boolean, SessionStoreError>
   /** `TTL key`: seconds left, `-1` for a key without TTL, `-2` for a missing key. */
   readonly ttl: (key: string) => Effect.Effect<number, SessionStoreError>
+  /**
+   * Moves a session to a new key atomically, in one round trip (a Lua
+   * script): while `from` exists, `SET to value NX [EX seconds]`, then
+   * `DEL from`. `Taken` (`to` exists) and `Gone` (`from` is missing) change
+   * nothing. Both keys must be in one hash slot under Redis Cluster.
+   */
+  readonly move: (
+    from: string,
+    to: string,
+    value: string,
+    options?: { readonly ttlSeconds?: number | undefined }
+  ) => Effect.Effect<MoveResult, SessionStoreError>
 }
+
+/**
+ * What `move` did.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MoveResult = "Moved" | "Taken" | "Gone"
 
 /**
  * @since 0.1.0
@@ -144,7 +164,7 @@ export class RedisClient extends Context.Tag("effect-session-redis/RedisClient")
  * @since 0.1.0
  * @category models
  */
-export interface IoredisClient extends Pick<Redis, "get" | "getex" | "set" | "expire" | "del" | "ttl"> {
+export interface IoredisClient extends Pick<Redis, "get" | "getex" | "set" | "expire" | "del" | "ttl" | "eval"> {
   readonly pipeline: () => IoredisPipeline
 }
 

@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type { SessionPayloadError } from "./InvalidSession.js"
+import type { InvalidSession, SessionPayloadError } from "./InvalidSession.js"
 import type { SessionStoreError } from "./RedisClient.js"
 import type { SessionDuration } from "./SessionDuration.js"
 
@@ -93,6 +93,21 @@ export interface SessionShape {
   readonly changed: Effect.Effect<void, SessionError>
   /** Deletes the session; later writes in this request start a new one. */
   readonly invalidate: Effect.Effect<void, SessionError>
+  /**
+   * A new id for the same data and creation time: the old key is gone and
+   * the new cookie is on this response (one atomic `EVAL` at the commit).
+   * Use it on login and any change of privilege, against session fixation;
+   * use `invalidate` to end a session and drop its data.
+   */
+  readonly regenerate: Effect.Effect<void, SessionError>
+  /**
+   * Succeeds when the request brought a valid session; otherwise fails with
+   * why not (`NoSessionCookie`, `InvalidCookie`, `NotInBackend`,
+   * `PayloadTimeout`, `LifetimeExceeded`, …), each a 401 under `HttpApi`.
+   */
+  readonly require: Effect.Effect<void, SessionError | InvalidSession>
+  /** When the session ends whatever its activity (`maxLifetime`), epoch seconds. */
+  readonly lifetimeEnds: Effect.Effect<Option.Option<number>, SessionError>
   /** The session id, creating the session (and its cookie) if it is new. */
   readonly ensureId: Effect.Effect<string, SessionError>
   /** The id if the session exists and holds data, without creating one (`session_id_safecheck`). */
@@ -263,6 +278,26 @@ export const has = (key: string | { readonly name: string }): Effect.Effect<bool
  * @category accessors
  */
 export const invalidate: Effect.Effect<void, SessionError, Session> = Effect.flatMap(Session, (s) => s.invalidate)
+
+/**
+ * A new id for the same data (see `SessionShape.regenerate`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const regenerate: Effect.Effect<void, SessionError, Session> = Effect.flatMap(Session, (s) => s.regenerate)
+
+/**
+ * A valid session is required: fails with the `InvalidSession` cause when
+ * the request brought none.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const require: Effect.Effect<void, SessionError | InvalidSession, Session> = Effect.flatMap(
+  Session,
+  (s) => s.require
+)
 
 /**
  * @since 0.1.0

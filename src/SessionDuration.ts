@@ -1,6 +1,6 @@
 /**
  * The one rule for every duration this library takes, in options and at run
- * time (`timeout`, `cookieMaxAge`, `Session.adjustTimeout`,
+ * time (`timeout`, `cookieMaxAge`, the `Session` service's `adjustTimeout`,
  * `adjustCookieMaxAge`, …): an Effect duration of whole seconds, zero or
  * more, and finite.
  *

@@ -87,6 +87,11 @@ export interface Options {
   readonly detectChanges?: boolean | undefined
   /** An undecodable payload starts a new session instead of failing the request (`deserialized_fails_new`). Default false. */
   readonly deserializationFailsNew?: boolean | undefined
+  /**
+   * Absolute lifetime, counted from creation whatever the activity; a
+   * session past it is over (`LifetimeExceeded`). Default: none.
+   */
+  readonly maxLifetime?: SessionDuration.SessionDuration | undefined
   /** A session left with no data is deleted, and its cookie with it (`invalidate_empty_session`). Default false. */
   readonly invalidateEmptySession?: boolean | undefined
   /** Default `session`. */
@@ -171,8 +176,10 @@ export interface SessionPolicyShape {
   /** Idle timeout in seconds; `undefined` = sessions never time out. */
   readonly timeout: number | undefined
   readonly timeoutTrigger: number | undefined
-  /** The timeout lives in the Redis TTL (`setRedisTtl` and a timeout). */
+  /** Keys get a TTL: `setRedisTtl`, and a timeout or a lifetime. */
   readonly redisTtl: boolean
+  /** Absolute lifetime in seconds; `undefined` = none. */
+  readonly maxLifetime: number | undefined
   readonly readHeavy: boolean
   /** The payload carries its expiry `x` (payload expiry, or a timeout trigger). */
   readonly payloadExpiry: boolean
@@ -337,6 +344,8 @@ export const make: (
     )
   }
   const payloadExpiry = timeoutTrigger !== undefined || (options.payloadExpiry ?? false)
+  const lifetime = yield* optionalSeconds("maxLifetime", options.maxLifetime)
+  const maxLifetime = lifetime === 0 ? undefined : lifetime
   yield* check(!payloadExpiry || timeout !== undefined, ["payloadExpiry", "timeout"], "payload expiry needs a timeout")
   if (readHeavy) {
     yield* check(timeout !== undefined, ["readHeavy", "timeout"], "read-heavy mode needs a timeout")
@@ -352,7 +361,8 @@ export const make: (
     signer,
     timeout,
     timeoutTrigger,
-    redisTtl: setRedisTtl && timeout !== undefined,
+    redisTtl: setRedisTtl && (timeout !== undefined || maxLifetime !== undefined),
+    maxLifetime,
     readHeavy,
     payloadExpiry,
     detectChanges: options.detectChanges ?? true,

@@ -205,6 +205,49 @@ const contract = ({ elapse, test }: Harness) => {
       expect(yield* redis.set(key, "new", { condition: "NX" })).toBe(true)
     }), 10_000)
 
+  test("move writes the value under the new key with its TTL and deletes the old key", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const from = freshKey("move-from")
+      const to = freshKey("move-to")
+      yield* redis.set(from, "old", { ttlSeconds: 100 })
+      expect(yield* redis.move(from, to, "new", { ttlSeconds: 50 })).toBe("Moved")
+      expect(yield* redis.get(from)).toStrictEqual(Option.none())
+      expect(yield* redis.get(to)).toStrictEqual(Option.some("new"))
+      expect(yield* redis.ttl(to)).toBe(50)
+    }))
+
+  test("move without a TTL leaves the new key without one", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const from = freshKey("move-nottl-from")
+      const to = freshKey("move-nottl-to")
+      yield* redis.set(from, "old")
+      expect(yield* redis.move(from, to, "new")).toBe("Moved")
+      expect(yield* redis.ttl(to)).toBe(-1)
+    }))
+
+  test("move from a missing key is Gone and writes nothing: a deleted session is never brought back", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const from = freshKey("move-gone-from")
+      const to = freshKey("move-gone-to")
+      expect(yield* redis.move(from, to, "new", { ttlSeconds: 50 })).toBe("Gone")
+      expect(yield* redis.get(to)).toStrictEqual(Option.none())
+    }))
+
+  test("move onto an existing key is Taken and changes neither key", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const from = freshKey("move-taken-from")
+      const to = freshKey("move-taken-to")
+      yield* redis.set(from, "old")
+      yield* redis.set(to, "someone else's")
+      expect(yield* redis.move(from, to, "new")).toBe("Taken")
+      expect(yield* redis.get(from)).toStrictEqual(Option.some("old"))
+      expect(yield* redis.get(to)).toStrictEqual(Option.some("someone else's"))
+    }))
+
   test("getEx keeps a key alive past its original TTL", () =>
     Effect.gen(function*() {
       const redis = yield* RedisClient.RedisClient

@@ -82,6 +82,7 @@ const secret = Redacted.make("error-test-secret-0123456789abcdef-01")
 
 class SessionGroup extends HttpApiGroup.make("session")
   .add(HttpApiEndpoint.get("read", "/read").addSuccess(Schema.String))
+  .add(HttpApiEndpoint.get("write", "/write").addSuccess(Schema.String))
   .middleware(SessionMiddleware.HttpApiSession)
   .addError(RedisClient.SessionStoreError)
   .addError(InvalidSessionErrors.SessionPayloadError)
@@ -91,8 +92,9 @@ class SessionApi extends HttpApi.make("sessionApi").add(SessionGroup) {}
 const sessionApiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(SessionApi)),
   Layer.provide(HttpApiBuilder.group(SessionApi, "session", (handlers) =>
-    handlers.handle("read", () =>
-      Effect.as(Session.get("n"), "unreachable")))),
+    handlers
+      .handle("read", () => Effect.as(Session.get("n"), "unreachable"))
+      .handle("write", () => Effect.as(Session.set("n", 1), "written in memory")))),
   Layer.provide(SessionMiddleware.layerHttpApi),
   Layer.provide(SessionPolicy.layer({ secret, cookieSecure: false })),
   Layer.provide(redisDown),
@@ -165,6 +167,15 @@ describe("SessionStoreError", () => {
       const response = yield* (yield* HttpClient.HttpClient).get("/read", { headers: { cookie } })
       expect(response.status).toBe(503)
       expect(response.headers["retry-after"]).toBe("1")
+      expect(JSON.parse(yield* response.text)).toStrictEqual({ _tag: "SessionStoreError", reason: "Connection" })
+    }).pipe(Effect.provide(sessionApiServer)))
+
+  it.live("under HttpApi, a failed end-of-request write answers the declared JSON error with Retry-After", () =>
+    Effect.gen(function*() {
+      const response = yield* (yield* HttpClient.HttpClient).get("/write")
+      expect(response.status).toBe(503)
+      expect(response.headers["retry-after"]).toBe("1")
+      expect(response.headers["set-cookie"]).toBeUndefined()
       expect(JSON.parse(yield* response.text)).toStrictEqual({ _tag: "SessionStoreError", reason: "Connection" })
     }).pipe(Effect.provide(sessionApiServer)))
 

@@ -779,7 +779,8 @@ describe("store failures", () => {
     set: () => Effect.fail(new RedisClient.SessionStoreError({ command: "SET", reason: "Connection", detail: "down" })),
     expire: () => Effect.fail(new RedisClient.SessionStoreError({ command: "EXPIRE", reason: "Connection", detail: "down" })),
     del: () => Effect.fail(new RedisClient.SessionStoreError({ command: "DEL", reason: "Connection", detail: "down" })),
-    ttl: () => Effect.fail(new RedisClient.SessionStoreError({ command: "TTL", reason: "Connection", detail: "down" }))
+    ttl: () => Effect.fail(new RedisClient.SessionStoreError({ command: "TTL", reason: "Connection", detail: "down" })),
+    move: () => Effect.fail(new RedisClient.SessionStoreError({ command: "EVAL", reason: "Connection", detail: "down" }))
   }
   const layerDown = layerWithStore(down)
 

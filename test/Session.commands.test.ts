@@ -6,13 +6,15 @@
 import { describe, expect, layer } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
 import { Redis } from "ioredis"
 import * as RedisClient from "../src/RedisClient.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
 import { layerRedisServer, RedisServer } from "./support/redisServer.js"
-import { layerWith, makeClient, recordingTracer } from "./support/sessionApp.js"
+import * as CookieSigner from "../src/CookieSigner.js"
+import { layerWith, makeClient, recordingTracer, secret } from "./support/sessionApp.js"
 
 const withSessions = <A, E, R>(
   options: Partial<SessionPolicy.Options>,
@@ -88,6 +90,23 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         const client = yield* makeClient
         yield* client.request("/incr")
         expect(yield* commandsOf(client.request("/read-invalidate"))).toEqual({ getex: 1, del: 1 })
+      })))
+
+    it.effect("regenerating a session is GETEX + one EVAL (EXISTS, SET NX EX and DEL run inside it)", () =>
+      withSessions({}, Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        expect(yield* commandsOf(client.request("/regenerate"))).toEqual({ getex: 1, eval: 1, exists: 1, set: 1, del: 1 })
+      })))
+
+    it.effect("regenerating keeps the TTL rule: the new key carries the timeout", () =>
+      withSessions({}, Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        yield* client.request("/regenerate")
+        const id = yield* Effect.flatMap(Effect.succeed(client.cookie), (cookie) =>
+          Effect.succeed(Option.getOrThrow(CookieSigner.make(secret).verify(cookie ?? ""))))
+        expect(yield* ttlOf(id)).toBe(1200)
       })))
 
     it.effect("a new session's key carries the timeout as its TTL", () =>

@@ -820,3 +820,26 @@ describe("every option is checked at run time, not only by its type", () => {
     expect(policy).toBe(handmade)
   })
 })
+
+describe("maxLifetime", () => {
+  it.effect("is whole seconds, and none by default", () =>
+    Effect.gen(function*() {
+      expect((yield* make()).maxLifetime).toBeUndefined()
+      expect((yield* make({ maxLifetime: "8 hours" })).maxLifetime).toBe(28_800)
+    }))
+
+  it.effect("gives keys a TTL even without an idle timeout", () =>
+    Effect.gen(function*() {
+      expect((yield* make({ timeout: null, maxLifetime: "8 hours" })).redisTtl).toBe(true)
+    }))
+
+  it.effect("SESSION_MAX_LIFETIME is read in seconds", () =>
+    Effect.gen(function*() {
+      expect((yield* fromEnv(withSecret({ SESSION_MAX_LIFETIME: "3600" }))).maxLifetime).toBe(3600)
+    }))
+
+  it.effect("follows the duration rule: a bare number is InvalidDuration", () =>
+    Effect.gen(function*() {
+      expectInvalid(yield* rejection(untyped({ secret, maxLifetime: 3600 })), "maxLifetime")
+    }))
+})

@@ -203,6 +203,43 @@ const rows: ReadonlyArray<Row> = [
     write: { _tag: "Update", id: "s1" },
     cookie: keep
   },
+  // regenerate: the stored session moves to a new id
+  {
+    request: "regenerate: one atomic move (SET NX + DEL), and the new cookie",
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined } }),
+    outcome: { _tag: "Moved", id: "n1" },
+    write: { _tag: "Move", from: "s1", id: undefined },
+    cookie: set("n1")
+  },
+  {
+    request: "regenerate after ensureId: the move goes to the reserved id",
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: "r1" } }),
+    outcome: { _tag: "Moved", id: "r1" },
+    write: { _tag: "Move", from: "s1", id: "r1" },
+    cookie: set("r1")
+  },
+  {
+    request: "regenerate of a session deleted meanwhile: nothing comes back, the cookie expired",
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined } }),
+    outcome: gone,
+    write: { _tag: "Move", from: "s1", id: undefined },
+    cookie: expire
+  },
+  {
+    request: "regenerate on a refused response: the session stays under its id (written there if changed)",
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined }, changed: true, response: { ...ok, checkPassed: false } }),
+    outcome: updated,
+    write: { _tag: "Update", id: "s1" },
+    cookie: keep
+  },
+  {
+    request: "regenerate of an emptied session with invalidateEmptySession: DEL, and the cookie expired",
+    rules: { ...rules, invalidateEmptySession: true },
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined }, empty: true }),
+    outcome: deleted,
+    write: { _tag: "Delete", id: "s1" },
+    cookie: expire
+  },
   // recookie
   {
     request: "recookie on an existing session: the same id again",

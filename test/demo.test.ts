@@ -337,13 +337,13 @@ const routeTests = <R>(
       expect(reply.json).toEqual({ user: "alice" })
       expectNewSessionCookie(reply)
       expect(reply.cookie).not.toBe(old)
-      // the old session is deleted without being read, the new one created
-      expectCommands(stats, { del: 1, set: 1 })
+      // the old session is read, then moved to a new id in one atomic EVAL (EXISTS, SET NX and DEL inside it)
+      expectCommands(stats, { getex: 1, eval: 1, exists: 1, set: 1, del: 1 })
       const cookie = reply.cookie
       expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 0 })
       const now = Math.floor(Date.now() / 1000)
       const who = (yield* request("/api/whoami", { cookie })).json
-      expect(who).toMatchObject({ user: "alice", isNew: false, timeout: 1200 })
+      expect(who).toMatchObject({ user: "alice", isNew: false, timeout: 1200, deadline: null })
       expect(Math.abs(who.created - now)).toBeLessThanOrEqual(2)
       expect(Math.abs(who.expires - (now + 1200))).toBeLessThanOrEqual(2)
       expect((yield* request("/api/flashes", { cookie })).json).toEqual({ messages: ["Welcome, alice!"] })

@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as CookieSigner from "../src/CookieSigner.js"
+import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
 import * as SessionMiddleware from "../src/SessionMiddleware.js"
@@ -285,6 +286,7 @@ class SessionGroup extends HttpApiGroup.make("session")
   .add(HttpApiEndpoint.get("id", "/id").addSuccess(Schema.String))
   .add(HttpApiEndpoint.get("adjustTimeout", "/adjust-timeout").addSuccess(Schema.String))
   .add(HttpApiEndpoint.get("untouched", "/untouched").addSuccess(Schema.String))
+  .add(HttpApiEndpoint.get("required", "/required").addSuccess(Schema.String).addError(InvalidSession.InvalidSession))
   .middlewareEndpoints(SessionMiddleware.HttpApiSession)
 {}
 
@@ -313,7 +315,11 @@ const SessionGroupLive = HttpApiBuilder.group(Api, "session", (handlers) =>
     .handle("id", () => Effect.flatMap(Session.Session, (session) => Effect.orDie(session.ensureId)))
     .handle("adjustTimeout", () =>
       Effect.flatMap(Session.Session, (session) => Effect.orDie(Effect.as(session.adjustTimeout(longTimeout), "ok"))))
-    .handle("untouched", () => Effect.succeed("ok")))
+    .handle("untouched", () => Effect.succeed("ok"))
+    .handle("required", () => Session.require.pipe(Effect.as("welcome back"), Effect.catchTags({
+      SessionStoreError: Effect.die,
+      SessionPayloadError: Effect.die
+    }))))
 
 const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api)),
@@ -340,12 +346,26 @@ const redisDown: Layer.Layer<RedisClient.RedisClient> = Layer.succeed(
       set: () => down,
       expire: () => down,
       del: () => down,
-      ttl: () => down
+      ttl: () => down,
+      move: () => down
     }
   })()
 )
 
 describe("HttpApi", () => {
+  it.live("Session.require declared as an endpoint error: 401 naming the cause without a valid session, 200 with one", () =>
+    Effect.gen(function*() {
+      const b = yield* browser
+      const refused = yield* b.get("/required")
+      expect(refused.status).toBe(401)
+      expect(JSON.parse(refused.body)).toEqual({ _tag: "NoSessionCookie" })
+      const tampered = yield* b.get("/required", { cookie: "session=tampered" })
+      expect(tampered.status).toBe(401)
+      expect(JSON.parse(tampered.body)).toEqual({ _tag: "InvalidCookie" })
+      yield* b.get("/write")
+      expect((yield* b.get("/required")).body).toBe("\"welcome back\"")
+    }).pipe(Effect.provide(serving(apiServer))))
+
   it.live("a handler writes through the typed Session, and the next request reads it back with the cookie", () =>
     // HttpApi answers JSON strings
     writeThenReadBack(JSON.parse).pipe(Effect.provide(serving(apiServer))))

@@ -17,9 +17,9 @@
  * | `GET /api/read`                     | `{"n": number \| null}`                                      |
  * | `GET /api/incr`                     | `{"n": n + 1}` (the first one gives 1)                       |
  * | `GET /api/set?key=K&value=V`        | `{"key": K, "value": V}`                                     |
- * | `GET /api/login?user=U`             | new session with user=U, n=0 and a welcome flash: `{"user": U}` |
+ * | `GET /api/login?user=U`             | a new session id (`regenerate`), user=U, n=0 and a welcome flash: `{"user": U}` |
  * | `GET /api/logout`                   | invalidates: `{"ok": true}`                                  |
- * | `GET /api/whoami`                   | `{"user", "isNew", "created", "timeout", "expires"}`         |
+ * | `GET /api/whoami`                   | `{"user", "isNew", "created", "timeout", "expires", "deadline"}` |
  * | `GET /api/flash?msg=M`              | `{"ok": true}`                                               |
  * | `GET /api/flashes`                  | pops the flash queue: `{"messages": [...]}`                  |
  * | `GET /api/csrf`                     | `{"token": ...}`                                             |
@@ -170,8 +170,9 @@ const increment = Session.modify(N, (n) => Option.getOrElse(n, () => 0) + 1)
 
 const login = (user: string) =>
   Effect.gen(function*() {
-    // A new session id on login (no session fixation), then the user's data.
-    yield* Session.invalidate
+    // A new session id on login, against session fixation; the data moves with it.
+    yield* Session.regenerate
+    yield* Effect.flatMap(Session.Session, (session) => session.newCsrfToken)
     yield* Session.set(User, user)
     yield* Session.set(N, 0)
     yield* Session.flash(`Welcome, ${user}!`)
@@ -229,7 +230,8 @@ const whoami = Effect.gen(function*() {
     isNew: yield* session.isNew,
     created: yield* session.created,
     timeout: Option.getOrNull(yield* session.timeout),
-    expires: Option.getOrNull(yield* session.expires)
+    expires: Option.getOrNull(yield* session.expires),
+    deadline: Option.getOrNull(yield* session.lifetimeEnds)
   })
 })
 
@@ -376,6 +378,9 @@ export const makeBaselineSession = (): Session.SessionShape => {
       }),
     changed: Effect.void,
     invalidate: Effect.sync(() => data.clear()),
+    regenerate: Effect.void,
+    require: Effect.void,
+    lifetimeEnds: Effect.succeedNone,
     ensureId: Effect.succeed("baseline"),
     idIfExists: Effect.sync(() => data.size === 0 ? Option.none() : Option.some("baseline")),
     flash: (message, options) =>

@@ -17,6 +17,8 @@ export type Backing =
   | { readonly _tag: "New"; readonly id: string | undefined; readonly idRequested: boolean }
   /** The key exists: loaded, or created by this request (`persistNow`). */
   | { readonly _tag: "Stored"; readonly id: string; readonly createdHere: boolean }
+  /** Stored under `from`, to move to a new id (`regenerate`): the reserved `id`, or a generated one. */
+  | { readonly _tag: "Moving"; readonly from: string; readonly id: string | undefined }
   /** Deleted by another request while this one held it: never written again. */
   | { readonly _tag: "Gone" }
 
@@ -61,6 +63,8 @@ export type Write =
   /** `SET XX`: never re-creates a session deleted meanwhile. */
   | { readonly _tag: "Update"; readonly id: string }
   | { readonly _tag: "Delete"; readonly id: string }
+  /** `SET to NX` + `DEL from` in one atomic step, only while `from` exists. */
+  | { readonly _tag: "Move"; readonly from: string; readonly id: string | undefined }
 
 export interface WritePlan {
   readonly deletes: ReadonlyArray<string>
@@ -71,6 +75,7 @@ export interface WritePlan {
 export type Outcome =
   | { readonly _tag: "Unchanged" }
   | { readonly _tag: "Created"; readonly id: string }
+  | { readonly _tag: "Moved"; readonly id: string }
   | { readonly _tag: "Updated" }
   | { readonly _tag: "Gone" }
   | { readonly _tag: "Deleted" }
@@ -117,6 +122,11 @@ const decideWrite = (rules: CommitRules, s: Snapshot): Write => {
       if (backing.createdHere && !cookieAllowed(rules, s.response)) return { _tag: "Delete", id: backing.id }
       if (rules.invalidateEmptySession && s.empty) return { _tag: "Delete", id: backing.id }
       return s.changed ? { _tag: "Update", id: backing.id } : noWrite
+    case "Moving":
+      if (rules.invalidateEmptySession && s.empty) return { _tag: "Delete", id: backing.from }
+      // The client will not get the new cookie: it keeps the old id, so the session stays where it is.
+      if (!cookieAllowed(rules, s.response)) return s.changed ? { _tag: "Update", id: backing.from } : noWrite
+      return { _tag: "Move", from: backing.from, id: backing.id }
   }
 }
 
@@ -128,12 +138,17 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
   const { backing } = s
   switch (outcome._tag) {
     case "Created":
+    case "Moved":
       return { _tag: "Set", id: outcome.id }
     case "Gone":
       return expire
     case "Deleted":
       // The emptied session the client holds is over; one created in this request never reached it.
-      return backing._tag === "Stored" && !backing.createdHere ? expire : s.expireClientCookie ? expire : keep
+      return (backing._tag === "Stored" && !backing.createdHere) || backing._tag === "Moving"
+        ? expire
+        : s.expireClientCookie
+        ? expire
+        : keep
     case "Unchanged":
     case "Updated":
       break
@@ -142,7 +157,7 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
   if (backing._tag === "Stored" && backing.createdHere) return { _tag: "Set", id: backing.id }
   if (s.expireClientCookie) return expire
   if (s.recookie) {
-    const id = backing._tag === "Stored" ? backing.id : s.loaded ? undefined : s.clientId
+    const id = backing._tag === "Stored" ? backing.id : backing._tag === "Moving" ? backing.from : s.loaded ? undefined : s.clientId
     if (id !== undefined) return { _tag: "Set", id }
   }
   return keep

@@ -15,6 +15,8 @@ export interface ExpiryRules {
   readonly redisTtl: boolean
   /** The payload carries its expiry `x`. */
   readonly payloadExpiry: boolean
+  /** Absolute lifetime from creation, whatever the activity; undefined: none. */
+  readonly maxLifetime: number | undefined
 }
 
 /** A session's times, epoch seconds. */
@@ -46,6 +48,16 @@ export const slideOnRead = (rules: ExpiryRules): number | undefined =>
 /** A loaded payload whose `x` has passed is over, whatever its TTL says. */
 export const isExpired = (payload: Payload, now: number): boolean => payload.x !== undefined && now > payload.x
 
+/** When a session created at `created` ends, whatever its activity. */
+export const lifetimeEnds = (rules: ExpiryRules, times: { readonly created: number }): number | undefined =>
+  rules.maxLifetime === undefined ? undefined : times.created + rules.maxLifetime
+
+/** A loaded payload past its lifetime is over. */
+export const isOverLifetime = (rules: ExpiryRules, payload: Payload, now: number): boolean => {
+  const ends = lifetimeEnds(rules, { created: payload.c })
+  return ends !== undefined && now >= ends
+}
+
 /** What loading a payload implies for its times. */
 export interface Adopted {
   readonly times: Times
@@ -69,8 +81,10 @@ export const adopt = (rules: ExpiryRules, payload: Payload, now: number): Adopte
     // An `x` written under another policy would end an active session: drop it once.
     rewrite = payload.x !== undefined
   }
-  const slid = slideOnRead(rules) !== undefined
-  return { times, rewrite, ttlRefresh: slid && timeout !== undefined && timeout !== rules.timeout ? timeout : undefined }
+  // The read slid the TTL to the policy's timeout; a per-session timeout or a nearer lifetime end sets it again.
+  const slid = slideOnRead(rules)
+  const ttl = ttlSeconds(rules, times, now)
+  return { times, rewrite, ttlRefresh: slid !== undefined && ttl !== undefined && ttl !== slid ? ttl : undefined }
 }
 
 /** The payload to write at `now`. */
@@ -86,12 +100,23 @@ export const payloadAt = (rules: ExpiryRules, times: Times, values: Data, now: n
     : undefined
 })
 
-/** The `EX` of a write, if the timeout lives in the TTL. */
-export const ttlSeconds = (rules: ExpiryRules, times: Times): number | undefined =>
-  rules.redisTtl ? times.timeout : undefined
+/** The `EX` of a write at `now`, if the timeout lives in the TTL: never past the lifetime's end. */
+export const ttlSeconds = (rules: ExpiryRules, times: Times, now: number): number | undefined => {
+  if (!rules.redisTtl) return undefined
+  const ends = lifetimeEnds(rules, times)
+  const left = ends === undefined ? undefined : Math.max(1, ends - now)
+  if (times.timeout === undefined) return left
+  return left === undefined ? times.timeout : Math.min(times.timeout, left)
+}
 
 /** When the session expires if left idle from now; `willWrite`: this request writes the payload. */
 export const nextExpiry = (rules: ExpiryRules, times: Times, now: number, willWrite: boolean): number | undefined => {
+  const idle = idleExpiry(rules, times, now, willWrite)
+  const ends = lifetimeEnds(rules, times)
+  return idle === undefined ? ends : ends === undefined ? idle : Math.min(idle, ends)
+}
+
+const idleExpiry = (rules: ExpiryRules, times: Times, now: number, willWrite: boolean): number | undefined => {
   if (times.pinned) return times.expiresAt
   if (times.timeout === undefined) return undefined
   if (rules.payloadExpiry && !willWrite && times.expiresAt !== undefined) return times.expiresAt

@@ -6,7 +6,13 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type IoredisClient, type RedisClientShape, SessionStoreError, type SetOptions } from "../RedisClient.js"
+import {
+  type IoredisClient,
+  type MoveResult,
+  type RedisClientShape,
+  SessionStoreError,
+  type SetOptions
+} from "../RedisClient.js"
 import * as Tracing from "./tracing.js"
 
 /** Drops the arguments Redis echoes back in some errors (they may contain a key). */
@@ -66,6 +72,15 @@ const commandSpan = (span: string, command: string): CommandSpan => ({
   traced: Tracing.withSpan(`RedisClient.${span}`, { "db.system": "redis", "db.operation": command })
 })
 
+/** `move`: KEYS = [to, from], ARGV = [value, ttl or ""]; 1 moved, 0 `to` taken, -1 `from` gone. */
+const moveScript = `if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+local written
+if ARGV[2] == '' then written = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+else written = redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') end
+if not written then return 0 end
+redis.call('DEL', KEYS[2])
+return 1`
+
 const spans = {
   get: commandSpan("get", "GET"),
   getEx: commandSpan("getEx", "GETEX"),
@@ -73,7 +88,8 @@ const spans = {
   set: commandSpan("set", "SET"),
   expire: commandSpan("expire", "EXPIRE"),
   del: commandSpan("del", "DEL"),
-  ttl: commandSpan("ttl", "TTL")
+  ttl: commandSpan("ttl", "TTL"),
+  move: commandSpan("move", "EVAL")
 }
 
 /** Another command tried after a failure (its errors are reported under its own name). */
@@ -176,6 +192,8 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
     }
   }
 
+  const moveResult = (reply: unknown): MoveResult => reply === 1 ? "Moved" : reply === 0 ? "Taken" : "Gone"
+
   const isOk = (reply: "OK" | null) => reply === "OK"
   const isOne = (reply: number) => reply === 1
   const same = (reply: number) => reply
@@ -189,6 +207,8 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
     set: (key, value, options) => run(spans.set, () => set(key, value, options), isOk),
     expire: (key, ttlSeconds) => run(spans.expire, () => client.expire(key, ttlSeconds), isOne),
     del: (key) => run(spans.del, () => client.del(key), isOne),
-    ttl: (key) => run(spans.ttl, () => client.ttl(key), same)
+    ttl: (key) => run(spans.ttl, () => client.ttl(key), same),
+    move: (from, to, value, options) =>
+      run(spans.move, () => client.eval(moveScript, 2, to, from, value, options?.ttlSeconds ?? ""), moveResult)
   }
 }

@@ -3,7 +3,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type RedisClientShape, SessionStoreError } from "../RedisClient.js"
+import { type MoveResult, type RedisClientShape, SessionStoreError } from "../RedisClient.js"
 
 interface MemoryEntry {
   readonly value: string
@@ -104,6 +104,18 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
         if (entry.expiresAtMillis === undefined) return -1
         // like Redis: milliseconds left, rounded to the nearest second
         return Math.floor((entry.expiresAtMillis - t + 500) / 1000)
-      })
+      }),
+    move: (from, to, value, options) =>
+      Effect.zipRight(
+        options?.ttlSeconds === undefined ? Effect.void : checkTtl("EVAL", options.ttlSeconds, true),
+        now((t): MoveResult => {
+          if (lookup(from, t) === undefined) return "Gone"
+          if (lookup(to, t) !== undefined) return "Taken"
+          const ttl = options?.ttlSeconds
+          write(to, { value, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
+          entries.delete(from)
+          return "Moved"
+        })
+      )
   }
 })

@@ -62,5 +62,6 @@ export const options: Config.Config<Options> = Config.all({
   cookieSameSite: optional(sameSiteConfig),
   cookieMaxAge: optional(seconds("SESSION_COOKIE_MAX_AGE")),
   cookieOnException: optional(Config.boolean("SESSION_COOKIE_ON_EXCEPTION")),
-  idPrefix: optional(Config.string("SESSION_PREFIX"))
+  idPrefix: optional(Config.string("SESSION_PREFIX")),
+  maxLifetime: optional(seconds("SESSION_MAX_LIFETIME"))
 })

@@ -6,7 +6,6 @@
  * the cookie, and applies that plan.
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -61,6 +60,10 @@ export class RequestSession {
   #recookie = false
   #cookieMaxAge: number | undefined
   #cookieExpires: Date | number | undefined
+  /** Why the request's cookie named no usable session, once loaded. */
+  #invalid: InvalidSession.InvalidSession | undefined
+  /** The load found the session the cookie named. */
+  #adopted = false
   /** The handler failed (recorded by the middleware; where it can't see, a 5xx status counts). */
   #failed = false
   /** A write's store failure in this request (a load's is kept by `#load`): for `Retry-After`. */
@@ -116,11 +119,13 @@ export class RequestSession {
         return this.#report(loaded.cause)
       }
       state.adopt(id.value, loaded.payload, now)
+      this.#adopted = true
       return state.ttlRefresh === undefined ? Effect.void : this.#scheduleTtlRefresh()
     })
   }
 
   #report(cause: InvalidSession.InvalidSession): Effect.Effect<void> {
+    this.#invalid = cause
     const counted = InvalidSession.count(cause)
     const hook = this.policy.onInvalid
     const request = this.#cookie.request
@@ -156,6 +161,12 @@ export class RequestSession {
       this.#touched = true
       return Effect.succeed(f(this.state))
     })
+  }
+
+  /** Fails with the reason the request brought no valid session (the load's cause). */
+  require(): Effect.Effect<void, SessionError | InvalidSession.InvalidSession> {
+    return Effect.flatMap(this.ensureLoaded(), () =>
+      this.#adopted ? Effect.void : Effect.fail(this.#invalid ?? new InvalidSession.NotInBackend()))
   }
 
   adjustCookie(change: { readonly maxAge: number | undefined } | { readonly expires: Date | number | undefined }): void {
@@ -197,8 +208,19 @@ export class RequestSession {
     const payload = state.payloadAt(now)
     const text = Payload.encode(this.policy.serializer, payload)
     return Effect.tap(
-      this.#store(Store.create(this.policy, this.redis, id, text, state.ttlSeconds)),
+      this.#store(Store.create(this.policy, this.redis, id, text, state.ttlSeconds(now))),
       (written) => state.created(written, payload)
+    )
+  }
+
+  /** Moves the session to a new id (`regenerate`); undefined when it was deleted meanwhile. */
+  #move(from: string, id: string | undefined, now: number): Effect.Effect<string | undefined, SessionStoreError> {
+    const state = this.state
+    const payload = state.payloadAt(now)
+    const text = Payload.encode(this.policy.serializer, payload)
+    return Effect.tap(
+      this.#store(Store.move(this.policy, this.redis, from, id, text, state.ttlSeconds(now))),
+      (moved) => moved === undefined ? state.gone() : state.created(moved, payload)
     )
   }
 
@@ -207,7 +229,7 @@ export class RequestSession {
     const payload = state.payloadAt(now)
     const text = Payload.encode(this.policy.serializer, payload)
     return Effect.tap(
-      this.#store(Store.update(this.redis, id, text, state.ttlSeconds)),
+      this.#store(Store.update(this.redis, id, text, state.ttlSeconds(now))),
       (written) => written ? state.saved(payload) : state.gone()
     )
   }
@@ -222,6 +244,8 @@ export class RequestSession {
             return Effect.void
           case "Stored":
             return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#update(backing.id, now)))
+          case "Moving":
+            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#move(backing.from, backing.id, now)))
           case "New":
             if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
             if (this.#commit._tag !== "Open") {
@@ -235,12 +259,14 @@ export class RequestSession {
   }
 
   refreshNow(): Effect.Effect<void, SessionError> {
-    return Effect.flatMap(this.ensureLoaded(), () => {
-      const { backing, ttlSeconds } = this.state
-      if (backing._tag !== "Stored" || ttlSeconds === undefined) return Effect.void
-      this.state.ttlRefresh = undefined
-      return Effect.asVoid(this.#store(this.redis.expire(backing.id, ttlSeconds)))
-    })
+    return Effect.flatMap(this.ensureLoaded(), () =>
+      Effect.clockWith((clock) => {
+        const { backing } = this.state
+        const ttl = this.state.ttlSeconds(epochSeconds(clock))
+        if (backing._tag !== "Stored" || ttl === undefined) return Effect.void
+        this.state.ttlRefresh = undefined
+        return Effect.asVoid(this.#store(this.redis.expire(backing.id, ttl)))
+      }))
   }
 
   /** A session loads once, so this runs at most once per request. */
@@ -296,6 +322,8 @@ export class RequestSession {
       ? Effect.map(this.#create(write.id, now), (id) => ({ _tag: "Created", id }))
       : write._tag === "Update"
       ? Effect.map(this.#update(write.id, now), (ok) => ok ? updated : gone)
+      : write._tag === "Move"
+      ? Effect.map(this.#move(write.from, write.id, now), (id): Commit.Outcome => id === undefined ? gone : { _tag: "Moved", id })
       : Effect.suspend(() => {
         this.state.deleted()
         return Effect.as(this.#store(this.redis.del(write.id)), deleted)
@@ -351,7 +379,7 @@ export class RequestSession {
       Tracing.withSpan("Session.commit"),
       Effect.catchTag("SessionStoreError", (error) => {
         this.#release()
-        return Effect.zipRight(Effect.logError("session commit failed", error), HttpServerRespondable.toResponse(error))
+        return Effect.zipRight(Effect.logError("session commit failed", error), ResponseCookie.storeFailure(response, error))
       })
     )
   }

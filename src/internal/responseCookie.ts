@@ -1,9 +1,14 @@
 /**
  * Applies a commit's cookie decision to the response: `Set-Cookie` with the
- * signed id or an expiring one, and the headers `planHeaders` asks for.
+ * signed id or an expiring one, and the headers `planHeaders` asks for; or,
+ * when the commit's write failed, the 503 that replaces the response.
  */
+import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { SessionStoreError } from "../RedisClient.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import * as Commit from "./commit.js"
 
@@ -66,3 +71,23 @@ export const decorate = (
   if (changes.retryAfter !== undefined) out = HttpServerResponse.setHeader(out, "retry-after", changes.retryAfter)
   return out
 }
+
+/**
+ * The 503 that replaces a response whose commit failed: JSON (the error's
+ * encoded form, what an `HttpApi` client decodes) where the response was
+ * JSON, the error's own rendering otherwise.
+ */
+/** @internal */
+export const storeFailure = (
+  response: HttpServerResponse.HttpServerResponse,
+  error: SessionStoreError
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  contentType(response).includes("json")
+    ? Effect.succeed(HttpServerResponse.unsafeJson(Schema.encodeSync(SessionStoreError)(error), {
+      status: 503,
+      headers: { "retry-after": String(error.retryAfterSeconds) }
+    }))
+    : HttpServerRespondable.toResponse(error)
+
+const contentType = (response: HttpServerResponse.HttpServerResponse): string =>
+  response.headers["content-type"] ?? (response.body._tag === "Empty" ? undefined : response.body.contentType) ?? ""

@@ -67,6 +67,15 @@ export class SessionService implements SessionShape {
   get changed() {
     return this.#s.withLoaded(({ data }) => data.markChanged())
   }
+  get regenerate() {
+    return this.#s.withLoaded((state) => state.regenerate())
+  }
+  get require() {
+    return Effect.suspend(() => this.#s.require())
+  }
+  get lifetimeEnds() {
+    return this.#s.withLoaded((state) => Option.fromNullable(state.lifetimeEnds))
+  }
   get invalidate() {
     return Effect.suspend(() => this.#s.invalidate())
   }

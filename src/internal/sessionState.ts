@@ -67,12 +67,37 @@ export class SessionState {
 
   /** Ends the stored session, if any; later writes start a new one. */
   invalidate(now: number): void {
-    if (this.backing._tag === "Stored") this.stale(this.backing.id)
+    const backing = this.backing
+    if (backing._tag === "Stored") this.stale(backing.id)
+    if (backing._tag === "Moving") this.stale(backing.from)
     this.startFresh(now)
   }
 
+  /**
+   * A new id for the same values and creation time (login, privilege
+   * change): the stored session moves to it at the commit. An id handed out
+   * before is dropped, so the session never ends up under a known id.
+   */
+  regenerate(): void {
+    const backing = this.backing
+    switch (backing._tag) {
+      case "New":
+        this.backing = { ...backing, id: undefined }
+        return
+      case "Stored":
+        this.backing = { _tag: "Moving", from: backing.id, id: undefined }
+        return
+      case "Moving":
+        this.backing = { ...backing, id: undefined }
+        return
+      case "Gone":
+        return
+    }
+  }
+
   get isNew(): boolean {
-    return this.backing._tag !== "Stored" || this.backing.createdHere
+    const backing = this.backing
+    return backing._tag === "New" || backing._tag === "Gone" || (backing._tag === "Stored" && backing.createdHere)
   }
 
   /** The payload differs from what is stored. */
@@ -82,11 +107,19 @@ export class SessionState {
 
   ensureId(): string {
     const backing = this.backing
-    if (backing._tag === "Stored") return backing.id
-    const id = backing._tag === "New" && backing.id !== undefined ? backing.id : this.rules.generateId()
-    // A session that vanished stays gone: the id is never written.
-    if (backing._tag === "New") this.backing = { _tag: "New", id, idRequested: true }
-    return id
+    switch (backing._tag) {
+      case "Stored":
+        return backing.id
+      case "New":
+      case "Moving": {
+        const id = backing.id ?? this.rules.generateId()
+        this.backing = backing._tag === "New" ? { _tag: "New", id, idRequested: true } : { ...backing, id }
+        return id
+      }
+      case "Gone":
+        // A session that vanished stays gone: the id is never written.
+        return this.rules.generateId()
+    }
   }
 
   /**
@@ -114,17 +147,23 @@ export class SessionState {
     this.rewrite = true
   }
 
-  /** When the session expires if left idle from `now`. */
+  /** When the session expires if left idle from `now` (never after its lifetime ends). */
   expiresAt(now: number): number | undefined {
     return Expiry.nextExpiry(this.rules, this.times, now, this.backing._tag !== "Stored" || this.changed)
+  }
+
+  /** When the session ends whatever its activity (`maxLifetime`). */
+  get lifetimeEnds(): number | undefined {
+    return Expiry.lifetimeEnds(this.rules, this.times)
   }
 
   payloadAt(now: number): Payload {
     return Expiry.payloadAt(this.rules, this.times, this.data.values, now)
   }
 
-  get ttlSeconds(): number | undefined {
-    return Expiry.ttlSeconds(this.rules, this.times)
+  /** The `EX` of a write at `now`. */
+  ttlSeconds(now: number): number | undefined {
+    return Expiry.ttlSeconds(this.rules, this.times, now)
   }
 
   /** `payload` was written: changes count from here. */
@@ -135,7 +174,7 @@ export class SessionState {
     this.ttlRefresh = undefined
   }
 
-  /** This request created the key `id` with `payload`. */
+  /** This request created the key `id` with `payload` (or moved the session there). */
   created(id: string, payload: Payload): void {
     this.backing = { _tag: "Stored", id, createdHere: true }
     this.saved(payload)

@@ -49,12 +49,17 @@ export const load = (
         return Effect.succeed(
           invalid(new InvalidSession.PayloadLegacy(decoded.version === undefined ? {} : { version: decoded.version }))
         )
-      case "Valid":
-        return Effect.succeed(
-          Expiry.isExpired(decoded.payload, now)
-            ? invalid(new InvalidSession.PayloadTimeout({ expiredAt: decoded.payload.x ?? now }), true)
-            : { _tag: "Found", payload: decoded.payload }
-        )
+      case "Valid": {
+        const payload = decoded.payload
+        if (Expiry.isExpired(payload, now)) {
+          return Effect.succeed(invalid(new InvalidSession.PayloadTimeout({ expiredAt: payload.x ?? now }), true))
+        }
+        const ends = Expiry.lifetimeEnds(policy, { created: payload.c })
+        if (ends !== undefined && now >= ends) {
+          return Effect.succeed(invalid(new InvalidSession.LifetimeExceeded({ endedAt: ends }), true))
+        }
+        return Effect.succeed({ _tag: "Found", payload })
+      }
     }
   })
 }
@@ -81,6 +86,41 @@ export const create = (
       Effect.logWarning("session id collision; generating another", { session: redactId(candidate) }),
       create(policy, redis, undefined, payload, ttlSeconds, attempt + 1)
     )
+  })
+}
+
+/**
+ * Moves the session stored under `from` to a new id (the reserved one, or a
+ * generated one if it is taken), atomically; `undefined` when `from` is gone.
+ */
+export const move = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  from: string,
+  id: string | undefined,
+  payload: string,
+  ttlSeconds: number | undefined,
+  attempt = 1
+): Effect.Effect<string | undefined, SessionStoreError> => {
+  const candidate = id ?? policy.generateId()
+  return Effect.flatMap(redis.move(from, candidate, payload, { ttlSeconds }), (result) => {
+    switch (result) {
+      case "Moved":
+        return Effect.succeed(candidate)
+      case "Gone":
+        return Effect.zipRight(
+          Effect.logInfo("session vanished before it could be regenerated", { session: redactId(from) }),
+          Effect.succeed(undefined)
+        )
+      case "Taken":
+        if (attempt >= CREATE_ATTEMPTS) {
+          return Effect.dieMessage("the session id generator keeps producing ids that already exist")
+        }
+        return Effect.zipRight(
+          Effect.logWarning("session id collision; generating another", { session: redactId(candidate) }),
+          move(policy, redis, from, undefined, payload, ttlSeconds, attempt + 1)
+        )
+    }
   })
 }
 

@@ -51,6 +51,20 @@ const incrementRacingLogout = Effect.gen(function*() {
   return id
 })
 
+/**
+ * Increments n while another request regenerates the session between the
+ * read and the write (its key moves to `moved-away`); succeeds with the id.
+ */
+const incrementRacingRegenerate = Effect.gen(function*() {
+  const session = yield* Session.Session
+  const n = yield* Session.get(N)
+  const id = yield* session.ensureId
+  yield* Effect.flatMap(RedisClient, (redis) => Effect.flatMap(redis.get(id), (value) =>
+    redis.move(id, "moved-away", Option.getOrElse(value, () => ""))))
+  yield* Session.set(N, Option.getOrElse(n, () => 0) + 1)
+  return id
+})
+
 /** Two `persistNow` at once. */
 const persistNowTwice = Effect.flatMap(Session.Session, (session) =>
   Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true }))
@@ -85,6 +99,33 @@ export const routes = HttpRouter.empty.pipe(
       yield* Session.set("user", yield* query("user"))
       return json({ ok: true })
     })
+  ),
+  HttpRouter.get("/regenerate", Effect.as(Session.regenerate, json({ ok: true }))),
+  HttpRouter.get("/incr-racing-regenerate", Effect.map(incrementRacingRegenerate, (id) => json({ id }))),
+  HttpRouter.get(
+    "/login-regenerate",
+    Effect.gen(function*() {
+      yield* Session.regenerate
+      yield* Session.set("user", yield* query("user"))
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/require",
+    Session.require.pipe(
+      Effect.as(json({ ok: true })),
+      Effect.catchTags({
+        NoSessionCookie: (e) => Effect.succeed(json({ refused: e._tag })),
+        InvalidCookie: (e) => Effect.succeed(json({ refused: e._tag })),
+        NotInBackend: (e) => Effect.succeed(json({ refused: e._tag })),
+        LifetimeExceeded: (e) => Effect.succeed(json({ refused: e._tag })),
+        PayloadTimeout: (e) => Effect.succeed(json({ refused: e._tag }))
+      })
+    )
+  ),
+  HttpRouter.get(
+    "/lifetime",
+    Effect.map(Effect.flatMap(Session.Session, (s) => s.lifetimeEnds), (ends) => json({ ends: Option.getOrNull(ends) }))
   ),
   HttpRouter.get("/clear", Effect.as(Effect.flatMap(Session.Session, (s) => s.clear), json({ ok: true }))),
   HttpRouter.get("/ensure-id", Effect.map(Effect.flatMap(Session.Session, (s) => s.ensureId), (id) => json({ id }))),
@@ -359,7 +400,8 @@ export const recording = (inner: RedisClientShape) => {
     set: (key, value, options?: SetOptions) => tap("set", inner.set(key, value, options)),
     expire: (key, ttl) => tap("expire", inner.expire(key, ttl)),
     del: (key) => tap("del", inner.del(key)),
-    ttl: (key) => inner.ttl(key)
+    ttl: (key) => inner.ttl(key),
+    move: (from, to, value, options) => tap("move", inner.move(from, to, value, options))
   }
   return { client, log }
 }
