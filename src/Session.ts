@@ -7,8 +7,12 @@
  *
  * @since 0.1.0
  */
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -36,6 +40,36 @@ export class SessionValueError extends Schema.TaggedError<SessionValueError>()("
   key: Schema.String,
   reason: Schema.String
 }) {}
+
+/**
+ * The session's serialized payload is over the policy's `maxPayloadBytes`:
+ * it was not written, and the stored session is unchanged. At the end of a
+ * request the response becomes a 413; `persistNow` fails with it, for an
+ * application that wants to handle it in the handler.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionTooLarge extends Schema.TaggedError<SessionTooLarge>()(
+  "SessionTooLarge",
+  { bytes: Schema.Number, limit: Schema.Number },
+  HttpApiSchema.annotations({ status: 413 })
+) {
+  [HttpServerRespondable.symbol]() {
+    return Effect.succeed(HttpServerResponse.text("Session too large", { status: 413 }))
+  }
+}
+
+/**
+ * Counts payloads refused for their size.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const tooLarge = Metric.counter("session_too_large_total", {
+  description: "Session writes refused because the payload exceeded maxPayloadBytes",
+  incremental: true
+})
 
 /**
  * A session key with a schema: values are decoded on read and encoded on
@@ -137,7 +171,7 @@ export interface SessionShape {
   /** Sends the cookie again on this response. */
   readonly recookie: Effect.Effect<void>
   /** Writes the session now rather than before the response. */
-  readonly persistNow: Effect.Effect<void, SessionError>
+  readonly persistNow: Effect.Effect<void, SessionError | SessionTooLarge>
   /** Slides the Redis TTL now. */
   readonly refreshNow: Effect.Effect<void, SessionError>
   readonly isNew: Effect.Effect<boolean, SessionError>

@@ -92,6 +92,8 @@ export interface Options {
    * session past it is over (`LifetimeExceeded`). Default: none.
    */
   readonly maxLifetime?: SessionDuration.SessionDuration | undefined
+  /** The largest serialized payload written, in bytes (UTF-8); a larger one is `SessionTooLarge`. Default 65536. */
+  readonly maxPayloadBytes?: number | undefined
   /** A session left with no data is deleted, and its cookie with it (`invalidate_empty_session`). Default false. */
   readonly invalidateEmptySession?: boolean | undefined
   /** Default `session`. */
@@ -180,6 +182,7 @@ export interface SessionPolicyShape {
   readonly redisTtl: boolean
   /** Absolute lifetime in seconds; `undefined` = none. */
   readonly maxLifetime: number | undefined
+  readonly maxPayloadBytes: number
   readonly readHeavy: boolean
   /** The payload carries its expiry `x` (payload expiry, or a timeout trigger). */
   readonly payloadExpiry: boolean
@@ -222,6 +225,15 @@ export const refuseCacheableResponses: ResponseCheck = (_request, response) =>
  * @category constants
  */
 export const minimumSecretLength = 32
+
+/**
+ * The default `maxPayloadBytes`: 64 KiB, far above what a session of ids,
+ * flags and a few messages holds, and far below what makes Redis slow.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxPayloadBytes = 65_536
 
 /**
  * 48 random bytes from the CSPRNG, base64url: 64 characters, 384 bits.
@@ -346,6 +358,12 @@ export const make: (
   const payloadExpiry = timeoutTrigger !== undefined || (options.payloadExpiry ?? false)
   const lifetime = yield* optionalSeconds("maxLifetime", options.maxLifetime)
   const maxLifetime = lifetime === 0 ? undefined : lifetime
+  const maxPayloadBytes = options.maxPayloadBytes ?? defaultMaxPayloadBytes
+  yield* check(
+    Number.isSafeInteger(maxPayloadBytes) && maxPayloadBytes > 0,
+    ["maxPayloadBytes"],
+    "must be a whole number of bytes, more than zero"
+  )
   yield* check(!payloadExpiry || timeout !== undefined, ["payloadExpiry", "timeout"], "payload expiry needs a timeout")
   if (readHeavy) {
     yield* check(timeout !== undefined, ["readHeavy", "timeout"], "read-heavy mode needs a timeout")
@@ -363,6 +381,7 @@ export const make: (
     timeoutTrigger,
     redisTtl: setRedisTtl && (timeout !== undefined || maxLifetime !== undefined),
     maxLifetime,
+    maxPayloadBytes,
     readHeavy,
     payloadExpiry,
     detectChanges: options.detectChanges ?? true,

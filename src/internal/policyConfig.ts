@@ -63,5 +63,6 @@ export const options: Config.Config<Options> = Config.all({
   cookieMaxAge: optional(seconds("SESSION_COOKIE_MAX_AGE")),
   cookieOnException: optional(Config.boolean("SESSION_COOKIE_ON_EXCEPTION")),
   idPrefix: optional(Config.string("SESSION_PREFIX")),
-  maxLifetime: optional(seconds("SESSION_MAX_LIFETIME"))
+  maxLifetime: optional(seconds("SESSION_MAX_LIFETIME")),
+  maxPayloadBytes: optional(Config.integer("SESSION_MAX_PAYLOAD_BYTES"))
 })

@@ -10,11 +10,12 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as InvalidSession from "../InvalidSession.js"
 import { type RedisClientShape, SessionStoreError } from "../RedisClient.js"
-import type { SessionError, SessionShape } from "../Session.js"
+import { type SessionError, type SessionShape, SessionTooLarge, tooLarge } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import { ClientCookie } from "./clientCookie.js"
 import * as Commit from "./commit.js"
@@ -203,38 +204,50 @@ export class RequestSession {
 
   // --- persistence ------------------------------------------------------------
 
-  #create(id: string | undefined, now: number): Effect.Effect<string, SessionStoreError> {
-    const state = this.state
-    const payload = state.payloadAt(now)
+  /** The payload to write at `now`, refused over `maxPayloadBytes`: nothing is written then. */
+  #encode(now: number): Effect.Effect<{ readonly payload: Payload.Payload; readonly text: string }, SessionTooLarge> {
+    const payload = this.state.payloadAt(now)
     const text = Payload.encode(this.policy.serializer, payload)
-    return Effect.tap(
-      this.#store(Store.create(this.policy, this.redis, id, text, state.ttlSeconds(now))),
-      (written) => state.created(written, payload)
-    )
+    const bytes = Buffer.byteLength(text, "utf8")
+    const limit = this.policy.maxPayloadBytes
+    return bytes > limit
+      ? Effect.zipRight(Metric.increment(tooLarge), Effect.fail(new SessionTooLarge({ bytes, limit })))
+      : Effect.succeed({ payload, text })
+  }
+
+  #create(id: string | undefined, now: number): Effect.Effect<string, SessionStoreError | SessionTooLarge> {
+    const state = this.state
+    return Effect.flatMap(this.#encode(now), ({ payload, text }) =>
+      Effect.tap(
+        this.#store(Store.create(this.policy, this.redis, id, text, state.ttlSeconds(now))),
+        (written) => state.created(written, payload)
+      ))
   }
 
   /** Moves the session to a new id (`regenerate`); undefined when it was deleted meanwhile. */
-  #move(from: string, id: string | undefined, now: number): Effect.Effect<string | undefined, SessionStoreError> {
+  #move(
+    from: string,
+    id: string | undefined,
+    now: number
+  ): Effect.Effect<string | undefined, SessionStoreError | SessionTooLarge> {
     const state = this.state
-    const payload = state.payloadAt(now)
-    const text = Payload.encode(this.policy.serializer, payload)
-    return Effect.tap(
-      this.#store(Store.move(this.policy, this.redis, from, id, text, state.ttlSeconds(now))),
-      (moved) => moved === undefined ? state.gone() : state.created(moved, payload)
-    )
+    return Effect.flatMap(this.#encode(now), ({ payload, text }) =>
+      Effect.tap(
+        this.#store(Store.move(this.policy, this.redis, from, id, text, state.ttlSeconds(now))),
+        (moved) => moved === undefined ? state.gone() : state.created(moved, payload)
+      ))
   }
 
-  #update(id: string, now: number): Effect.Effect<boolean, SessionStoreError> {
+  #update(id: string, now: number): Effect.Effect<boolean, SessionStoreError | SessionTooLarge> {
     const state = this.state
-    const payload = state.payloadAt(now)
-    const text = Payload.encode(this.policy.serializer, payload)
-    return Effect.tap(
-      this.#store(Store.update(this.redis, id, text, state.ttlSeconds(now))),
-      (written) => written ? state.saved(payload) : state.gone()
-    )
+    return Effect.flatMap(this.#encode(now), ({ payload, text }) =>
+      Effect.tap(
+        this.#store(Store.update(this.redis, id, text, state.ttlSeconds(now))),
+        (written) => written ? state.saved(payload) : state.gone()
+      ))
   }
 
-  persistNow(): Effect.Effect<void, SessionError> {
+  persistNow(): Effect.Effect<void, SessionError | SessionTooLarge> {
     // Decided inside the lock, once the previous write is done.
     return (this.#writeLock ??= Effect.unsafeMakeSemaphore(1)).withPermits(1)(Effect.suspend(() =>
       Effect.flatMap(this.ensureLoaded(), () => {
@@ -314,9 +327,9 @@ export class RequestSession {
     }
   }
 
-  #apply(plan: Commit.WritePlan, now: number): Effect.Effect<Commit.Outcome, SessionStoreError> {
+  #apply(plan: Commit.WritePlan, now: number): Effect.Effect<Commit.Outcome, SessionStoreError | SessionTooLarge> {
     const write = plan.write
-    const written: Effect.Effect<Commit.Outcome, SessionStoreError> = write._tag === "None"
+    const written: Effect.Effect<Commit.Outcome, SessionStoreError | SessionTooLarge> = write._tag === "None"
       ? Effect.succeed(unchanged)
       : write._tag === "Create"
       ? Effect.map(this.#create(write.id, now), (id) => ({ _tag: "Created", id }))
@@ -377,9 +390,18 @@ export class RequestSession {
       )
     }).pipe(
       Tracing.withSpan("Session.commit"),
-      Effect.catchTag("SessionStoreError", (error) => {
-        this.#release()
-        return Effect.zipRight(Effect.logError("session commit failed", error), ResponseCookie.storeFailure(response, error))
+      Effect.catchTags({
+        SessionStoreError: (error) => {
+          this.#release()
+          return Effect.zipRight(Effect.logError("session commit failed", error), ResponseCookie.failure(response, error))
+        },
+        SessionTooLarge: (error) => {
+          this.#release()
+          return Effect.zipRight(
+            Effect.logWarning("session not written: its payload is over maxPayloadBytes", { bytes: error.bytes }),
+            ResponseCookie.failure(response, error)
+          )
+        }
       })
     )
   }

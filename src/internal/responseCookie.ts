@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { SessionStoreError } from "../RedisClient.js"
+import { SessionTooLarge } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import * as Commit from "./commit.js"
 
@@ -73,21 +74,26 @@ export const decorate = (
 }
 
 /**
- * The 503 that replaces a response whose commit failed: JSON (the error's
+ * The response that replaces one whose commit failed (503 for the store,
+ * 413 for a payload too large): JSON (the error's
  * encoded form, what an `HttpApi` client decodes) where the response was
  * JSON, the error's own rendering otherwise.
  */
 /** @internal */
-export const storeFailure = (
+export const failure = (
   response: HttpServerResponse.HttpServerResponse,
-  error: SessionStoreError
-): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
-  contentType(response).includes("json")
-    ? Effect.succeed(HttpServerResponse.unsafeJson(Schema.encodeSync(SessionStoreError)(error), {
-      status: 503,
-      headers: { "retry-after": String(error.retryAfterSeconds) }
-    }))
-    : HttpServerRespondable.toResponse(error)
+  error: SessionStoreError | SessionTooLarge
+): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+  if (!contentType(response).includes("json")) return HttpServerRespondable.toResponse(error)
+  return Effect.succeed(
+    error._tag === "SessionStoreError"
+      ? HttpServerResponse.unsafeJson(Schema.encodeSync(SessionStoreError)(error), {
+        status: 503,
+        headers: { "retry-after": String(error.retryAfterSeconds) }
+      })
+      : HttpServerResponse.unsafeJson(Schema.encodeSync(SessionTooLarge)(error), { status: 413 })
+  )
+}
 
 const contentType = (response: HttpServerResponse.HttpServerResponse): string =>
   response.headers["content-type"] ?? (response.body._tag === "Empty" ? undefined : response.body.contentType) ?? ""
