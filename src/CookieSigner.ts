@@ -19,6 +19,13 @@ export interface CookieSigner {
   readonly sign: (sessionId: string) => string
   /** `None` for anything that is not a value this signer produced. */
   readonly verify: (cookieValue: string) => Option.Option<string>
+  /**
+   * True for a value that verifies only with a previous key (see
+   * `rotating`): the session keeps going, and its cookie is sent again,
+   * signed with the current key. Asked only about a value `verify`
+   * accepted; absent, no value is ever stale.
+   */
+  readonly isStale?: (cookieValue: string) => boolean
 }
 
 /**
@@ -65,6 +72,27 @@ const decodeBase64Url = (body: string): Buffer | undefined => {
   return Buffer.from(body, "base64url")
 }
 
+/**
+ * What a signer remembers about values that verified. Only verified values
+ * go in, so it can't be used to forge anything, and it is bounded: the
+ * oldest entry goes when it is full (a Map iterates in insertion order), and
+ * a value longer than `maxRememberedLength` is kept only as the last one
+ * (what a `verify` then `isStale` of the same value needs).
+ */
+const verifiedMemory = <A>() => {
+  const entries = new Map<string, A>()
+  let last: { readonly value: string; readonly remembered: A } | undefined
+  return {
+    get: (value: string): A | undefined => last?.value === value ? last.remembered : entries.get(value),
+    set: (value: string, remembered: A): void => {
+      last = { value, remembered }
+      if (value.length > maxRememberedLength) return
+      if (entries.size >= verifiedCacheSize && !entries.has(value)) entries.delete(entries.keys().next().value ?? "")
+      entries.set(value, remembered)
+    }
+  }
+}
+
 const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
   try {
     return utf8.decode(bytes)
@@ -87,8 +115,7 @@ export const make = (
   const mac = (payload: Uint8Array): Buffer => createHmac("sha512", key).update(payload).digest()
 
   // Verifying is an HMAC-SHA512 per request; a client presents the same cookie again and again.
-  // Only values that verified are remembered, so the cache can't be used to forge anything.
-  const verified = new Map<string, string>()
+  const verified = verifiedMemory<string>()
 
   return {
     sign(sessionId) {
@@ -107,12 +134,62 @@ export const make = (
       if (!timingSafeEqual(mac(id), bytes.subarray(0, DIGEST_BYTES))) return Option.none()
       const sessionId = decodeUtf8(id)
       if (sessionId === undefined) return Option.none()
-      if (body.length <= maxRememberedLength) {
-        // Drop the oldest entry when full (a Map iterates in insertion order).
-        if (verified.size >= verifiedCacheSize) verified.delete(verified.keys().next().value ?? "")
-        verified.set(body, sessionId)
-      }
+      verified.set(body, sessionId)
       return Option.some(sessionId)
+    }
+  }
+}
+
+/**
+ * Secret rotation: signs with the first signer, verifies with any of them,
+ * in order. A value that only a later signer (or a stale value of the first)
+ * verifies `isStale`, so the session middleware sends its cookie again,
+ * signed by the first. Custom signers rotate the same way, and so does a
+ * rotating signer inside another.
+ *
+ * Which signer verified a value is remembered (never the id: every `verify`
+ * still asks that signer, so its own rules, such as an expiring signature,
+ * keep holding). `verify` tries each signer once at most, and a later
+ * `verify` or `isStale` of the same value asks only the one that accepted
+ * it: no further HMAC.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const rotating = (signers: readonly [CookieSigner, ...Array<CookieSigner>]): CookieSigner => {
+  const [current] = signers
+  if (signers.length === 1) return current
+  const verifiedBy = verifiedMemory<number>()
+
+  const verifyAt = (index: number, cookieValue: string): Option.Option<string> =>
+    signers[index]?.verify(cookieValue) ?? Option.none()
+
+  const verify = (cookieValue: string): Option.Option<string> => {
+    if (cookieValue.length > maxCookieValueLength) return Option.none()
+    const known = verifiedBy.get(cookieValue)
+    if (known !== undefined) {
+      const result = verifyAt(known, cookieValue)
+      if (Option.isSome(result)) return result
+    }
+    for (let index = 0; index < signers.length; index++) {
+      if (index === known) continue
+      const result = verifyAt(index, cookieValue)
+      if (Option.isSome(result)) {
+        verifiedBy.set(cookieValue, index)
+        return result
+      }
+    }
+    return Option.none()
+  }
+
+  return {
+    sign: (sessionId) => current.sign(sessionId),
+    verify,
+    isStale(cookieValue) {
+      // Known after the `verify` that comes first; verified here only if it was forgotten meanwhile.
+      if (verifiedBy.get(cookieValue) === undefined && Option.isNone(verify(cookieValue))) return false
+      const index = verifiedBy.get(cookieValue)
+      return index === undefined ? false : index > 0 || (current.isStale?.(cookieValue) ?? false)
     }
   }
 }

@@ -8,6 +8,7 @@
 import * as Cookies from "@effect/platform/Cookies"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -63,8 +64,14 @@ export type InvalidSessionHook = (
  * @category models
  */
 export interface Options {
-  /** Signs the cookie (pyramid_session_redis: `secret`). Exactly one of `secret` and `signer`. */
+  /** Signs the cookie (pyramid_session_redis: `secret`). Exactly one of `secret`, `secrets` and `signer`. */
   readonly secret?: Redacted.Redacted<string> | undefined
+  /**
+   * Secret rotation: `[current, ...previous]`. Cookies are signed with the
+   * first and accepted under any; one signed with a previous secret is sent
+   * again, signed with the current one.
+   */
+  readonly secrets?: readonly [Redacted.Redacted<string>, ...Array<Redacted.Redacted<string>>] | undefined
   /** A custom cookie signer instead of `secret` (`cookie_signer`). */
   readonly signer?: CookieSigner.CookieSigner | undefined
   /** Idle timeout; `null` or zero means sessions never time out. Default 1200 seconds. */
@@ -256,17 +263,28 @@ const check = (ok: boolean, options: ReadonlyArray<string>, reason: string): Eff
 
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
+const signingOptions = ["secret", "secrets", "signer"] as const
+
+const shortSecret = (secret: Redacted.Redacted<string>): boolean => {
+  const text: unknown = Redacted.value(secret)
+  return typeof text !== "string" || text.length < minimumSecretLength
+}
+
 const resolveSigner = (options: Options): Effect.Effect<CookieSigner.CookieSigner, InvalidPolicy> => {
-  if ((options.secret === undefined) === (options.signer === undefined)) {
-    return Effect.fail(invalid(["secret", "signer"], "give exactly one of secret and signer"))
+  if (signingOptions.filter((name) => options[name] !== undefined).length !== 1) {
+    return Effect.fail(invalid(signingOptions, "give exactly one of secret, secrets and signer"))
   }
-  if (options.signer !== undefined) return Effect.succeed(options.signer)
-  const secret = options.secret
-  const text: unknown = secret === undefined ? undefined : Redacted.value(secret)
-  if (secret === undefined || typeof text !== "string" || text.length < minimumSecretLength) {
-    return Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
+  const { secret, secrets, signer } = options
+  if (signer !== undefined) return Effect.succeed(signer)
+  if (secret !== undefined) {
+    return shortSecret(secret)
+      ? Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
+      : Effect.succeed(CookieSigner.make(secret))
   }
-  return Effect.succeed(CookieSigner.make(secret))
+  if (secrets === undefined || secrets.some(shortSecret)) {
+    return Effect.fail(invalid(["secrets"], `each must be at least ${minimumSecretLength} characters`))
+  }
+  return Effect.succeed(CookieSigner.rotating(Arr.map(secrets, (each) => CookieSigner.make(each))))
 }
 
 const resolveCookie = Effect.fn("SessionPolicy.resolveCookie")(function*(options: Options) {
@@ -434,8 +452,12 @@ export const layerConfig = (
   Layer.effect(
     SessionPolicy,
     Effect.flatMap(config, (fromConfig): Effect.Effect<SessionPolicyShape, LayerConfigError> => {
-      const merged = { ...options, ...definedOnly(fromConfig) }
-      return merged.secret === undefined && merged.signer === undefined
+      const set = definedOnly(fromConfig)
+      // SESSION_SECRET (with SESSION_SECRET_PREVIOUS) replaces the code's secret or secrets as a whole.
+      const { secret: _secret, secrets: _secrets, ...codeWithoutSecrets } = options
+      const code = set.secret === undefined && set.secrets === undefined ? options : codeWithoutSecrets
+      const merged: Options = { ...code, ...set }
+      return signingOptions.every((name) => merged[name] === undefined)
         ? Effect.fail(ConfigError.MissingData(["SESSION_SECRET"], missingSecret))
         : make(merged)
     })
@@ -443,4 +465,5 @@ export const layerConfig = (
 
 type LayerConfigError = InvalidPolicy | SessionDuration.InvalidDuration | ConfigError.ConfigError
 
-const missingSecret = `Expected SESSION_SECRET (at least ${minimumSecretLength} characters), or a secret or signer given in code`
+const missingSecret =
+  `Expected SESSION_SECRET (at least ${minimumSecretLength} characters), or a secret, secrets or signer given in code`

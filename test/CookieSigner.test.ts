@@ -12,7 +12,15 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { createHmac } from "node:crypto"
 import { readFileSync } from "node:fs"
+import { beforeEach, vi } from "vitest"
 import * as CookieSigner from "../src/CookieSigner.js"
+
+// Every HMAC computed, by the signer and by this file: the rotation tests count them.
+vi.mock("node:crypto", async (importOriginal) => {
+  const crypto = await importOriginal<typeof import("node:crypto")>()
+  return { ...crypto, createHmac: vi.fn(crypto.createHmac) }
+})
+const hmacs = vi.mocked(createHmac)
 
 const Vectors = Schema.Struct({
   salt: Schema.String,
@@ -292,5 +300,176 @@ describe("padding", () => {
     expect(signer.verify(value + "=")).toEqual(Option.some("padded"))
     expect(signer.verify(value + "==")).toEqual(Option.some("padded"))
     expect(signer.verify(value)).toEqual(Option.some("padded"))
+  })
+})
+
+describe("CookieSigner.rotating", () => {
+  const OLDER = Redacted.make("older-secret-older-secret-older-secret-0123")
+  const NEWER = Redacted.make("newer-secret-newer-secret-newer-secret-0123")
+  const unrelated = CookieSigner.make(Redacted.make("unrelated-secret-unrelated-secret-0123"))
+
+  /** A rotating signer whose secrets are `current` then `previous`. */
+  const rotation = (current: string, ...previous: ReadonlyArray<string>) =>
+    CookieSigner.rotating([
+      CookieSigner.make(Redacted.make(current)),
+      ...previous.map((secret) => CookieSigner.make(Redacted.make(secret)))
+    ])
+
+  beforeEach(() => {
+    hmacs.mockClear()
+  })
+
+  describe("cookies pyramid_session_redis signed verify under any listed secret", () => {
+    it.each(vectors.valid)("vector %#: as the current secret, not stale", (vector) => {
+      const signer = rotation(vector.secret, Redacted.value(OLDER))
+      expect(signer.verify(vector.cookie_value)).toStrictEqual(Option.some(vector.session_id))
+      expect(signer.isStale?.(vector.cookie_value)).toBe(false)
+    })
+
+    it.each(vectors.valid)("vector %#: as a previous secret, stale", (vector) => {
+      const signer = rotation(Redacted.value(NEWER), Redacted.value(OLDER), vector.secret)
+      expect(signer.verify(vector.cookie_value)).toStrictEqual(Option.some(vector.session_id))
+      expect(signer.isStale?.(vector.cookie_value)).toBe(true)
+    })
+
+    it.each(rejectedChecks)("rejected check %#: rejected under every secret of a rotation", (check) => {
+      const signer = rotation(Redacted.value(NEWER), check.secret)
+      expect(signer.verify(check.cookie_value)).toStrictEqual(Option.none())
+      expect(signer.isStale?.(check.cookie_value)).toBe(false)
+    })
+  })
+
+  it.each(vectors.valid)("vector %#: signing uses the first secret only, byte for byte pyramid_session_redis's", (vector) => {
+    expect(rotation(vector.secret, Redacted.value(OLDER)).sign(vector.session_id)).toBe(vector.cookie_value)
+    expect(rotation(Redacted.value(OLDER), vector.secret).sign(vector.session_id))
+      .toBe(CookieSigner.make(OLDER).sign(vector.session_id))
+  })
+
+  it("a value signed with no listed secret is rejected, and not stale", () => {
+    const signer = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
+    const value = unrelated.sign("abc")
+    expect(signer.verify(value)).toStrictEqual(Option.none())
+    expect(signer.isStale?.(value)).toBe(false)
+  })
+
+  it("what the signer produces is current: it verifies, and is not stale", () => {
+    const signer = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
+    const value = signer.sign(SESSION_ID)
+    expect(signer.verify(value)).toStrictEqual(Option.some(SESSION_ID))
+    expect(signer.isStale?.(value)).toBe(false)
+  })
+
+  it("isStale without a verify first verifies the value itself", () => {
+    const signer = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
+    expect(signer.isStale?.(CookieSigner.make(OLDER).sign("a"))).toBe(true)
+    expect(signer.isStale?.(CookieSigner.make(NEWER).sign("b"))).toBe(false)
+    expect(signer.isStale?.("garbage")).toBe(false)
+  })
+
+  it("a single signer is that signer itself: nothing is ever stale", () => {
+    const only = CookieSigner.make(NEWER)
+    expect(CookieSigner.rotating([only])).toBe(only)
+  })
+
+  it("hostile values are rejected, never an error", () => {
+    const signer = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
+    for (const value of ["", "garbage", "====", "A".repeat(1_000_000), CookieSigner.make(OLDER).sign("x").slice(0, -1)]) {
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+      expect(signer.isStale?.(value)).toBe(false)
+    }
+  })
+
+  describe("cost: which secret verified a value is remembered", () => {
+    const signer = () => CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
+
+    it("a current cookie: verify then isStale is one HMAC", () => {
+      const rotating = signer()
+      const value = CookieSigner.make(NEWER).sign("current")
+      hmacs.mockClear()
+      expect(rotating.verify(value)).toStrictEqual(Option.some("current"))
+      expect(rotating.isStale?.(value)).toBe(false)
+      expect(hmacs).toHaveBeenCalledTimes(1)
+    })
+
+    it("a stale cookie: one HMAC per secret tried, none for isStale, none when presented again", () => {
+      const rotating = signer()
+      const value = CookieSigner.make(OLDER).sign("stale")
+      hmacs.mockClear()
+      expect(rotating.verify(value)).toStrictEqual(Option.some("stale"))
+      expect(hmacs).toHaveBeenCalledTimes(2)
+      expect(rotating.isStale?.(value)).toBe(true)
+      expect(rotating.verify(value)).toStrictEqual(Option.some("stale"))
+      expect(rotating.isStale?.(value)).toBe(true)
+      expect(hmacs).toHaveBeenCalledTimes(2)
+    })
+
+    it("a long stale cookie (past what is remembered in bulk): isStale right after verify costs no HMAC", () => {
+      const rotating = signer()
+      const value = CookieSigner.make(OLDER).sign("x".repeat(600))
+      expect(value.length).toBeGreaterThan(512)
+      hmacs.mockClear()
+      expect(Option.isSome(rotating.verify(value))).toBe(true)
+      expect(rotating.isStale?.(value)).toBe(true)
+      expect(hmacs).toHaveBeenCalledTimes(2)
+    })
+  })
+
+  describe("custom signers rotate the same way", () => {
+    /** A toy scheme `<tag>:<id>`, counting its verifications; `revoked` ids stop verifying. */
+    const tagged = (tag: string) => {
+      const counts = { verify: 0 }
+      const revoked = new Set<string>()
+      const signer: CookieSigner.CookieSigner = {
+        sign: (id) => `${tag}:${id}`,
+        verify: (value) => {
+          counts.verify++
+          const id = value.startsWith(`${tag}:`) ? value.slice(tag.length + 1) : undefined
+          return id === undefined || revoked.has(id) ? Option.none() : Option.some(id)
+        }
+      }
+      return { signer, counts, revoked }
+    }
+
+    it("signs with the first, verifies with any, stale only under a previous one", () => {
+      const v2 = tagged("v2")
+      const v1 = tagged("v1")
+      const rotating = CookieSigner.rotating([v2.signer, v1.signer])
+      expect(rotating.sign("abc")).toBe("v2:abc")
+      expect(rotating.verify("v2:abc")).toStrictEqual(Option.some("abc"))
+      expect(rotating.isStale?.("v2:abc")).toBe(false)
+      expect(rotating.verify("v1:abc")).toStrictEqual(Option.some("abc"))
+      expect(rotating.isStale?.("v1:abc")).toBe(true)
+      expect(rotating.verify("v0:abc")).toStrictEqual(Option.none())
+    })
+
+    it("a value is verified by the signer that accepted it before, and only by it", () => {
+      const v2 = tagged("v2")
+      const v1 = tagged("v1")
+      const rotating = CookieSigner.rotating([v2.signer, v1.signer])
+      rotating.verify("v1:abc")
+      expect([v2.counts.verify, v1.counts.verify]).toEqual([1, 1])
+      rotating.isStale?.("v1:abc")
+      rotating.verify("v1:abc")
+      expect([v2.counts.verify, v1.counts.verify]).toEqual([1, 2])
+    })
+
+    it("remembering never overrides a signer: a value it stops accepting is rejected", () => {
+      const v2 = tagged("v2")
+      const v1 = tagged("v1")
+      const rotating = CookieSigner.rotating([v2.signer, v1.signer])
+      expect(rotating.verify("v1:abc")).toStrictEqual(Option.some("abc"))
+      v1.revoked.add("abc")
+      expect(rotating.verify("v1:abc")).toStrictEqual(Option.none())
+    })
+
+    it("a rotating signer inside another: its stale values are stale in the outer one", () => {
+      const inner = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
+      const outer = CookieSigner.rotating([inner, unrelated])
+      const value = CookieSigner.make(OLDER).sign("nested")
+      expect(outer.verify(value)).toStrictEqual(Option.some("nested"))
+      expect(outer.isStale?.(value)).toBe(true)
+      expect(outer.isStale?.(CookieSigner.make(NEWER).sign("nested"))).toBe(false)
+      expect(outer.isStale?.(unrelated.sign("nested"))).toBe(true)
+    })
   })
 })

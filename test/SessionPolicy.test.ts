@@ -842,4 +842,163 @@ describe("maxLifetime", () => {
     Effect.gen(function*() {
       expectInvalid(yield* rejection(untyped({ secret, maxLifetime: 3600 })), "maxLifetime")
     }))
+describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
+  const PREVIOUS = "previous-secret-0123456789abcdef-0123456789"
+  const OLDEST = "oldest-secret-0123456789abcdef-0123456789ab"
+  const signedWith = (text: string, id = "abc") => CookieSigner.make(Redacted.make(text)).sign(id)
+
+  /** What a policy's signer makes of cookies signed with each of these secrets. */
+  const verdicts = (policy: SessionPolicy.SessionPolicyShape, ...texts: ReadonlyArray<string>) =>
+    texts.map((text) => {
+      const value = signedWith(text)
+      return { verified: Option.getOrNull(policy.signer.verify(value)), stale: policy.signer.isStale?.(value) ?? false }
+    })
+
+  const current = { verified: "abc", stale: false }
+  const stale = { verified: "abc", stale: true }
+  const rejected = { verified: null, stale: false }
+
+  describe("SessionPolicy.make", () => {
+    it.effect("signs with the first secret, accepts every listed one, and only previous ones are stale", () =>
+      Effect.gen(function*() {
+        const policy = yield* SessionPolicy.make({ secrets: [secret, Redacted.make(PREVIOUS), Redacted.make(OLDEST)] })
+        expect(policy.signer.sign("abc")).toBe(signedWith(SECRET))
+        expect(verdicts(policy, SECRET, PREVIOUS, OLDEST, ENV_SECRET)).toEqual([current, stale, stale, rejected])
+      }))
+
+    it.effect("one secret in secrets is the same as secret", () =>
+      Effect.gen(function*() {
+        const policy = yield* SessionPolicy.make({ secrets: [secret] })
+        expect(policy.signer.sign("abc")).toBe(signedWith(SECRET))
+        expect(verdicts(policy, SECRET, PREVIOUS)).toEqual([current, rejected])
+      }))
+
+    it.effect.each([
+      { given: "secret and secrets", options: { secret, secrets: [secret] } },
+      { given: "secrets and signer", options: { secrets: [secret], signer: CookieSigner.make(secret) } },
+      { given: "all three", options: { secret, secrets: [secret], signer: CookieSigner.make(secret) } },
+      { given: "none of them", options: {} }
+    ] satisfies ReadonlyArray<{ given: string; options: SessionPolicy.Options }>)(
+      "$given: exactly one of secret, secrets and signer",
+      ({ options }) =>
+        Effect.gen(function*() {
+          expectInvalid(yield* rejection(options), "secret", "secrets", "signer")
+        })
+    )
+
+    it.effect("a previous secret shorter than 32 characters is refused, and not shown", () =>
+      Effect.gen(function*() {
+        const short = "short-previous-secret"
+        const error = yield* rejection({ secrets: [secret, Redacted.make(short)] })
+        expectInvalid(error, "secrets")
+        expect(JSON.stringify(error) + String(error)).not.toContain(short)
+        expect(String(error)).not.toContain(SECRET)
+      }))
+
+    it.effect("a short current secret is refused", () =>
+      Effect.gen(function*() {
+        expectInvalid(yield* rejection({ secrets: [Redacted.make("x".repeat(31)), secret] }), "secrets")
+      }))
+
+    it.effect.each<{ readonly value: unknown }>([
+      { value: [] },
+      { value: [SECRET] },
+      { value: [secret, PREVIOUS] },
+      { value: secret },
+      { value: "a,b" }
+    ])("secrets: $value is refused at run time", ({ value }) =>
+      Effect.gen(function*() {
+        expectInvalid(yield* rejection(untyped({ secrets: value })), "secrets")
+      }))
+
+    it.effect("a custom signer's isStale, when given, must be a function", () =>
+      Effect.gen(function*() {
+        const signer = { ...CookieSigner.make(secret), isStale: true }
+        expectInvalid(yield* rejection(untyped({ signer })), "signer")
+      }))
+
+    it.effect("a custom signer with isStale is used as it is", () =>
+      Effect.gen(function*() {
+        const signer = CookieSigner.rotating([CookieSigner.make(secret), CookieSigner.make(Redacted.make(PREVIOUS))])
+        expect((yield* SessionPolicy.make({ signer })).signer).toBe(signer)
+      }))
+  })
+
+  describe("SessionPolicy.layerConfig", () => {
+    it.effect("SESSION_SECRET_PREVIOUS is comma-separated, after SESSION_SECRET; parts trimmed, empty ones ignored", () =>
+      Effect.gen(function*() {
+        const policy = yield* fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: ` ${PREVIOUS} ,, ${OLDEST},` }))
+        expect(policy.signer.sign("abc")).toBe(signedWith(ENV_SECRET))
+        expect(verdicts(policy, ENV_SECRET, PREVIOUS, OLDEST, SECRET)).toEqual([current, stale, stale, rejected])
+      }))
+
+    it.effect("the variables are read as secrets, in order, each a Redacted that does not reveal it", () =>
+      Effect.gen(function*() {
+        const options = yield* Effect.withConfigProvider(
+          SessionPolicy.config,
+          provider(withSecret({ SESSION_SECRET_PREVIOUS: `${PREVIOUS},${OLDEST}` }))
+        )
+        expect(options.secret).toBeUndefined()
+        expect(options.secrets?.map((each) => Redacted.value(each))).toEqual([ENV_SECRET, PREVIOUS, OLDEST])
+        const shown = JSON.stringify(options) + String(options.secrets)
+        for (const text of [ENV_SECRET, PREVIOUS, OLDEST]) expect(shown).not.toContain(text)
+      }))
+
+    it.effect.each(["", " ", " , ,"])("SESSION_SECRET_PREVIOUS=%j lists nothing: SESSION_SECRET alone", (list) =>
+      Effect.gen(function*() {
+        const options = yield* Effect.withConfigProvider(
+          SessionPolicy.config,
+          provider(withSecret({ SESSION_SECRET_PREVIOUS: list }))
+        )
+        expect(options.secrets).toBeUndefined()
+        expect(verdicts(yield* fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: list })), ENV_SECRET)).toEqual([current])
+      }))
+
+    it.effect("SESSION_SECRET_PREVIOUS without SESSION_SECRET fails with a ConfigError naming SESSION_SECRET", () =>
+      Effect.gen(function*() {
+        // even with a secret in code: previous secrets belong to the current one they were listed with
+        const error = yield* Effect.flip(fromEnv({ SESSION_SECRET_PREVIOUS: PREVIOUS }, { secret }))
+        assert.isTrue(ConfigError.isConfigError(error) && ConfigError.isMissingData(error))
+        expect(String(error)).toContain("SESSION_SECRET")
+        expect(String(error)).not.toContain(PREVIOUS)
+      }))
+
+    it.effect("a short previous secret from configuration is refused without being shown", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: `${PREVIOUS},too-short` })))
+        assert.instanceOf(error, SessionPolicy.InvalidPolicy)
+        expectInvalid(error, "secrets")
+        for (const text of [ENV_SECRET, PREVIOUS, "too-short"]) expect(JSON.stringify(error) + String(error)).not.toContain(text)
+      }))
+
+    it.effect("SESSION_SECRET and SESSION_SECRET_PREVIOUS replace the secrets given in code", () =>
+      Effect.gen(function*() {
+        const policy = yield* fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: PREVIOUS }), {
+          secrets: [secret, Redacted.make(OLDEST)]
+        })
+        expect(verdicts(policy, ENV_SECRET, PREVIOUS, SECRET, OLDEST)).toEqual([current, stale, rejected, rejected])
+      }))
+
+    it.effect("SESSION_SECRET alone replaces the secrets given in code", () =>
+      Effect.gen(function*() {
+        const policy = yield* fromEnv(withSecret(), { secrets: [secret, Redacted.make(PREVIOUS)] })
+        expect(verdicts(policy, ENV_SECRET, SECRET, PREVIOUS)).toEqual([current, rejected, rejected])
+      }))
+
+    it.effect("secrets given in code are kept when no secret variable is set", () =>
+      Effect.gen(function*() {
+        const policy = yield* fromEnv({ SESSION_TIMEOUT: "60" }, { secrets: [secret, Redacted.make(PREVIOUS)] })
+        expect(verdicts(policy, SECRET, PREVIOUS)).toEqual([current, stale])
+        expect(policy.timeout).toBe(60)
+      }))
+
+    it.effect("SESSION_SECRET with SESSION_SECRET_PREVIOUS and a signer in code is refused as InvalidPolicy", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(
+          fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: PREVIOUS }), { signer: CookieSigner.make(secret) })
+        )
+        assert.instanceOf(error, SessionPolicy.InvalidPolicy)
+        expectInvalid(error, "secrets", "signer")
+      }))
+  })
 })

@@ -33,6 +33,10 @@ const sameSites: ReadonlyArray<unknown> = ["lax", "strict", "none"] satisfies Re
 const hasMethods = (value: unknown, ...names: ReadonlyArray<string>): boolean =>
   Predicate.isObject(value) && names.every((name) => Predicate.isFunction(Reflect.get(value, name)))
 
+const isSigner = (u: unknown): boolean =>
+  Predicate.isObject(u) && hasMethods(u, "sign", "verify") &&
+  (Reflect.get(u, "isStale") === undefined || Predicate.isFunction(Reflect.get(u, "isStale")))
+
 /** The first option whose value is not of its type, and why; undefined when all are. */
 export const wrongType = (options: Options): { readonly option: keyof Options; readonly reason: string } | undefined => {
   const wrong = (kind: (u: unknown) => boolean) => (name: keyof Options) => {
@@ -49,8 +53,11 @@ export const wrongType = (options: Options): { readonly option: keyof Options; r
     return { option: "cookieSameSite", reason: "must be \"lax\", \"strict\" or \"none\"" }
   }
   if (wrong(Redacted.isRedacted)("secret")) return { option: "secret", reason: "must be a Redacted string" }
-  if (wrong((u) => hasMethods(u, "sign", "verify"))("signer")) {
-    return { option: "signer", reason: "must have sign and verify functions" }
+  if (wrong((u) => Array.isArray(u) && u.length > 0 && u.every(Redacted.isRedacted))("secrets")) {
+    return { option: "secrets", reason: "must be a non-empty array of Redacted strings, the current secret first" }
+  }
+  if (wrong(isSigner)("signer")) {
+    return { option: "signer", reason: "must have sign and verify functions (and isStale, if any, a function)" }
   }
   if (wrong((u) => hasMethods(u, "serialize", "deserialize"))("serializer")) {
     return { option: "serializer", reason: "must have serialize and deserialize functions" }

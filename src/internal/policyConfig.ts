@@ -7,6 +7,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import type { Options, SameSite } from "../SessionPolicy.js"
 
 const seconds = (name: string) =>
@@ -43,9 +44,35 @@ const sameSiteConfig = Config.string("SESSION_COOKIE_SAMESITE").pipe(
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
   Config.map(Config.option(config), Option.getOrUndefined)
 
-/** @internal */
-export const options: Config.Config<Options> = Config.all({
-  secret: optional(Config.redacted("SESSION_SECRET")),
+type Secrets = Pick<Options, "secret" | "secrets">
+
+const missingCurrent = "Expected SESSION_SECRET, the current secret, next to SESSION_SECRET_PREVIOUS"
+
+/** Comma-separated, each part trimmed, empty parts ignored; every part stays Redacted. */
+const splitSecrets = (list: Redacted.Redacted<string>): Array<Redacted.Redacted<string>> =>
+  Redacted.value(list).split(",").map((part) => part.trim()).filter((part) => part !== "").map((part) =>
+    Redacted.make(part)
+  )
+
+/**
+ * `SESSION_SECRET`, and `SESSION_SECRET_PREVIOUS` (comma-separated, for
+ * rotation) after it: `secret` alone, or `secrets` when there are previous
+ * ones. Previous secrets without a current one are refused.
+ */
+const secretsConfig = Config.all({
+  current: optional(Config.redacted("SESSION_SECRET")),
+  previous: optional(Config.redacted("SESSION_SECRET_PREVIOUS"))
+}).pipe(
+  Config.mapOrFail(({ current, previous }): Either.Either<Secrets, ConfigError.ConfigError> => {
+    const previousSecrets = previous === undefined ? [] : splitSecrets(previous)
+    if (previousSecrets.length === 0) return Either.right({ secret: current })
+    return current === undefined
+      ? Either.left(ConfigError.MissingData(["SESSION_SECRET"], missingCurrent))
+      : Either.right({ secrets: [current, ...previousSecrets] })
+  })
+)
+
+const otherOptions = Config.all({
   timeout: optional(timeoutConfig),
   timeoutTrigger: optional(seconds("SESSION_TIMEOUT_TRIGGER")),
   setRedisTtl: optional(Config.boolean("SESSION_SET_REDIS_TTL")),
@@ -66,3 +93,9 @@ export const options: Config.Config<Options> = Config.all({
   maxLifetime: optional(seconds("SESSION_MAX_LIFETIME")),
   maxPayloadBytes: optional(Config.integer("SESSION_MAX_PAYLOAD_BYTES"))
 })
+
+/** @internal */
+export const options: Config.Config<Options> = Config.map(
+  Config.all([secretsConfig, otherOptions]),
+  ([secrets, others]): Options => ({ ...secrets, ...others })
+)
