@@ -4,14 +4,18 @@
  * session required"). Behaviours that depend on the store run on the memory
  * Layer (time on the TestClock) and on a real redis-server.
  */
-import { describe, expect, it, layer } from "@effect/vitest"
+import { assert, describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as RedisClient from "../src/RedisClient.js"
+import * as Session from "../src/Session.js"
 import type * as SessionPolicy from "../src/SessionPolicy.js"
+import { inOneRequest } from "./support/oneRequest.js"
 import { layerRedisServer, RedisServer } from "./support/redisServer.js"
 import { layerWith, layerWithStore, makeClient, recording, secret } from "./support/sessionApp.js"
 
@@ -201,4 +205,81 @@ describe("require", () => {
       yield* client.request("/incr")
       expect((yield* client.request("/require")).body).toEqual({ ok: true })
     }).pipe(Effect.provide(memory)))
+})
+
+describe("secret rotation", () => {
+  const previous = secret
+  const current = Redacted.make("current-secret-0123456789abcdef-0123456789")
+  const rotated = layerWith(RedisClient.layerMemory, { secret: undefined, secrets: [current, previous] })
+
+  it.effect("a session whose cookie an older secret signed is re-sent signed with the current one, with no extra command", () =>
+    Effect.gen(function*() {
+      const { client: store, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        const id = Option.getOrThrow(CookieSigner.make(current).verify(client.cookie ?? ""))
+        // the same session, presented with a cookie the previous secret signed
+        log.length = 0
+        const reply = yield* client.request("/read", { cookie: signer.sign(id) })
+        expect(reply.body).toEqual({ n: 1 })
+        expect(log).toEqual(["getex"])
+        expect(client.cookie).toBe(CookieSigner.make(current).sign(id))
+        // a cookie the current secret signed is not re-sent
+        const again = yield* client.request("/read")
+        expect(again.setCookies).toEqual([])
+      }).pipe(Effect.provide(layerWithStore(store, { secret: undefined, secrets: [current, previous] })))
+    }))
+
+  it.effect("a request that never uses its session does not re-sign its cookie", () =>
+    Effect.gen(function*() {
+      const client = yield* makeClient
+      const reply = yield* client.request("/noop", { cookie: signer.sign("some-id") })
+      expect(reply.setCookies).toEqual([])
+    }).pipe(Effect.provide(rotated)))
+})
+
+describe("maxPayloadBytes", () => {
+  const small = layerWith(RedisClient.layerMemory, { maxPayloadBytes: 200 })
+
+  it.effect("a session over the limit is not written: the response is 413 and the stored session is unchanged", () =>
+    Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const id = idOf(client.cookie)
+      const before = yield* stored(id)
+      const reply = yield* client.request(`/set?key=big&value=${"x".repeat(300)}`)
+      expect(reply.status).toBe(413)
+      expect(reply.setCookies).toEqual([])
+      expect(yield* stored(id)).toBe(before)
+    }).pipe(Effect.provide(small)))
+
+  it.effect("a new session over the limit creates no key", () =>
+    Effect.gen(function*() {
+      const { client: store, log } = recording(yield* RedisClient.makeMemory)
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        expect((yield* client.request(`/set?key=big&value=${"x".repeat(300)}`)).status).toBe(413)
+        expect(log).toEqual([])
+      }).pipe(Effect.provide(layerWithStore(store, { maxPayloadBytes: 200 })))
+    }))
+
+  it.effect("persistNow fails with SessionTooLarge, which the handler can handle", () =>
+    Effect.gen(function*() {
+      const error = yield* inOneRequest(Effect.gen(function*() {
+        const session = yield* Session.Session
+        yield* session.set("big", "x".repeat(300))
+        return yield* Effect.flip(session.persistNow)
+      }))
+      expect(error).toMatchObject({ _tag: "SessionTooLarge", limit: 200 })
+      assert.isTrue(error._tag === "SessionTooLarge" && error.bytes > 200)
+    }).pipe(Effect.provide(small)))
+
+  it.effect("each refusal is counted", () =>
+    Effect.gen(function*() {
+      const before = (yield* Metric.value(Session.tooLarge)).count
+      const client = yield* makeClient
+      yield* client.request(`/set?key=big&value=${"x".repeat(300)}`)
+      expect((yield* Metric.value(Session.tooLarge)).count).toBe(before + 1)
+    }).pipe(Effect.provide(small)))
 })

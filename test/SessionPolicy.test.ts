@@ -842,6 +842,8 @@ describe("maxLifetime", () => {
     Effect.gen(function*() {
       expectInvalid(yield* rejection(untyped({ secret, maxLifetime: 3600 })), "maxLifetime")
     }))
+})
+
 describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
   const PREVIOUS = "previous-secret-0123456789abcdef-0123456789"
   const OLDEST = "oldest-secret-0123456789abcdef-0123456789ab"

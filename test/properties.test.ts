@@ -219,6 +219,7 @@ describe("commit decision properties", () => {
   const backing: fc.Arbitrary<Commit.Backing> = fc.oneof(
     fc.record({ _tag: fc.constant("New" as const), id: fc.option(id, { nil: undefined }), idRequested: fc.boolean() }),
     fc.record({ _tag: fc.constant("Stored" as const), id, createdHere: fc.boolean() }),
+    fc.record({ _tag: fc.constant("Moving" as const), from: id, id: fc.option(id, { nil: undefined }) }),
     fc.constant({ _tag: "Gone" as const })
   )
 
@@ -257,6 +258,9 @@ describe("commit decision properties", () => {
         return [{ _tag: "Updated" }, { _tag: "Gone" }]
       case "Delete":
         return [{ _tag: "Deleted" }]
+      case "Move":
+        // the move lands, or another request deleted the old key meanwhile
+        return [{ _tag: "Moved", id: write.id ?? generated }, { _tag: "Gone" }]
     }
   }
 
@@ -338,14 +342,13 @@ describe("commit decision properties", () => {
     )
   })
 
-  it("a stored session is only ever deleted or updated under its own id, and updated only when it changed", () => {
+  it("a stored session is only ever deleted, updated or moved from its own id, and updated only when it changed", () => {
     fc.assert(
       fc.property(committed, ({ s, plan }) => {
         const { write } = plan
-        if (write._tag === "Update" || write._tag === "Delete") {
-          expect(s.backing._tag).toBe("Stored")
-          if (s.backing._tag === "Stored") expect(write.id).toBe(s.backing.id)
-        }
+        const storedId = s.backing._tag === "Stored" ? s.backing.id : s.backing._tag === "Moving" ? s.backing.from : undefined
+        if (write._tag === "Update" || write._tag === "Delete") expect(write.id).toBe(storedId)
+        if (write._tag === "Move") expect(write.from).toBe(storedId)
         if (write._tag === "Update") expect(s.changed).toBe(true)
       }),
       runs
@@ -377,8 +380,9 @@ describe("commit decision properties", () => {
       fc.property(committed, ({ s, outcome, cookie }) => {
         if (cookie._tag !== "Set") return
         const owned = [
-          outcome._tag === "Created" ? outcome.id : undefined,
+          outcome._tag === "Created" || outcome._tag === "Moved" ? outcome.id : undefined,
           s.backing._tag === "Stored" ? s.backing.id : undefined,
+          s.backing._tag === "Moving" ? s.backing.from : undefined,
           s.clientId
         ]
         expect(owned).toContain(cookie.id)

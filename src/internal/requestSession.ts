@@ -10,17 +10,17 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as InvalidSession from "../InvalidSession.js"
 import { type RedisClientShape, SessionStoreError } from "../RedisClient.js"
-import { type SessionError, type SessionShape, SessionTooLarge, tooLarge } from "../Session.js"
+import type { SessionError, SessionShape, SessionTooLarge } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import { ClientCookie } from "./clientCookie.js"
 import * as Commit from "./commit.js"
 import { Once } from "./once.js"
 import * as Payload from "./payload.js"
+import * as Persist from "./persist.js"
 import * as ResponseCookie from "./responseCookie.js"
 import { SessionService } from "./sessionService.js"
 import { SessionState } from "./sessionState.js"
@@ -111,7 +111,8 @@ export class RequestSession {
     const state = this.state
     state.startFresh(now)
     this.#cookieRead = true
-    if (this.#cookie.raw === undefined) return this.#report(new InvalidSession.NoSessionCookie())
+    const raw = this.#cookie.raw
+    if (raw === undefined) return this.#report(new InvalidSession.NoSessionCookie())
     const id = this.#cookie.id
     if (Option.isNone(id)) return this.#report(new InvalidSession.InvalidCookie())
     return Effect.flatMap(Store.load(this.policy, this.redis, id.value, now), (loaded) => {
@@ -121,6 +122,8 @@ export class RequestSession {
       }
       state.adopt(id.value, loaded.payload, now)
       this.#adopted = true
+      // Verified only by a previous secret: this response re-sends it signed with the current one.
+      if (this.policy.signer.isStale?.(raw) === true) this.#recookie = true
       return state.ttlRefresh === undefined ? Effect.void : this.#scheduleTtlRefresh()
     })
   }
@@ -204,47 +207,16 @@ export class RequestSession {
 
   // --- persistence ------------------------------------------------------------
 
-  /** The payload to write at `now`, refused over `maxPayloadBytes`: nothing is written then. */
-  #encode(now: number): Effect.Effect<{ readonly payload: Payload.Payload; readonly text: string }, SessionTooLarge> {
-    const payload = this.state.payloadAt(now)
-    const text = Payload.encode(this.policy.serializer, payload)
-    const bytes = Buffer.byteLength(text, "utf8")
-    const limit = this.policy.maxPayloadBytes
-    return bytes > limit
-      ? Effect.zipRight(Metric.increment(tooLarge), Effect.fail(new SessionTooLarge({ bytes, limit })))
-      : Effect.succeed({ payload, text })
-  }
-
   #create(id: string | undefined, now: number): Effect.Effect<string, SessionStoreError | SessionTooLarge> {
-    const state = this.state
-    return Effect.flatMap(this.#encode(now), ({ payload, text }) =>
-      Effect.tap(
-        this.#store(Store.create(this.policy, this.redis, id, text, state.ttlSeconds(now))),
-        (written) => state.created(written, payload)
-      ))
-  }
-
-  /** Moves the session to a new id (`regenerate`); undefined when it was deleted meanwhile. */
-  #move(
-    from: string,
-    id: string | undefined,
-    now: number
-  ): Effect.Effect<string | undefined, SessionStoreError | SessionTooLarge> {
-    const state = this.state
-    return Effect.flatMap(this.#encode(now), ({ payload, text }) =>
-      Effect.tap(
-        this.#store(Store.move(this.policy, this.redis, from, id, text, state.ttlSeconds(now))),
-        (moved) => moved === undefined ? state.gone() : state.created(moved, payload)
-      ))
+    return this.#store(Persist.create(this.policy, this.redis, this.state, id, now))
   }
 
   #update(id: string, now: number): Effect.Effect<boolean, SessionStoreError | SessionTooLarge> {
-    const state = this.state
-    return Effect.flatMap(this.#encode(now), ({ payload, text }) =>
-      Effect.tap(
-        this.#store(Store.update(this.redis, id, text, state.ttlSeconds(now))),
-        (written) => written ? state.saved(payload) : state.gone()
-      ))
+    return this.#store(Persist.update(this.policy, this.redis, this.state, id, now))
+  }
+
+  #move(from: string, id: string | undefined, now: number) {
+    return this.#store(Persist.move(this.policy, this.redis, this.state, from, id, now))
   }
 
   persistNow(): Effect.Effect<void, SessionError | SessionTooLarge> {

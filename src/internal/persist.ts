@@ -1,0 +1,72 @@
+/**
+ * The writes of a session's payload, each moving `SessionState` on once the
+ * store has answered: create (`SET NX`), update (`SET XX`) and move
+ * (`regenerate`). A payload over `maxPayloadBytes` is refused before any
+ * command, and nothing changes.
+ */
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
+import { SessionTooLarge, tooLarge } from "../Session.js"
+import type { SessionPolicyShape } from "../SessionPolicy.js"
+import * as Payload from "./payload.js"
+import type { SessionState } from "./sessionState.js"
+import * as Store from "./store.js"
+
+/** The payload to write at `now`, and its text. */
+const encode = (
+  policy: SessionPolicyShape,
+  state: SessionState,
+  now: number
+): Effect.Effect<{ readonly payload: Payload.Payload; readonly text: string }, SessionTooLarge> => {
+  const payload = state.payloadAt(now)
+  const text = Payload.encode(policy.serializer, payload)
+  const bytes = Buffer.byteLength(text, "utf8")
+  const limit = policy.maxPayloadBytes
+  return bytes > limit
+    ? Effect.zipRight(Metric.increment(tooLarge), Effect.fail(new SessionTooLarge({ bytes, limit })))
+    : Effect.succeed({ payload, text })
+}
+
+/** Creates the session (with the reserved id, or a new one); succeeds with its id. */
+export const create = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState,
+  id: string | undefined,
+  now: number
+): Effect.Effect<string, SessionStoreError | SessionTooLarge> =>
+  Effect.flatMap(encode(policy, state, now), ({ payload, text }) =>
+    Effect.tap(
+      Store.create(policy, redis, id, text, state.ttlSeconds(now)),
+      (written) => state.created(written, payload)
+    ))
+
+/** Updates the stored session; false when another request deleted it meanwhile (it is over here too). */
+export const update = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState,
+  id: string,
+  now: number
+): Effect.Effect<boolean, SessionStoreError | SessionTooLarge> =>
+  Effect.flatMap(encode(policy, state, now), ({ payload, text }) =>
+    Effect.tap(
+      Store.update(redis, id, text, state.ttlSeconds(now)),
+      (written) => written ? state.saved(payload) : state.gone()
+    ))
+
+/** Moves the session to a new id (`regenerate`); undefined when it was deleted meanwhile. */
+export const move = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState,
+  from: string,
+  id: string | undefined,
+  now: number
+): Effect.Effect<string | undefined, SessionStoreError | SessionTooLarge> =>
+  Effect.flatMap(encode(policy, state, now), ({ payload, text }) =>
+    Effect.tap(
+      Store.move(policy, redis, from, id, text, state.ttlSeconds(now)),
+      (moved) => moved === undefined ? state.gone() : state.created(moved, payload)
+    ))
