@@ -5,23 +5,21 @@
  *
  * @since 0.1.0
  */
-import * as Cookies from "@effect/platform/Cookies"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as CookieSigner from "./CookieSigner.js"
 import type { InvalidSession } from "./InvalidSession.js"
 import * as PolicyChecks from "./internal/policyChecks.js"
+import { check, invalid, optionalSeconds, resolveCookie, wholeSeconds } from "./internal/policyRules.js"
 import * as PolicyConfig from "./internal/policyConfig.js"
 import * as Serializer from "./Serializer.js"
 import * as SessionDuration from "./SessionDuration.js"
@@ -99,8 +97,19 @@ export interface Options {
    * session past it is over (`LifetimeExceeded`). Default: none.
    */
   readonly maxLifetime?: SessionDuration.SessionDuration | undefined
+  /**
+   * The longest idle timeout `adjustTimeout` may give one session; longer
+   * ones are capped to it. Default: 30 days, or `timeout` if that is longer.
+   */
+  readonly maxTimeout?: SessionDuration.SessionDuration | undefined
   /** The largest serialized payload written, in bytes (UTF-8); a larger one is `SessionTooLarge`. Default 65536. */
   readonly maxPayloadBytes?: number | undefined
+  /**
+   * Store a hash of each session id as its Redis key instead of the id, so
+   * a leaked `MONITOR`, `KEYS` or RDB file can't be replayed as cookies.
+   * Default false: keys stay those of pyramid_session_redis.
+   */
+  readonly hashIds?: boolean | undefined
   /** A session left with no data is deleted, and its cookie with it (`invalidate_empty_session`). Default false. */
   readonly invalidateEmptySession?: boolean | undefined
   /** Default `session`. */
@@ -190,6 +199,10 @@ export interface SessionPolicyShape {
   /** Absolute lifetime in seconds; `undefined` = none. */
   readonly maxLifetime: number | undefined
   readonly maxPayloadBytes: number
+  /** The Redis key of a session id: the id itself, or its hash (`hashIds`). */
+  readonly storageKey: (id: string) => string
+  /** The cap on per-session timeouts, seconds. */
+  readonly maxTimeout: number
   readonly readHeavy: boolean
   /** The payload carries its expiry `x` (payload expiry, or a timeout trigger). */
   readonly payloadExpiry: boolean
@@ -242,6 +255,15 @@ export const minimumSecretLength = 32
  */
 export const defaultMaxPayloadBytes = 65_536
 
+const identity = (id: string): string => id
+
+/** The id's prefix (a namespace in Redis), then the SHA-256 of the whole id. */
+const hashedKey = (prefix: string) => (id: string): string =>
+  prefix + createHash("sha256").update(id, "utf8").digest("base64url")
+
+/** 30 days: the default cap on a per-session timeout. */
+const defaultMaxTimeoutSeconds = 30 * 24 * 60 * 60
+
 /**
  * 48 random bytes from the CSPRNG, base64url: 64 characters, 384 bits.
  *
@@ -249,19 +271,6 @@ export const defaultMaxPayloadBytes = 65_536
  * @category id generators
  */
 export const defaultGenerateId = (): string => randomBytes(48).toString("base64url")
-
-const invalid = (options: ReadonlyArray<string>, reason: string) => new InvalidPolicy({ options, reason })
-
-const wholeSeconds = (name: string, input: unknown): Effect.Effect<number, SessionDuration.InvalidDuration> =>
-  SessionDuration.toSeconds(name, input)
-
-const optionalSeconds = (name: string, input: unknown) =>
-  input === undefined ? Effect.succeed(undefined) : wholeSeconds(name, input)
-
-const check = (ok: boolean, options: ReadonlyArray<string>, reason: string): Effect.Effect<void, InvalidPolicy> =>
-  ok ? Effect.void : Effect.fail(invalid(options, reason))
-
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 const signingOptions = ["secret", "secrets", "signer"] as const
 
@@ -287,58 +296,6 @@ const resolveSigner = (options: Options): Effect.Effect<CookieSigner.CookieSigne
   return Effect.succeed(CookieSigner.rotating(Arr.map(secrets, (each) => CookieSigner.make(each))))
 }
 
-const resolveCookie = Effect.fn("SessionPolicy.resolveCookie")(function*(options: Options) {
-  const name = options.cookieName ?? "session"
-  const path = options.cookiePath ?? "/"
-  const domain = options.cookieDomain
-  const secure = options.cookieSecure ?? true
-  const sameSite = options.cookieSameSite ?? "lax"
-  const partitioned = options.cookiePartitioned ?? false
-  yield* check(COOKIE_NAME.test(name), ["cookieName"], "is not a valid cookie name")
-  yield* check(path.startsWith("/") && !/[;\s]/.test(path), ["cookiePath"], "must start with / and hold no ; or spaces")
-  yield* check(domain === undefined || /^[.a-zA-Z0-9-]+$/.test(domain), ["cookieDomain"], "is not a valid domain")
-  yield* check(sameSite !== "none" || secure, ["cookieSameSite", "cookieSecure"], "SameSite=None needs Secure")
-  yield* check(!partitioned || secure, ["cookiePartitioned", "cookieSecure"], "Partitioned needs Secure")
-  if (name.startsWith("__Host-")) {
-    yield* check(secure, ["cookieName", "cookieSecure"], "a __Host- cookie needs Secure")
-    yield* check(domain === undefined, ["cookieName", "cookieDomain"], "a __Host- cookie must not have a Domain")
-    yield* check(path === "/", ["cookieName", "cookiePath"], "a __Host- cookie needs Path=/")
-  }
-  if (name.startsWith("__Secure-")) {
-    yield* check(secure, ["cookieName", "cookieSecure"], "a __Secure- cookie needs Secure")
-  }
-  const maxAge = yield* optionalSeconds("cookieMaxAge", options.cookieMaxAge)
-  // Max-Age=0 deletes the cookie at once: every request would start a new session.
-  yield* check(maxAge !== 0, ["cookieMaxAge"], "must be at least one second (leave it unset for a browser-session cookie)")
-  const expires = options.cookieExpires instanceof Date || options.cookieExpires === undefined
-    ? options.cookieExpires
-    : yield* wholeSeconds("cookieExpires", options.cookieExpires)
-  if (expires instanceof Date) {
-    yield* check(!Number.isNaN(expires.getTime()), ["cookieExpires"], "is not a valid date")
-  }
-  // The platform's own cookie rules too (name, path and domain characters), so a cookie can
-  // never fail to be set after its session was written.
-  const probe = Cookies.makeCookie(name, "probe", {
-    path,
-    ...(domain === undefined ? {} : { domain }),
-    ...(maxAge === undefined ? {} : { maxAge: Duration.seconds(maxAge) })
-  })
-  if (Either.isLeft(probe)) {
-    return yield* Effect.fail(invalid(["cookieName", "cookiePath", "cookieDomain"], probe.left.message))
-  }
-  return {
-    name,
-    path,
-    domain,
-    secure,
-    httpOnly: options.cookieHttpOnly ?? true,
-    sameSite,
-    maxAge,
-    expires,
-    partitioned
-  } satisfies CookiePolicy
-})
-
 /**
  * Validates options and resolves them into a policy.
  *
@@ -350,6 +307,8 @@ export const make: (
 ) => Effect.Effect<SessionPolicyShape, InvalidPolicy | SessionDuration.InvalidDuration> = Effect.fn(
   "SessionPolicy.make"
 )(function*(options: Options) {
+  const unknown = PolicyChecks.unknownOption(options)
+  if (unknown !== undefined) return yield* Effect.fail(invalid([unknown], "is not an option of SessionPolicy"))
   const wrongType = PolicyChecks.wrongType(options)
   if (wrongType !== undefined) return yield* Effect.fail(invalid([wrongType.option], wrongType.reason))
   const signer = yield* resolveSigner(options)
@@ -376,6 +335,9 @@ export const make: (
   const payloadExpiry = timeoutTrigger !== undefined || (options.payloadExpiry ?? false)
   const lifetime = yield* optionalSeconds("maxLifetime", options.maxLifetime)
   const maxLifetime = lifetime === 0 ? undefined : lifetime
+  const maxTimeout = (yield* optionalSeconds("maxTimeout", options.maxTimeout)) ??
+    Math.max(defaultMaxTimeoutSeconds, timeout ?? 0)
+  yield* check(maxTimeout > 0, ["maxTimeout"], "must be at least one second")
   const maxPayloadBytes = options.maxPayloadBytes ?? defaultMaxPayloadBytes
   yield* check(
     Number.isSafeInteger(maxPayloadBytes) && maxPayloadBytes > 0,
@@ -400,6 +362,8 @@ export const make: (
     redisTtl: setRedisTtl && (timeout !== undefined || maxLifetime !== undefined),
     maxLifetime,
     maxPayloadBytes,
+    storageKey: options.hashIds === true ? hashedKey(idPrefix) : identity,
+    maxTimeout,
     readHeavy,
     payloadExpiry,
     detectChanges: options.detectChanges ?? true,

@@ -11,6 +11,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import { createHash } from "node:crypto"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
@@ -282,4 +283,56 @@ describe("maxPayloadBytes", () => {
       yield* client.request(`/set?key=big&value=${"x".repeat(300)}`)
       expect((yield* Metric.value(Session.tooLarge)).count).toBe(before + 1)
     }).pipe(Effect.provide(small)))
+})
+
+describe("maxTimeout", () => {
+  it.effect.each([
+    { policy: {}, asked: "3650 days", got: 30 * 86_400 },
+    { policy: { maxTimeout: "2 hours" }, asked: "1 day", got: 7200 },
+    { policy: { maxTimeout: "2 hours" }, asked: "1 hour", got: 3600 }
+  ] as const)("adjustTimeout($asked) with maxTimeout $policy.maxTimeout gives $got seconds", ({ asked, got, policy }) =>
+    Effect.gen(function*() {
+      const timeout = yield* inOneRequest(Effect.gen(function*() {
+        const session = yield* Session.Session
+        yield* session.adjustTimeout(asked)
+        return yield* session.timeout
+      }))
+      expect(timeout).toEqual(Option.some(got))
+    }).pipe(Effect.provide(layerWith(RedisClient.layerMemory, policy))))
+})
+
+describe("hashIds", () => {
+  const sha256 = (id: string) => createHash("sha256").update(id, "utf8").digest("base64url")
+
+  layer(layerRedisServer, { timeout: 30_000 })("redis-server", (it) => {
+    it.effect("Redis holds the hash of each id, never the id, and sessions work as before", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        yield* Effect.promise(() => server.flushall())
+        yield* Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/incr")
+          const id = idOf(client.cookie)
+          const keys = yield* Effect.promise(() => server.keys())
+          expect(keys).toEqual([sha256(id)])
+          expect((yield* client.request("/incr")).body).toEqual({ n: 2 })
+          yield* client.request("/regenerate")
+          const moved = idOf(client.cookie)
+          expect(yield* Effect.promise(() => server.keys())).toEqual([sha256(moved)])
+          expect((yield* client.request("/read")).body).toEqual({ n: 2 })
+          yield* client.request("/invalidate")
+          expect(yield* Effect.promise(() => server.keys())).toEqual([])
+        }).pipe(Effect.provide(layerWith(Layer.orDie(RedisClient.layer({ url: server.url })), { hashIds: true })))
+      }))
+  })
+
+  it.effect("an id prefix stays visible in the key, as a namespace", () =>
+    Effect.gen(function*() {
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      const id = idOf(client.cookie)
+      expect(id.startsWith("app:")).toBe(true)
+      expect(yield* stored(id)).toBeNull()
+      expect(yield* stored(`app:${sha256(id)}`)).not.toBeNull()
+    }).pipe(Effect.provide(layerWith(RedisClient.layerMemory, { hashIds: true, idPrefix: "app:" }))))
 })

@@ -1004,3 +1004,10 @@ describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
       }))
   })
 })
+
+describe("unknown options", () => {
+  it.effect.each(["cookieSecrue", "timout", "sameSite"])("%s is refused, naming it", (option) =>
+    Effect.gen(function*() {
+      expectInvalid(yield* rejection(untyped({ secret, [option]: false })), option)
+    }))
+})

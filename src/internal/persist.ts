@@ -52,7 +52,7 @@ export const update = (
 ): Effect.Effect<boolean, SessionStoreError | SessionTooLarge> =>
   Effect.flatMap(encode(policy, state, now), ({ payload, text }) =>
     Effect.tap(
-      Store.update(redis, id, text, state.ttlSeconds(now)),
+      Store.update(policy, redis, id, text, state.ttlSeconds(now)),
       (written) => written ? state.saved(payload) : state.gone()
     ))
 
@@ -67,6 +67,6 @@ export const move = (
 ): Effect.Effect<string | undefined, SessionStoreError | SessionTooLarge> =>
   Effect.flatMap(encode(policy, state, now), ({ payload, text }) =>
     Effect.tap(
-      Store.move(policy, redis, from, id, text, state.ttlSeconds(now)),
+      Store.moveSession(policy, redis, from, id, text, state.ttlSeconds(now)),
       (moved) => moved === undefined ? state.gone() : state.created(moved, payload)
     ))

@@ -8,6 +8,7 @@ import * as Redacted from "effect/Redacted"
 import type { Options, SameSite } from "../SessionPolicy.js"
 
 const booleanOptions = [
+  "hashIds",
   "setRedisTtl",
   "readHeavy",
   "payloadExpiry",
@@ -27,6 +28,44 @@ const stringOptions = ["cookieName", "cookiePath", "cookieDomain", "idPrefix"] a
 const functionOptions = ["responseAllowsCookie", "onInvalid", "generateId"] as const satisfies ReadonlyArray<
   keyof Options
 >
+
+/** Every option's name; the type keeps it complete. */
+const known: { readonly [K in keyof Options]-?: true } = {
+  secret: true,
+  secrets: true,
+  signer: true,
+  timeout: true,
+  timeoutTrigger: true,
+  setRedisTtl: true,
+  readHeavy: true,
+  payloadExpiry: true,
+  detectChanges: true,
+  deserializationFailsNew: true,
+  maxLifetime: true,
+  maxPayloadBytes: true,
+  maxTimeout: true,
+  hashIds: true,
+  invalidateEmptySession: true,
+  cookieName: true,
+  cookiePath: true,
+  cookieDomain: true,
+  cookieSecure: true,
+  cookieHttpOnly: true,
+  cookieSameSite: true,
+  cookieMaxAge: true,
+  cookieExpires: true,
+  cookiePartitioned: true,
+  cookieOnException: true,
+  responseAllowsCookie: true,
+  onInvalid: true,
+  generateId: true,
+  idPrefix: true,
+  serializer: true
+}
+
+/** The first key that is no option (a misspelling such as `cookieSecrue` must not pass unnoticed). */
+export const unknownOption = (options: Options): string | undefined =>
+  Object.keys(options).find((key) => !Object.hasOwn(known, key))
 
 const sameSites: ReadonlyArray<unknown> = ["lax", "strict", "none"] satisfies ReadonlyArray<SameSite>
 

@@ -91,7 +91,9 @@ const otherOptions = Config.all({
   cookieOnException: optional(Config.boolean("SESSION_COOKIE_ON_EXCEPTION")),
   idPrefix: optional(Config.string("SESSION_PREFIX")),
   maxLifetime: optional(seconds("SESSION_MAX_LIFETIME")),
-  maxPayloadBytes: optional(Config.integer("SESSION_MAX_PAYLOAD_BYTES"))
+  maxPayloadBytes: optional(Config.integer("SESSION_MAX_PAYLOAD_BYTES")),
+  maxTimeout: optional(seconds("SESSION_MAX_TIMEOUT")),
+  hashIds: optional(Config.boolean("SESSION_HASH_IDS"))
 })
 
 /** @internal */

@@ -250,7 +250,7 @@ export class RequestSession {
         const ttl = this.state.ttlSeconds(epochSeconds(clock))
         if (backing._tag !== "Stored" || ttl === undefined) return Effect.void
         this.state.ttlRefresh = undefined
-        return Effect.asVoid(this.#store(this.redis.expire(backing.id, ttl)))
+        return Effect.asVoid(this.#store(this.redis.expire(this.policy.storageKey(backing.id), ttl)))
       }))
   }
 
@@ -265,7 +265,7 @@ export class RequestSession {
     return Effect.suspend(() => {
       const { backing, ttlRefresh } = this.state
       if (ttlRefresh === undefined || backing._tag !== "Stored") return Effect.void
-      return this.redis.expire(backing.id, ttlRefresh).pipe(
+      return this.redis.expire(this.policy.storageKey(backing.id), ttlRefresh).pipe(
         Effect.asVoid,
         Effect.catchAll((error) => Effect.logWarning("session TTL refresh failed", error)),
         Tracing.withSpan("Session.refreshTtl")
@@ -311,10 +311,14 @@ export class RequestSession {
       ? Effect.map(this.#move(write.from, write.id, now), (id): Commit.Outcome => id === undefined ? gone : { _tag: "Moved", id })
       : Effect.suspend(() => {
         this.state.deleted()
-        return Effect.as(this.#store(this.redis.del(write.id)), deleted)
+        return Effect.as(this.#store(this.redis.del(this.policy.storageKey(write.id))), deleted)
       })
     if (plan.deletes.length === 0) return written
-    const deletes = Effect.forEach(plan.deletes, (id) => this.#store(this.redis.del(id)), { discard: true })
+    const deletes = Effect.forEach(
+      plan.deletes,
+      (id) => this.#store(this.redis.del(this.policy.storageKey(id))),
+      { discard: true }
+    )
     return Effect.zipRight(deletes, written)
   }
 

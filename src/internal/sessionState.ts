@@ -13,6 +13,8 @@ import { type DataOptions, SessionData } from "./sessionData.js"
 /** The policy settings the state reads. */
 export interface StateRules extends Expiry.ExpiryRules, DataOptions {
   readonly generateId: () => string
+  /** The cap on a per-session timeout, seconds. */
+  readonly maxTimeout: number
 }
 
 const newSession: Backing = { _tag: "New", id: undefined, idRequested: false }
@@ -136,9 +138,9 @@ export class SessionState {
     return id
   }
 
-  /** This session's idle timeout in seconds; zero restores the policy's. */
+  /** This session's idle timeout in seconds, at most `maxTimeout`; zero restores the policy's. */
   adjustTimeout(seconds: number): void {
-    this.times = { ...this.times, timeout: seconds === 0 ? this.rules.timeout : seconds }
+    this.times = { ...this.times, timeout: seconds === 0 ? this.rules.timeout : Math.min(seconds, this.rules.maxTimeout) }
     this.rewrite = true
   }
 

@@ -36,7 +36,8 @@ export const load = (
   now: number
 ): Effect.Effect<Loaded, SessionError> => {
   const slide = Expiry.slideOnRead(policy)
-  const read = slide === undefined ? redis.get(id) : redis.getEx(id, slide)
+  const key = policy.storageKey(id)
+  const read = slide === undefined ? redis.get(key) : redis.getEx(key, slide)
   return Effect.flatMap(read, (raw): Effect.Effect<Loaded, SessionError> => {
     if (Option.isNone(raw)) return Effect.succeed(invalid(new InvalidSession.NotInBackend()))
     const decoded = Payload.decode(policy.serializer, raw.value)
@@ -77,7 +78,7 @@ export const create = (
   attempt = 1
 ): Effect.Effect<string, SessionStoreError> => {
   const candidate = id ?? policy.generateId()
-  return Effect.flatMap(redis.set(candidate, payload, { condition: "NX", ttlSeconds }), (written) => {
+  return Effect.flatMap(redis.set(policy.storageKey(candidate), payload, { condition: "NX", ttlSeconds }), (written) => {
     if (written) return Effect.succeed(candidate)
     if (attempt >= CREATE_ATTEMPTS) {
       return Effect.dieMessage("the session id generator keeps producing ids that already exist")
@@ -93,7 +94,7 @@ export const create = (
  * Moves the session stored under `from` to a new id (the reserved one, or a
  * generated one if it is taken), atomically; `undefined` when `from` is gone.
  */
-export const move = (
+export const moveSession = (
   policy: SessionPolicyShape,
   redis: RedisClientShape,
   from: string,
@@ -103,7 +104,8 @@ export const move = (
   attempt = 1
 ): Effect.Effect<string | undefined, SessionStoreError> => {
   const candidate = id ?? policy.generateId()
-  return Effect.flatMap(redis.move(from, candidate, payload, { ttlSeconds }), (result) => {
+  const move = redis.move(policy.storageKey(from), policy.storageKey(candidate), payload, { ttlSeconds })
+  return Effect.flatMap(move, (result) => {
     switch (result) {
       case "Moved":
         return Effect.succeed(candidate)
@@ -118,7 +120,7 @@ export const move = (
         }
         return Effect.zipRight(
           Effect.logWarning("session id collision; generating another", { session: redactId(candidate) }),
-          move(policy, redis, from, undefined, payload, ttlSeconds, attempt + 1)
+          moveSession(policy, redis, from, undefined, payload, ttlSeconds, attempt + 1)
         )
     }
   })
@@ -126,12 +128,13 @@ export const move = (
 
 /** `SET id payload XX [EX t]`: false when the key is gone (deleted by another request); never re-creates it. */
 export const update = (
+  policy: SessionPolicyShape,
   redis: RedisClientShape,
   id: string,
   payload: string,
   ttlSeconds: number | undefined
 ): Effect.Effect<boolean, SessionStoreError> =>
-  Effect.tap(redis.set(id, payload, { condition: "XX", ttlSeconds }), (written) =>
+  Effect.tap(redis.set(policy.storageKey(id), payload, { condition: "XX", ttlSeconds }), (written) =>
     written
       ? Effect.void
       : Effect.logInfo("session vanished before it could be written", { session: redactId(id) }))

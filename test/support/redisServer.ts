@@ -42,6 +42,8 @@ export interface RedisServerHarness {
   readonly resetStats: () => Promise<void>
   /** `FLUSHALL` */
   readonly flushall: () => Promise<void>
+  /** `KEYS *`, sorted */
+  readonly keys: () => Promise<ReadonlyArray<string>>
   /** The RESP version (2 or 3) of every client connection but the asking one (`CLIENT LIST`). */
   readonly clientProtocols: () => Promise<ReadonlyArray<number>>
 }
@@ -53,6 +55,7 @@ const adminCommands = new Set([
   "info",
   "config",
   "flushall",
+  "keys",
   "ping",
   "client",
   "hello",
@@ -333,6 +336,11 @@ export const startRedisServer = async (
     },
     flushall: async () => {
       await send(port, ["FLUSHALL"])
+    },
+    keys: async () => {
+      const keys = await send(port, ["KEYS", "*"])
+      if (!Array.isArray(keys)) throw new Error("KEYS: unexpected reply")
+      return keys.map(String).sort()
     },
     clientProtocols: async () => {
       const list = await send(port, ["CLIENT", "LIST"])
