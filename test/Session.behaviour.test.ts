@@ -6,6 +6,7 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
@@ -789,6 +790,19 @@ describe("store failures", () => {
       const client = yield* makeClient
       const reply = yield* client.request("/read", { cookie: signer.sign("some-id") })
       expect(reply.status).toBe(503)
+    }).pipe(Effect.provide(layerDown)))
+
+  it.effect("a failed load is logged as a warning naming the command, never the session id", () =>
+    Effect.gen(function*() {
+      const logged: Array<string> = []
+      const logger = Logger.make(({ cause, message }) => {
+        logged.push(`${String(message)} ${Cause.pretty(cause)}`)
+      })
+      const client = yield* Effect.provide(makeClient, Logger.replace(Logger.defaultLogger, logger))
+      yield* client.request("/read", { cookie: signer.sign("some-id") })
+      const line = logged.find((entry) => entry.includes("session load failed"))
+      expect(line).toContain("GETEX")
+      expect(line).not.toContain("some-id")
     }).pipe(Effect.provide(layerDown)))
 
   it.effect("a write that cannot be committed answers 503 and sets no cookie", () =>

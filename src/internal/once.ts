@@ -9,6 +9,9 @@ import * as Effect from "effect/Effect"
 
 /** @internal */
 export class Once<E> {
+  /** `onFailure` runs after a failed run, before its waiters resume. */
+  constructor(readonly onFailure?: (cause: Cause.Cause<E>) => Effect.Effect<void>) {}
+
   #state: "Idle" | "Running" | "Done" = "Idle"
   #waiters: Array<Deferred.Deferred<void, E>> | undefined
   #failure: Cause.Cause<E> | undefined
@@ -38,8 +41,9 @@ export class Once<E> {
       if (exit._tag === "Failure") this.#failure = exit.cause
       const waiters = this.#waiters
       this.#waiters = undefined
-      if (waiters === undefined) return Effect.void
-      return Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true })
+      const reported = exit._tag === "Failure" && this.onFailure !== undefined ? this.onFailure(exit.cause) : Effect.void
+      if (waiters === undefined) return reported
+      return Effect.zipRight(reported, Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true }))
     })
   }
 

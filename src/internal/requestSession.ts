@@ -44,13 +44,17 @@ const gone: Commit.Outcome = { _tag: "Gone" }
 const deleted: Commit.Outcome = { _tag: "Deleted" }
 const noIds: ReadonlyArray<string> = []
 
+/** A failed load reaches the handler as a typed error; the log keeps the command and the driver's words. */
+const logLoadFailure = (cause: Cause.Cause<SessionError>): Effect.Effect<void> =>
+  Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logWarning("session load failed", cause)
+
 /** @internal */
 export class RequestSession {
   readonly service: SessionShape = new SessionService(this)
   /** Made when first needed: most requests never touch their session. */
   #state: SessionState | undefined
 
-  readonly #load = new Once<SessionError>()
+  readonly #load = new Once<SessionError>(logLoadFailure)
   readonly #cookie: ClientCookie
   /** The request's scope, until the commit: for the TTL refresh after the response. */
   #scope: Scope.Scope | undefined
