@@ -336,3 +336,14 @@ describe("hashIds", () => {
       expect(yield* stored(`app:${sha256(id)}`)).not.toBeNull()
     }).pipe(Effect.provide(layerWith(RedisClient.layerMemory, { hashIds: true, idPrefix: "app:" }))))
 })
+
+describe("maxTimeout and stored sessions", () => {
+  it.effect("a stored per-session timeout over the cap (written elsewhere) is capped when loaded", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      yield* redis.set("planted", JSON.stringify({ m: { n: 1 }, c: 0, v: 1, t: 315_360_000 }))
+      const client = yield* makeClient
+      const who = (yield* client.request("/whoami", { cookie: signer.sign("planted") })).body
+      expect(who).toMatchObject({ timeout: 30 * 86_400 })
+    }).pipe(Effect.provide(layerWith(RedisClient.layerMemory, {}))))
+})

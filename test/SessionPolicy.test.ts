@@ -1011,3 +1011,22 @@ describe("unknown options", () => {
       expectInvalid(yield* rejection(untyped({ secret, [option]: false })), option)
     }))
 })
+
+describe("security options from configuration", () => {
+  it.effect.each([
+    { variable: "SESSION_HASH_IDS", text: "true", read: (p: SessionPolicy.SessionPolicyShape) => p.storageKey("abc") !== "abc", expected: true },
+    { variable: "SESSION_MAX_PAYLOAD_BYTES", text: "1024", read: (p: SessionPolicy.SessionPolicyShape) => p.maxPayloadBytes, expected: 1024 },
+    { variable: "SESSION_MAX_TIMEOUT", text: "7200", read: (p: SessionPolicy.SessionPolicyShape) => p.maxTimeout, expected: 7200 }
+  ])("$variable=$text is read", ({ expected, read, text, variable }) =>
+    Effect.gen(function*() {
+      expect(read(yield* fromEnv(withSecret({ [variable]: text })))).toBe(expected)
+    }))
+
+  it.effect("the defaults: ids as keys, 64 KiB payloads, 30-day per-session timeouts", () =>
+    Effect.gen(function*() {
+      const policy = yield* make()
+      expect(policy.storageKey("abc")).toBe("abc")
+      expect(policy.maxPayloadBytes).toBe(65_536)
+      expect(policy.maxTimeout).toBe(30 * 86_400)
+    }))
+})

@@ -17,6 +17,8 @@ export interface ExpiryRules {
   readonly payloadExpiry: boolean
   /** Absolute lifetime from creation, whatever the activity; undefined: none. */
   readonly maxLifetime: number | undefined
+  /** The cap on a per-session timeout. */
+  readonly maxTimeout: number
 }
 
 /** A session's times, epoch seconds. */
@@ -68,8 +70,8 @@ export interface Adopted {
 }
 
 export const adopt = (rules: ExpiryRules, payload: Payload, now: number): Adopted => {
-  // A stored timeout of 0 would be an invalid EX: treat it as absent.
-  const timeout = payload.t !== undefined && payload.t > 0 ? payload.t : rules.timeout
+  // A stored timeout of 0 would be an invalid EX: treat it as absent; one over the cap is capped.
+  const timeout = payload.t !== undefined && payload.t > 0 ? Math.min(payload.t, rules.maxTimeout) : rules.timeout
   const times: Times = { created: payload.c, timeout, expiresAt: payload.x, pinned: false }
   let rewrite: boolean
   if (rules.payloadExpiry && timeout !== undefined) {

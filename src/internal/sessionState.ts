@@ -13,8 +13,6 @@ import { type DataOptions, SessionData } from "./sessionData.js"
 /** The policy settings the state reads. */
 export interface StateRules extends Expiry.ExpiryRules, DataOptions {
   readonly generateId: () => string
-  /** The cap on a per-session timeout, seconds. */
-  readonly maxTimeout: number
 }
 
 const newSession: Backing = { _tag: "New", id: undefined, idRequested: false }
