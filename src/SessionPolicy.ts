@@ -21,6 +21,7 @@ import type { InvalidSession } from "./InvalidSession.js"
 import * as PolicyChecks from "./internal/policyChecks.js"
 import { check, invalid, optionalSeconds, resolveCookie, wholeSeconds } from "./internal/policyRules.js"
 import * as PolicyConfig from "./internal/policyConfig.js"
+import { sharedCacheable } from "./internal/responseHeaders.js"
 import * as Serializer from "./Serializer.js"
 import * as SessionDuration from "./SessionDuration.js"
 
@@ -227,15 +228,16 @@ export class SessionPolicy extends Context.Tag("effect-session-redis/SessionPoli
 >() {}
 
 /**
- * The ready response check: no session cookie on a response that declares
- * its own caching (`Cache-Control` or `Expires`), so a shared cache never
- * stores someone's cookie.
+ * The ready response check: no session cookie on a response a shared cache
+ * could store (`public`, `s-maxage`, or `max-age`/`Expires` without
+ * `private`/`no-store`), so no cache ever hands someone's cookie to another
+ * visitor. `no-store` and `private, no-cache` pages keep their cookie.
  *
  * @since 0.1.0
  * @category response checks
  */
 export const refuseCacheableResponses: ResponseCheck = (_request, response) =>
-  response.headers["cache-control"] === undefined && response.headers["expires"] === undefined
+  !sharedCacheable(response.headers["cache-control"], response.headers["expires"])
 
 /**
  * The shortest secret accepted (characters). Use `CookieSigner.make` as the

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Commit from "../src/internal/commit.js"
+import { sharedCacheable } from "../src/internal/responseHeaders.js"
 
 const rules: Commit.CommitRules = { invalidateEmptySession: false, cookieOnException: true }
 const ok: Commit.ResponseFacts = { status: 200, failed: false, checkPassed: true }
@@ -362,5 +363,26 @@ describe("response headers", () => {
     { rule: "the application's own 503 gets no Retry-After from us", cookie: keep, facts: { status: 503 }, changes: {} }
   ])("$rule", ({ changes, cookie, facts: overrides }) => {
     expect(Commit.planHeaders(cookie, { ...facts, ...overrides })).toEqual(changes)
+  })
+})
+
+describe("what a shared cache may store (the ready response check refuses the cookie on these)", () => {
+  it.each<{ readonly cacheControl: string | undefined; readonly expires?: string; readonly shared: boolean }>([
+    { cacheControl: undefined, shared: false },
+    { cacheControl: "public", shared: true },
+    { cacheControl: "public, max-age=60", shared: true },
+    { cacheControl: "s-maxage=600", shared: true },
+    { cacheControl: "private, s-maxage=600", shared: true },
+    { cacheControl: "max-age=60", shared: true },
+    { cacheControl: undefined, expires: "Thu, 01 Jan 2099 00:00:00 GMT", shared: true },
+    { cacheControl: "private, max-age=60", shared: false },
+    { cacheControl: "no-store", shared: false },
+    { cacheControl: "no-store, max-age=60", shared: false },
+    { cacheControl: "private, no-cache", shared: false },
+    { cacheControl: "no-cache", shared: false },
+    { cacheControl: "private", expires: "Thu, 01 Jan 2099 00:00:00 GMT", shared: false },
+    { cacheControl: "private=\"set-cookie\", max-age=60", shared: true }
+  ])("Cache-Control $cacheControl, Expires $expires: shared $shared", ({ cacheControl, expires, shared }) => {
+    expect(sharedCacheable(cacheControl, expires)).toBe(shared)
   })
 })

@@ -270,6 +270,20 @@ const routeTests = <R>(
       expectCommands(stats2, { getex: 1, set: 1 })
     }))
 
+  it.effect("/api/nostore: a no-store response keeps its Cache-Control and still sets the cookie", () =>
+    Effect.gen(function*() {
+      const ctx = yield* context
+      const [reply, stats] = yield* counting(ctx, request("/api/nostore"))
+      expect(reply.status).toBe(200)
+      expect(reply.json).toEqual({ n: 1 })
+      expect(reply.setCookie).toMatch(/^session=[^;]+;/)
+      // no-store already keeps every cache away: nothing to add
+      expect(reply.headers["cache-control"]).toBe("no-store")
+      expect(reply.headers["vary"]).toMatch(/\bCookie\b/)
+      expectCommands(stats, { set: 1 })
+      expect((yield* request("/api/read", { cookie: reply.cookie })).json).toEqual({ n: 1 })
+    }))
+
   it.effect("/api/boom: 500, and (cookieOnException) the new session's cookie and data", () =>
     Effect.gen(function*() {
       const ctx = yield* context

@@ -25,6 +25,7 @@
  * | `GET /api/csrf`                     | `{"token": ...}`                                             |
  * | `GET /api/boom`                     | writes n, then dies: 500                                     |
  * | `GET /api/cacheable`                | writes n, answers with `Cache-Control: public, max-age=60` (so no cookie) |
+ * | `GET /api/nostore`                  | writes n, answers with `Cache-Control: no-store` (so the cookie is set) |
  * | `GET /api/adjust-timeout?seconds=S` | this session's idle timeout: `{"timeout": S}`                |
  * | `GET /api/cookie-max-age?seconds=S` | this response's cookie Max-Age: `{"maxAge": S}`              |
  *
@@ -205,9 +206,8 @@ const backHome = HttpServerResponse.redirect("/", { status: 303 })
 /**
  * The page. Its forms carry a CSRF token, which lives in the session: so the
  * first visit creates a session (one SET) and sets the cookie. The page sets
- * no `Cache-Control` of its own: `refuseCacheableResponses` would then refuse
- * the cookie (it treats any `Cache-Control`, even `private`/`no-store`, as
- * cacheable); the middleware adds `Cache-Control: private` and `Vary: Cookie`.
+ * no `Cache-Control` of its own; the middleware adds `Cache-Control: private`
+ * and `Vary: Cookie` when it sets the cookie.
  */
 const home = Effect.gen(function*() {
   const user = yield* Session.get(User)
@@ -310,6 +310,10 @@ export const router = HttpRouter.empty.pipe(
       yield* increment
       return yield* Effect.dieMessage("boom (on purpose)")
     })
+  ),
+  HttpRouter.get(
+    "/api/nostore",
+    Effect.map(increment, (n) => HttpServerResponse.unsafeJson({ n }, { headers: { "cache-control": "no-store" } }))
   ),
   HttpRouter.get(
     "/api/cacheable",

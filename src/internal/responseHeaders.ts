@@ -14,7 +14,7 @@ export const varyWithCookie = (vary: string | undefined): string => {
 }
 
 /** `Cache-Control` directives: split at commas outside quoted strings (`no-cache="a, b"` is one). */
-const cacheDirectives = (value: string): Array<string> => {
+export const cacheDirectives = (value: string): Array<string> => {
   const directives: Array<string> = []
   let current = ""
   let quoted = false
@@ -36,6 +36,19 @@ const directiveName = (directive: string) => directive.split("=")[0]?.trim().toL
 /** Keeps every shared cache away. A qualified `private="set-cookie"` does not: it only hides the listed headers. */
 const forbidsSharedCaches = (directive: string) =>
   directive.toLowerCase() === "private" || directiveName(directive) === "no-store"
+
+/**
+ * Whether a shared cache (a CDN, a proxy) may store the response: it says
+ * `public` or `s-maxage`, or gives a lifetime (`max-age`, `Expires`) without
+ * `private` or `no-store`. `no-cache`, `private` or `no-store` alone keep it
+ * out of shared caches, so such a response may carry a session cookie.
+ */
+export const sharedCacheable = (cacheControl: string | undefined, expires: string | undefined): boolean => {
+  const names = cacheDirectives(cacheControl ?? "").map(directiveName)
+  if (names.includes("public") || names.includes("s-maxage")) return true
+  if (names.includes("no-store") || cacheDirectives(cacheControl ?? "").some(forbidsSharedCaches)) return false
+  return names.includes("max-age") || expires !== undefined
+}
 
 /**
  * `Cache-Control` for a response that sets or expires a cookie: no shared
