@@ -153,7 +153,7 @@ export const make = (
  * `verify` or `isStale` of the same value asks only the one that accepted
  * it: no further HMAC.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
 export const rotating = (signers: readonly [CookieSigner, ...Array<CookieSigner>]): CookieSigner => {

@@ -64,7 +64,7 @@ export class PayloadTimeout extends Schema.TaggedError<PayloadTimeout>()("Payloa
  * The session is older than the policy's `maxLifetime`, however active it
  * was. Its key is deleted and the cookie expired.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category causes
  */
 export class LifetimeExceeded extends Schema.TaggedError<LifetimeExceeded>()("LifetimeExceeded", {
@@ -99,7 +99,7 @@ export type InvalidSession =
  * Every cause as a schema: declare it as an `HttpApi` endpoint's error for
  * a route that needs a valid session (`Session.require`); each renders 401.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category schemas
  */
 export const InvalidSession: Schema.Union<[

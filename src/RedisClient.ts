@@ -141,7 +141,7 @@ export interface RedisClientShape {
 /**
  * What `move` did.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type MoveResult = "Moved" | "Taken" | "Gone"
@@ -161,7 +161,7 @@ export class RedisClient extends Context.Tag("effect-session-redis/RedisClient")
  * both satisfy it (6 speaks RESP3 by default; these commands answer the same
  * under both protocols).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface IoredisClient extends Pick<Redis, "get" | "getex" | "set" | "expire" | "del" | "ttl" | "eval"> {
@@ -169,7 +169,7 @@ export interface IoredisClient extends Pick<Redis, "get" | "getex" | "set" | "ex
 }
 
 /**
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface IoredisPipeline {

@@ -4,7 +4,7 @@
  * The default, `json`, is the format pyramid_session_redis deployments with a
  * JSON serializer read and write. This module imports nothing from Effect.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 
 /**
@@ -12,7 +12,7 @@
  * whatever the application stores, and `serialize` must be deterministic:
  * change detection compares its output.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface Serializer {
@@ -23,7 +23,7 @@ export interface Serializer {
 /**
  * `JSON.stringify` / `JSON.parse`: wire-compatible with pyramid_session_redis.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category serializers
  */
 export const json: Serializer = {

@@ -47,7 +47,7 @@ export class SessionValueError extends Schema.TaggedError<SessionValueError>()("
  * request the response becomes a 413; `persistNow` fails with it, for an
  * application that wants to handle it in the handler.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class SessionTooLarge extends Schema.TaggedError<SessionTooLarge>()(
@@ -63,7 +63,7 @@ export class SessionTooLarge extends Schema.TaggedError<SessionTooLarge>()(
 /**
  * Counts payloads refused for their size.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category metrics
  */
 export const tooLarge = Metric.counter("session_too_large_total", {
@@ -316,7 +316,7 @@ export const invalidate: Effect.Effect<void, SessionError, Session> = Effect.fla
 /**
  * A new id for the same data (see `SessionShape.regenerate`).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category accessors
  */
 export const regenerate: Effect.Effect<void, SessionError, Session> = Effect.flatMap(Session, (s) => s.regenerate)
@@ -325,7 +325,7 @@ export const regenerate: Effect.Effect<void, SessionError, Session> = Effect.fla
  * A valid session is required: fails with the `InvalidSession` cause when
  * the request brought none.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category accessors
  */
 export const require: Effect.Effect<void, SessionError | InvalidSession, Session> = Effect.flatMap(

@@ -8,7 +8,7 @@
  * pyramid_session_redis as seconds, and either reading would be a silent
  * surprise for someone. Zero is zero either way and is accepted.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
@@ -19,7 +19,7 @@ import * as Schema from "effect/Schema"
  * A duration as this library accepts it: `"20 minutes"`, `Duration.seconds(1200)`,
  * `[1200, 0]`: anything Effect reads as a duration except a bare number.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type SessionDuration = Exclude<Duration.DurationInput, number | bigint> | 0
@@ -28,7 +28,7 @@ export type SessionDuration = Exclude<Duration.DurationInput, number | bigint> |
  * A duration that breaks the rule. `name` is the option or operation that
  * was given it.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class InvalidDuration extends Schema.TaggedError<InvalidDuration>()("InvalidDuration", {
@@ -45,7 +45,7 @@ const fail = (name: string, reason: string) => Either.left(new InvalidDuration({
 /**
  * Whole seconds, or why not.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category conversions
  */
 export const toSeconds = (name: string, input: unknown): Either.Either<number, InvalidDuration> => {

@@ -252,7 +252,7 @@ export const minimumSecretLength = 32
  * The default `maxPayloadBytes`: 64 KiB, far above what a session of ids,
  * flags and a few messages holds, and far below what makes Redis slow.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const defaultMaxPayloadBytes = 65_536

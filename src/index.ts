@@ -14,13 +14,13 @@ export * as InvalidSession from "./InvalidSession.js"
 /** @since 0.1.0 */
 export * as RedisClient from "./RedisClient.js"
 
-/** @since 0.1.0 */
+/** @since 0.2.0 */
 export * as Serializer from "./Serializer.js"
 
 /** @since 0.1.0 */
 export * as Session from "./Session.js"
 
-/** @since 0.1.0 */
+/** @since 0.2.0 */
 export * as SessionDuration from "./SessionDuration.js"
 
 /** @since 0.1.0 */
