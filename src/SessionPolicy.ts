@@ -236,8 +236,12 @@ export class SessionPolicy extends Context.Tag("effect-session-redis/SessionPoli
  * @since 0.1.0
  * @category response checks
  */
-export const refuseCacheableResponses: ResponseCheck = (_request, response) =>
-  !sharedCacheable(response.headers["cache-control"], response.headers["expires"])
+export const refuseCacheableResponses: ResponseCheck = (_request, response) => {
+  const date = response.headers["date"]
+  // A response check runs synchronously; its time is the response's own `Date`, or the wall clock.
+  const now = date === undefined ? NaN : Date.parse(date)
+  return !sharedCacheable(response.headers["cache-control"], response.headers["expires"], Number.isFinite(now) ? now : Date.now())
+}
 
 /**
  * The shortest secret accepted (characters). Use `CookieSigner.make` as the
@@ -340,6 +344,11 @@ export const make: (
   const maxTimeout = (yield* optionalSeconds("maxTimeout", options.maxTimeout)) ??
     Math.max(defaultMaxTimeoutSeconds, timeout ?? 0)
   yield* check(maxTimeout > 0, ["maxTimeout"], "must be at least one second")
+  yield* check(
+    timeout === undefined || maxTimeout >= timeout,
+    ["maxTimeout", "timeout"],
+    "the cap on per-session timeouts cannot be shorter than the policy's timeout"
+  )
   const maxPayloadBytes = options.maxPayloadBytes ?? defaultMaxPayloadBytes
   yield* check(
     Number.isSafeInteger(maxPayloadBytes) && maxPayloadBytes > 0,

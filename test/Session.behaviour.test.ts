@@ -715,7 +715,8 @@ describe("robustness", () => {
       const reply = yield* client.request("/racing-logout-persist-now")
       const id = (reply.body as { id: string }).id
       expect(yield* storeValue(id)).toBeNull()
-      expect(reply.setCookies[0]).toContain("Max-Age=0")
+      // no cookie action: the id is dead in Redis, and the logout's own response expired it
+      expect(reply.setCookies).toEqual([])
     })))
 })
 

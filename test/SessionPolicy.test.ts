@@ -1030,3 +1030,10 @@ describe("security options from configuration", () => {
       expect(policy.maxTimeout).toBe(30 * 86_400)
     }))
 })
+
+describe("maxTimeout against timeout", () => {
+  it.effect("a cap shorter than the policy's own timeout is refused", () =>
+    Effect.gen(function*() {
+      expectInvalid(yield* rejection({ secret, timeout: "1 hour", maxTimeout: "1 minute" }), "maxTimeout", "timeout")
+    }))
+})

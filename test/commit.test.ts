@@ -156,17 +156,17 @@ const rows: ReadonlyArray<Row> = [
     cookie: keep
   },
   {
-    request: "an update that finds the key deleted by another request (SET XX fails): the cookie expired",
+    request: "an update that finds the key deleted by another request (SET XX fails): nothing comes back, the cookie is left alone",
     snapshot: snapshot({ changed: true }),
     outcome: gone,
     write: { _tag: "Update", id: "s1" },
-    cookie: expire
+    cookie: keep
   },
   {
-    request: "a session found gone earlier in the request (persistNow): never written again, the cookie expired",
+    request: "a session found gone earlier in the request (persistNow): never written again, the cookie left alone",
     snapshot: snapshot({ backing: { _tag: "Gone" }, changed: true }),
     write: none,
-    cookie: expire
+    cookie: keep
   },
   {
     request: "ensureId on an empty new session: SET NX with that id, and its cookie",
@@ -207,28 +207,28 @@ const rows: ReadonlyArray<Row> = [
   // regenerate: the stored session moves to a new id
   {
     request: "regenerate: one atomic move (SET NX + DEL), and the new cookie",
-    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined } }),
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: false } }),
     outcome: { _tag: "Moved", id: "n1" },
     write: { _tag: "Move", from: "s1", id: undefined },
     cookie: set("n1")
   },
   {
     request: "regenerate after ensureId: the move goes to the reserved id",
-    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: "r1" } }),
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: "r1", createdHere: false } }),
     outcome: { _tag: "Moved", id: "r1" },
     write: { _tag: "Move", from: "s1", id: "r1" },
     cookie: set("r1")
   },
   {
-    request: "regenerate of a session deleted meanwhile: nothing comes back, the cookie expired",
-    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined } }),
+    request: "regenerate of a session deleted meanwhile: nothing comes back, the cookie left alone",
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: false } }),
     outcome: gone,
     write: { _tag: "Move", from: "s1", id: undefined },
-    cookie: expire
+    cookie: keep
   },
   {
     request: "regenerate on a refused response: the session stays under its id (written there if changed)",
-    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined }, changed: true, response: { ...ok, checkPassed: false } }),
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: false }, changed: true, response: { ...ok, checkPassed: false } }),
     outcome: updated,
     write: { _tag: "Update", id: "s1" },
     cookie: keep
@@ -236,10 +236,17 @@ const rows: ReadonlyArray<Row> = [
   {
     request: "regenerate of an emptied session with invalidateEmptySession: DEL, and the cookie expired",
     rules: { ...rules, invalidateEmptySession: true },
-    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined }, empty: true }),
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: false }, empty: true }),
     outcome: deleted,
     write: { _tag: "Delete", id: "s1" },
     cookie: expire
+  },
+  {
+    request: "persistNow, then regenerate, then a refused cookie: the key no client will hold is deleted",
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: true }, response: { ...ok, checkPassed: false } }),
+    outcome: deleted,
+    write: { _tag: "Delete", id: "s1" },
+    cookie: keep
   },
   // recookie
   {
@@ -367,6 +374,7 @@ describe("response headers", () => {
 })
 
 describe("what a shared cache may store (the ready response check refuses the cookie on these)", () => {
+  const now = Date.parse("Mon, 30 Nov 2026 12:00:00 GMT")
   it.each<{ readonly cacheControl: string | undefined; readonly expires?: string; readonly shared: boolean }>([
     { cacheControl: undefined, shared: false },
     { cacheControl: "public", shared: true },
@@ -381,8 +389,12 @@ describe("what a shared cache may store (the ready response check refuses the co
     { cacheControl: "private, no-cache", shared: false },
     { cacheControl: "no-cache", shared: false },
     { cacheControl: "private", expires: "Thu, 01 Jan 2099 00:00:00 GMT", shared: false },
-    { cacheControl: "private=\"set-cookie\", max-age=60", shared: true }
+    { cacheControl: "private=\"set-cookie\", max-age=60", shared: true },
+    { cacheControl: "max-age=0, must-revalidate", shared: false },
+    { cacheControl: "no-cache", expires: "0", shared: false },
+    { cacheControl: undefined, expires: "Thu, 01 Jan 1970 00:00:00 GMT", shared: false },
+    { cacheControl: undefined, expires: "Mon, 30 Nov 2026 12:00:00 GMT", shared: false }
   ])("Cache-Control $cacheControl, Expires $expires: shared $shared", ({ cacheControl, expires, shared }) => {
-    expect(sharedCacheable(cacheControl, expires)).toBe(shared)
+    expect(sharedCacheable(cacheControl, expires, now)).toBe(shared)
   })
 })

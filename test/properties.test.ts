@@ -219,7 +219,7 @@ describe("commit decision properties", () => {
   const backing: fc.Arbitrary<Commit.Backing> = fc.oneof(
     fc.record({ _tag: fc.constant("New" as const), id: fc.option(id, { nil: undefined }), idRequested: fc.boolean() }),
     fc.record({ _tag: fc.constant("Stored" as const), id, createdHere: fc.boolean() }),
-    fc.record({ _tag: fc.constant("Moving" as const), from: id, id: fc.option(id, { nil: undefined }) }),
+    fc.record({ _tag: fc.constant("Moving" as const), from: id, id: fc.option(id, { nil: undefined }), createdHere: fc.boolean() }),
     fc.constant({ _tag: "Gone" as const })
   )
 

@@ -18,7 +18,7 @@ export type Backing =
   /** The key exists: loaded, or created by this request (`persistNow`). */
   | { readonly _tag: "Stored"; readonly id: string; readonly createdHere: boolean }
   /** Stored under `from`, to move to a new id (`regenerate`): the reserved `id`, or a generated one. */
-  | { readonly _tag: "Moving"; readonly from: string; readonly id: string | undefined }
+  | { readonly _tag: "Moving"; readonly from: string; readonly id: string | undefined; readonly createdHere: boolean }
   /** Deleted by another request while this one held it: never written again. */
   | { readonly _tag: "Gone" }
 
@@ -123,6 +123,8 @@ const decideWrite = (rules: CommitRules, s: Snapshot): Write => {
       if (rules.invalidateEmptySession && s.empty) return { _tag: "Delete", id: backing.id }
       return s.changed ? { _tag: "Update", id: backing.id } : noWrite
     case "Moving":
+      // Created early by `persistNow`: without its cookie no client will ever hold it.
+      if (backing.createdHere && !cookieAllowed(rules, s.response)) return { _tag: "Delete", id: backing.from }
       if (rules.invalidateEmptySession && s.empty) return { _tag: "Delete", id: backing.from }
       // The client will not get the new cookie: it keeps the old id, so the session stays where it is.
       if (!cookieAllowed(rules, s.response)) return s.changed ? { _tag: "Update", id: backing.from } : noWrite
@@ -141,10 +143,12 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
     case "Moved":
       return { _tag: "Set", id: outcome.id }
     case "Gone":
-      return expire
+      // Deleted or moved by another request meanwhile: the old id is dead in Redis already, and
+      // expiring the cookie could delete the one a concurrent login (regenerate) just set.
+      return keep
     case "Deleted":
       // The emptied session the client holds is over; one created in this request never reached it.
-      return (backing._tag === "Stored" && !backing.createdHere) || backing._tag === "Moving"
+      return (backing._tag === "Stored" && !backing.createdHere) || (backing._tag === "Moving" && !backing.createdHere)
         ? expire
         : s.expireClientCookie
         ? expire
@@ -153,7 +157,7 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
     case "Updated":
       break
   }
-  if (backing._tag === "Gone") return expire
+  if (backing._tag === "Gone") return keep
   if (backing._tag === "Stored" && backing.createdHere) return { _tag: "Set", id: backing.id }
   if (s.expireClientCookie) return expire
   if (s.recookie) {

@@ -1,8 +1,8 @@
 /**
  * The writes of a session's payload, each moving `SessionState` on once the
  * store has answered: create (`SET NX`), update (`SET XX`) and move
- * (`regenerate`). A payload over `maxPayloadBytes` is refused before any
- * command, and nothing changes.
+ * (`regenerate`). A payload whose changed values put it over
+ * `maxPayloadBytes` is refused before any command, and nothing changes.
  */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -13,7 +13,12 @@ import * as Payload from "./payload.js"
 import type { SessionState } from "./sessionState.js"
 import * as Store from "./store.js"
 
-/** The payload to write at `now`, and its text. */
+/**
+ * The payload to write at `now`, and its text. The size limit applies to
+ * values this request changed: a stored session that is already over it
+ * (written elsewhere, or before the limit was lowered) still gets its expiry
+ * rewritten, or it could never be read again.
+ */
 const encode = (
   policy: SessionPolicyShape,
   state: SessionState,
@@ -23,7 +28,7 @@ const encode = (
   const text = Payload.encode(policy.serializer, payload)
   const bytes = Buffer.byteLength(text, "utf8")
   const limit = policy.maxPayloadBytes
-  return bytes > limit
+  return bytes > limit && state.data.changed
     ? Effect.zipRight(Metric.increment(tooLarge), Effect.fail(new SessionTooLarge({ bytes, limit })))
     : Effect.succeed({ payload, text })
 }

@@ -234,7 +234,8 @@ export class RequestSession {
           case "Stored":
             return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#update(backing.id, now)))
           case "Moving":
-            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#move(backing.from, backing.id, now)))
+            // The move itself waits for the commit, which knows whether the new cookie can be sent.
+            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#update(backing.from, now)))
           case "New":
             if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
             if (this.#commit._tag !== "Open") {
@@ -371,19 +372,38 @@ export class RequestSession {
     }).pipe(
       Tracing.withSpan("Session.commit"),
       Effect.catchTags({
-        SessionStoreError: (error) => {
-          this.#release()
-          return Effect.zipRight(Effect.logError("session commit failed", error), ResponseCookie.failure(response, error))
-        },
-        SessionTooLarge: (error) => {
-          this.#release()
-          return Effect.zipRight(
-            Effect.logWarning("session not written: its payload is over maxPayloadBytes", { bytes: error.bytes }),
+        SessionStoreError: (error) =>
+          Effect.zipRight(
+            Effect.zipRight(Effect.logError("session commit failed", error), this.#dropCreated()),
+            ResponseCookie.failure(response, error)
+          ),
+        SessionTooLarge: (error) =>
+          Effect.zipRight(
+            Effect.zipRight(
+              Effect.logWarning("session not written: its payload is over maxPayloadBytes", { bytes: error.bytes }),
+              this.#dropCreated()
+            ),
             ResponseCookie.failure(response, error)
           )
-        }
       })
     )
+  }
+
+  /**
+   * A failed commit sends no cookie: a key `persistNow` created in this
+   * request would be left with no client holding it. Best effort; its TTL
+   * ends it otherwise.
+   */
+  #dropCreated(): Effect.Effect<void> {
+    this.#release()
+    const backing = this.state.backing
+    const created = backing._tag === "Stored" && backing.createdHere
+      ? backing.id
+      : backing._tag === "Moving" && backing.createdHere
+      ? backing.from
+      : undefined
+    if (created === undefined) return Effect.void
+    return Effect.ignore(this.redis.del(this.policy.storageKey(created)))
   }
 
   #finish(

@@ -39,15 +39,27 @@ const forbidsSharedCaches = (directive: string) =>
 
 /**
  * Whether a shared cache (a CDN, a proxy) may store the response: it says
- * `public` or `s-maxage`, or gives a lifetime (`max-age`, `Expires`) without
- * `private` or `no-store`. `no-cache`, `private` or `no-store` alone keep it
- * out of shared caches, so such a response may carry a session cookie.
+ * `public` or `s-maxage`, or gives a lifetime (`max-age` above zero, an
+ * `Expires` after the response's `Date`) without `private` or `no-store`.
+ * `no-cache`, `max-age=0`, an `Expires` in the past or that does not parse
+ * (`Expires: 0`), `private` or `no-store` keep it out of shared caches, so
+ * such a response may carry a session cookie.
  */
-export const sharedCacheable = (cacheControl: string | undefined, expires: string | undefined): boolean => {
-  const names = cacheDirectives(cacheControl ?? "").map(directiveName)
+export const sharedCacheable = (
+  cacheControl: string | undefined,
+  expires: string | undefined,
+  /** The response's time, epoch milliseconds: its `Date`. */
+  now: number
+): boolean => {
+  const directives = cacheDirectives(cacheControl ?? "")
+  const names = directives.map(directiveName)
   if (names.includes("public") || names.includes("s-maxage")) return true
-  if (names.includes("no-store") || cacheDirectives(cacheControl ?? "").some(forbidsSharedCaches)) return false
-  return names.includes("max-age") || expires !== undefined
+  if (names.includes("no-store") || directives.some(forbidsSharedCaches)) return false
+  const maxAge = directives.find((d) => directiveName(d) === "max-age")
+  if (maxAge !== undefined) return Number(maxAge.split("=")[1]?.trim().replace(/"/g, "")) > 0
+  if (expires === undefined) return false
+  const at = Date.parse(expires)
+  return Number.isFinite(at) && at > now
 }
 
 /**

@@ -85,7 +85,7 @@ export class SessionState {
         this.backing = { ...backing, id: undefined }
         return
       case "Stored":
-        this.backing = { _tag: "Moving", from: backing.id, id: undefined }
+        this.backing = { _tag: "Moving", from: backing.id, id: undefined, createdHere: backing.createdHere }
         return
       case "Moving":
         this.backing = { ...backing, id: undefined }
@@ -180,10 +180,9 @@ export class SessionState {
     this.saved(payload)
   }
 
-  /** Another request deleted the key while this one held it: the session is over here too. */
+  /** Another request deleted (or moved) the key while this one held it: the session is over here too. */
   gone(): void {
     this.backing = { _tag: "Gone" }
-    this.expireClientCookie = true
   }
 
   /** The commit deleted the key. */

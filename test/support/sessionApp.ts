@@ -166,6 +166,25 @@ export const routes = HttpRouter.empty.pipe(
   )
 ).pipe(
   HttpRouter.get("/adjust-timeout", withSeconds((s, duration) => s.adjustTimeout(duration))),
+  HttpRouter.get(
+    "/regenerate-persist",
+    Effect.gen(function*() {
+      yield* Session.regenerate
+      yield* Effect.flatMap(Session.Session, (s) => s.persistNow)
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/persist-then-grow",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      yield* session.set("n", 1)
+      yield* session.persistNow
+      const id = yield* session.ensureId
+      yield* session.set("blob", "x".repeat(Number(yield* query("size"))))
+      return json({ id })
+    })
+  ),
   HttpRouter.get("/cookie-max-age", withSeconds((s, duration) => s.adjustCookieMaxAge(duration))),
   HttpRouter.get("/cookie-expires", withSeconds((s, duration) => s.adjustCookieExpires(duration))),
   HttpRouter.get("/recookie", Effect.as(Effect.flatMap(Session.Session, (s) => s.recookie), json({ ok: true }))),
