@@ -107,24 +107,29 @@ describe("regenerate", () => {
     }))))
 })
 
-/** A write every 15 minutes: the 20-minute idle timeout never ends the session. */
-const activeFor45Minutes = (client: Effect.Effect.Success<typeof makeClient>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 3; i++) {
-      yield* TestClock.adjust("15 minutes")
-      yield* client.request("/incr")
-    }
-  })
+/**
+ * A new session, then a write every 15 minutes for 45 minutes: the 20-minute
+ * idle timeout never ends it. Succeeds with the client and the session's id.
+ */
+const activeFor45Minutes = Effect.gen(function*() {
+  const client = yield* makeClient
+  yield* client.request("/incr")
+  const id = idOf(client.cookie)
+  for (let i = 0; i < 3; i++) {
+    yield* TestClock.adjust("15 minutes")
+    yield* client.request("/incr")
+  }
+  return { client, id }
+})
+
+const ttlOf = (id: string) => Effect.flatMap(RedisClient.RedisClient, (redis) => redis.ttl(id))
 
 describe("maxLifetime", () => {
   const lifetime = layerWith(RedisClient.layerMemory, { maxLifetime: "1 hour", timeout: "20 minutes" })
 
   it.effect("with Redis TTLs the key is gone when the lifetime ends, however active the session was", () =>
     Effect.gen(function*() {
-      const client = yield* makeClient
-      yield* client.request("/incr")
-      const id = idOf(client.cookie)
-      yield* activeFor45Minutes(client)
+      const { client, id } = yield* activeFor45Minutes
       yield* TestClock.adjust("15 minutes")
       expect(yield* stored(id)).toBeNull()
       expect((yield* client.request("/require")).body).toEqual({ refused: "NotInBackend" })
@@ -132,10 +137,7 @@ describe("maxLifetime", () => {
 
   it.effect("a stored session found past its lifetime (no TTLs) is LifetimeExceeded: key deleted, cookie expired", () =>
     Effect.gen(function*() {
-      const client = yield* makeClient
-      yield* client.request("/incr")
-      const id = idOf(client.cookie)
-      yield* activeFor45Minutes(client)
+      const { client, id } = yield* activeFor45Minutes
       yield* TestClock.adjust("15 minutes")
       const reply = yield* client.request("/require")
       expect(reply.body).toEqual({ refused: "LifetimeExceeded" })
@@ -149,24 +151,18 @@ describe("maxLifetime", () => {
 
   it.effect("the Redis TTL never outlives the lifetime: a write near its end expires with it", () =>
     Effect.gen(function*() {
-      const client = yield* makeClient
-      yield* client.request("/incr")
-      const id = idOf(client.cookie)
-      yield* activeFor45Minutes(client)
-      const ttl = yield* Effect.flatMap(RedisClient.RedisClient, (redis) => redis.ttl(id))
+      const { id } = yield* activeFor45Minutes
+      const ttl = yield* ttlOf(id)
       expect(ttl).toBeLessThanOrEqual(900)
       expect(ttl).toBeGreaterThan(890)
     }).pipe(Effect.provide(lifetime)))
 
   it.effect("a read near the end sets the TTL to the time left after the response", () =>
     Effect.gen(function*() {
-      const client = yield* makeClient
-      yield* client.request("/incr")
-      const id = idOf(client.cookie)
-      yield* activeFor45Minutes(client)
+      const { client, id } = yield* activeFor45Minutes
       yield* TestClock.adjust("5 minutes")
       yield* client.request("/read")
-      const ttl = yield* Effect.flatMap(RedisClient.RedisClient, (redis) => redis.ttl(id))
+      const ttl = yield* ttlOf(id)
       expect(ttl).toBeLessThanOrEqual(600)
       expect(ttl).toBeGreaterThan(590)
     }).pipe(Effect.provide(lifetime)))
