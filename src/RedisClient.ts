@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
@@ -90,6 +91,18 @@ export class SessionStoreError extends Schema.TaggedError<SessionStoreError>()(
     )
   }
 }
+
+/**
+ * Counts failed Redis commands, tagged with `command` and `reason`
+ * (`Timeout`, `Connection`, `Reply`); never a key.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const storeErrors = Metric.counter("session_store_errors_total", {
+  description: "Redis commands of the session store that failed, by command and reason",
+  incremental: true
+})
 
 /**
  * Options of `SET`.

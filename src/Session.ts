@@ -13,6 +13,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -70,6 +71,18 @@ export const tooLarge = Metric.counter("session_too_large_total", {
   description: "Session writes refused because the payload exceeded maxPayloadBytes",
   incremental: true
 })
+
+/**
+ * The size of each session payload written, in bytes (UTF-8).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const payloadBytes = Metric.histogram(
+  "session_payload_bytes",
+  MetricBoundaries.exponential({ start: 256, factor: 2, count: 10 }),
+  "Serialized size of the session payloads written"
+)
 
 /**
  * A session key with a schema: values are decoded on read and encoded on

@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
@@ -178,6 +179,14 @@ describe("SessionStoreError", () => {
       expect(response.headers["set-cookie"]).toBeUndefined()
       expect(JSON.parse(yield* response.text)).toStrictEqual({ _tag: "SessionStoreError", reason: "Connection" })
     }).pipe(Effect.provide(sessionApiServer)))
+
+  it.effect("each failed command is counted by command and reason, never by key", () =>
+    Effect.gen(function*() {
+      const counter = RedisClient.storeErrors.pipe(Metric.tagged("command", "GETEX"), Metric.tagged("reason", "Connection"))
+      const before = (yield* Metric.value(counter)).count
+      yield* Effect.flip(readSession)
+      expect((yield* Metric.value(counter)).count).toBe(before + 1)
+    }).pipe(Effect.provide(redisDown)))
 
   it.effect("its Retry-After is retryAfterSeconds", () =>
     Effect.gen(function*() {

@@ -272,6 +272,15 @@ describe("maxPayloadBytes", () => {
       assert.isTrue(error._tag === "SessionTooLarge" && error.bytes > 200)
     }).pipe(Effect.provide(small)))
 
+  it.effect("the size of every payload written is recorded", () =>
+    Effect.gen(function*() {
+      const before = (yield* Metric.value(Session.payloadBytes)).count
+      const client = yield* makeClient
+      yield* client.request("/incr")
+      yield* client.request("/incr")
+      expect((yield* Metric.value(Session.payloadBytes)).count).toBe(before + 2)
+    }).pipe(Effect.provide(small)))
+
   it.effect("each refusal is counted", () =>
     Effect.gen(function*() {
       const before = (yield* Metric.value(Session.tooLarge)).count

@@ -5,13 +5,15 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import {
   type IoredisClient,
   type MoveResult,
   type RedisClientShape,
   SessionStoreError,
-  type SetOptions
+  type SetOptions,
+  storeErrors
 } from "../RedisClient.js"
 import * as Tracing from "./tracing.js"
 
@@ -71,6 +73,10 @@ const commandSpan = (span: string, command: string): CommandSpan => ({
   command,
   traced: Tracing.withSpan(`RedisClient.${span}`, { "db.system": "redis", "db.operation": command })
 })
+
+/** Counts a failed command by its name and reason (never its key). */
+const countStoreError = (error: SessionStoreError): Effect.Effect<void> =>
+  Metric.increment(Metric.tagged(Metric.tagged(storeErrors, "command", error.command), "reason", error.reason))
 
 /** `move`: KEYS = [to, from], ARGV = [value, ttl or ""]; 1 moved, 0 `to` taken, -1 `from` gone. */
 const moveScript = `if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
@@ -136,16 +142,17 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
         clearTimeout(timer)
         resume(result)
       }
+      const fail = (error: SessionStoreError) => settle(Effect.zipRight(countStoreError(error), Effect.fail(error)))
       const timer = setTimeout(
-        () => settle(Effect.fail(new SessionStoreError({ command, reason: "Timeout", detail: timeoutDetail }))),
+        () => fail(new SessionStoreError({ command, reason: "Timeout", detail: timeoutDetail })),
         timeoutMillis
       )
       const succeeded = (value: A) => settle(Effect.succeed(map(value)))
-      const failed = (cause: unknown) => settle(Effect.fail(toStoreError(command, cause)))
+      const failed = (cause: unknown) => fail(toStoreError(command, cause))
       const rejected = recover === undefined ? failed : (cause: unknown) => {
         const retry = settled ? undefined : recover(cause)
         if (retry === undefined) return failed(cause)
-        retry.attempt.then(succeeded, (retryCause: unknown) => settle(Effect.fail(toStoreError(retry.command, retryCause))))
+        retry.attempt.then(succeeded, (retryCause: unknown) => fail(toStoreError(retry.command, retryCause)))
       }
       try {
         evaluate().then(succeeded, rejected)

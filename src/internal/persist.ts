@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
-import { SessionTooLarge, tooLarge } from "../Session.js"
+import { payloadBytes, SessionTooLarge, tooLarge } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import * as Payload from "./payload.js"
 import type { SessionState } from "./sessionState.js"
@@ -30,7 +30,7 @@ const encode = (
   const limit = policy.maxPayloadBytes
   return bytes > limit && state.data.changed
     ? Effect.zipRight(Metric.increment(tooLarge), Effect.fail(new SessionTooLarge({ bytes, limit })))
-    : Effect.succeed({ payload, text })
+    : Effect.as(Metric.update(payloadBytes, bytes), { payload, text })
 }
 
 /** Creates the session (with the reserved id, or a new one); succeeds with its id. */
