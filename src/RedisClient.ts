@@ -149,6 +149,24 @@ export interface RedisClientShape {
     value: string,
     options?: { readonly ttlSeconds?: number | undefined }
   ) => Effect.Effect<MoveResult, SessionStoreError>
+  /** `MGET keys`: each value, in order. */
+  readonly getMany: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Option.Option<string>>, SessionStoreError>
+  /**
+   * Adds `member` to the sorted set `index` with `score`, in one atomic step
+   * (a Lua script) that first drops the members whose key no longer exists.
+   * With `ttlSeconds` the index expires no earlier than that; without, it
+   * has no TTL. A user's sessions index is the one use.
+   */
+  readonly indexAdd: (
+    index: string,
+    member: string,
+    score: number,
+    ttlSeconds: number | undefined
+  ) => Effect.Effect<void, SessionStoreError>
+  /** `ZRANGE index 0 -1`: the members, lowest score first. */
+  readonly indexMembers: (index: string) => Effect.Effect<ReadonlyArray<string>, SessionStoreError>
+  /** `ZREM index ...members` */
+  readonly indexRemove: (index: string, members: ReadonlyArray<string>) => Effect.Effect<void, SessionStoreError>
 }
 
 /**
@@ -177,7 +195,9 @@ export class RedisClient extends Context.Tag("effect-session-redis/RedisClient")
  * @since 0.2.0
  * @category models
  */
-export interface IoredisClient extends Pick<Redis, "get" | "getex" | "set" | "expire" | "del" | "ttl" | "eval"> {
+export interface IoredisClient
+  extends Pick<Redis, "get" | "getex" | "set" | "expire" | "del" | "ttl" | "eval" | "mget" | "zrange" | "zrem">
+{
   readonly pipeline: () => IoredisPipeline
 }
 

@@ -155,6 +155,18 @@ export interface SessionShape {
   readonly require: Effect.Effect<void, SessionError | InvalidSession>
   /** When the session ends whatever its activity (`maxLifetime`), epoch seconds. */
   readonly lifetimeEnds: Effect.Effect<Option.Option<number>, SessionError>
+  /**
+   * Binds the session to a user (at login), with an optional label such as
+   * the user agent: `UserSessions` can then list and revoke it. Costs one
+   * more round trip, once, when the session is written.
+   */
+  readonly bindUser: (userId: string, options?: { readonly label?: string | undefined }) => Effect.Effect<void, SessionError>
+  /** Removes the binding (the session leaves the user's index). */
+  readonly unbindUser: Effect.Effect<void, SessionError>
+  /** The user the session is bound to. */
+  readonly boundUser: Effect.Effect<Option.Option<string>, SessionError>
+  /** This session's handle in `UserSessions` listings, once it is stored. */
+  readonly handle: Effect.Effect<Option.Option<string>, SessionError>
   /** The session id, creating the session (and its cookie) if it is new. */
   readonly ensureId: Effect.Effect<string, SessionError>
   /** The id if the session exists and holds data, without creating one (`session_id_safecheck`). */

@@ -202,6 +202,8 @@ export interface SessionPolicyShape {
   readonly maxPayloadBytes: number
   /** The Redis key of a session id: the id itself, or its hash (`hashIds`). */
   readonly storageKey: (id: string) => string
+  /** The prefix of generated ids, also the namespace of users' session indexes. */
+  readonly idPrefix: string
   /** The cap on per-session timeouts, seconds. */
   readonly maxTimeout: number
   readonly readHeavy: boolean
@@ -374,6 +376,7 @@ export const make: (
     maxLifetime,
     maxPayloadBytes,
     storageKey: options.hashIds === true ? hashedKey(idPrefix) : identity,
+    idPrefix,
     maxTimeout,
     readHeavy,
     payloadExpiry,

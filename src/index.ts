@@ -28,3 +28,6 @@ export * as SessionMiddleware from "./SessionMiddleware.js"
 
 /** @since 0.1.0 */
 export * as SessionPolicy from "./SessionPolicy.js"
+
+/** @since 0.2.0 */
+export * as UserSessions from "./UserSessions.js"

@@ -248,6 +248,61 @@ const contract = ({ elapse, test }: Harness) => {
       expect(yield* redis.get(to)).toStrictEqual(Option.some("someone else's"))
     }))
 
+  test("getMany answers each key's value in order, none for a missing one", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const a = freshKey("mget-a")
+      const b = freshKey("mget-b")
+      yield* redis.set(a, "A")
+      expect(yield* redis.getMany([a, freshKey("mget-missing"), a])).toStrictEqual([Option.some("A"), Option.none(), Option.some("A")])
+      expect(yield* redis.getMany([])).toStrictEqual([])
+      expect(yield* redis.getMany([b])).toStrictEqual([Option.none()])
+    }))
+
+  test("indexAdd adds members in score order and drops the members whose key is gone", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const index = freshKey("index")
+      const [a, b, c] = [freshKey("member-a"), freshKey("member-b"), freshKey("member-c")]
+      yield* redis.set(a, "A")
+      yield* redis.set(b, "B")
+      yield* redis.indexAdd(index, b, 2, undefined)
+      yield* redis.indexAdd(index, a, 1, undefined)
+      expect(yield* redis.indexMembers(index)).toStrictEqual([a, b])
+      yield* redis.del(a)
+      yield* redis.set(c, "C")
+      yield* redis.indexAdd(index, c, 3, undefined)
+      expect(yield* redis.indexMembers(index)).toStrictEqual([b, c])
+    }))
+
+  test("indexAdd with a TTL gives the index that TTL at least; without one, none", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const index = freshKey("index-ttl")
+      const member = freshKey("member")
+      yield* redis.set(member, "M")
+      yield* redis.indexAdd(index, member, 1, 100)
+      yield* redis.indexAdd(index, member, 1, 50)
+      expect(yield* redis.indexMembers(index)).toStrictEqual([member])
+      yield* elapse("1200 millis")
+      expect(yield* redis.indexMembers(index)).toStrictEqual([member])
+    }), 10_000)
+
+  test("indexRemove removes the members named, and indexMembers of a missing index is empty", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const index = freshKey("index-rem")
+      const [a, b] = [freshKey("rem-a"), freshKey("rem-b")]
+      yield* redis.set(a, "A")
+      yield* redis.set(b, "B")
+      yield* redis.indexAdd(index, a, 1, undefined)
+      yield* redis.indexAdd(index, b, 2, undefined)
+      yield* redis.indexRemove(index, [a])
+      expect(yield* redis.indexMembers(index)).toStrictEqual([b])
+      yield* redis.indexRemove(index, [])
+      expect(yield* redis.indexMembers(freshKey("no-index"))).toStrictEqual([])
+    }))
+
   test("getEx keeps a key alive past its original TTL", () =>
     Effect.gen(function*() {
       const redis = yield* RedisClient.RedisClient

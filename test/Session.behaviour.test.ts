@@ -782,7 +782,11 @@ describe("store failures", () => {
     expire: () => Effect.fail(new RedisClient.SessionStoreError({ command: "EXPIRE", reason: "Connection", detail: "down" })),
     del: () => Effect.fail(new RedisClient.SessionStoreError({ command: "DEL", reason: "Connection", detail: "down" })),
     ttl: () => Effect.fail(new RedisClient.SessionStoreError({ command: "TTL", reason: "Connection", detail: "down" })),
-    move: () => Effect.fail(new RedisClient.SessionStoreError({ command: "EVAL", reason: "Connection", detail: "down" }))
+    move: () => Effect.fail(new RedisClient.SessionStoreError({ command: "EVAL", reason: "Connection", detail: "down" })),
+    getMany: () => Effect.fail(new RedisClient.SessionStoreError({ command: "MGET", reason: "Connection", detail: "down" })),
+    indexAdd: () => Effect.fail(new RedisClient.SessionStoreError({ command: "EVAL", reason: "Connection", detail: "down" })),
+    indexMembers: () => Effect.fail(new RedisClient.SessionStoreError({ command: "ZRANGE", reason: "Connection", detail: "down" })),
+    indexRemove: () => Effect.fail(new RedisClient.SessionStoreError({ command: "ZREM", reason: "Connection", detail: "down" }))
   }
   const layerDown = layerWithStore(down)
 

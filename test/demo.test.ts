@@ -65,6 +65,7 @@ interface Reply {
 
 interface RequestOptions {
   readonly cookie?: string | undefined
+  readonly headers?: Readonly<Record<string, string>>
   readonly method?: "GET" | "POST"
   readonly form?: Readonly<Record<string, string>>
 }
@@ -73,6 +74,7 @@ const request = (path: string, options: RequestOptions = {}) =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     let req = options.method === "POST" ? HttpClientRequest.post(path) : HttpClientRequest.get(path)
+    if (options.headers !== undefined) req = HttpClientRequest.setHeaders(req, options.headers)
     if (options.cookie !== undefined) req = HttpClientRequest.setHeader(req, "cookie", options.cookie)
     if (options.form !== undefined) req = HttpClientRequest.bodyUrlParams(req, options.form)
     const started = Date.now()
@@ -351,8 +353,9 @@ const routeTests = <R>(
       expect(reply.json).toEqual({ user: "alice" })
       expectNewSessionCookie(reply)
       expect(reply.cookie).not.toBe(old)
-      // the old session is read, then moved to a new id in one atomic EVAL (EXISTS, SET NX and DEL inside it)
-      expectCommands(stats, { getex: 1, eval: 1, exists: 1, set: 1, del: 1 })
+      // the old session is read, then moved to a new id in one atomic EVAL (EXISTS, SET NX and DEL inside it),
+      // then bound to the user: one more EVAL (ZRANGE, ZADD, PERSIST inside it: the index of a user with no other session)
+      expectCommands(stats, { getex: 1, eval: 2, exists: 1, set: 1, del: 1, zrange: 1, zadd: 1, persist: 1 })
       const cookie = reply.cookie
       expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 0 })
       const now = Math.floor(Date.now() / 1000)
@@ -371,6 +374,22 @@ const routeTests = <R>(
         expect(bad.setCookie).toBeUndefined()
       }
       expect((yield* request("/api/whoami", { cookie })).json).toMatchObject({ user: "alice" })
+    }))
+
+  it.effect("/api/sessions lists the user's sessions; /api/sessions/revoke-others signs out the others", () =>
+    Effect.gen(function*() {
+      const laptop = (yield* request("/api/login?user=zoe", { headers: { "user-agent": "laptop browser" } })).cookie
+      const phone = (yield* request("/api/login?user=zoe", { headers: { "user-agent": "phone browser" } })).cookie
+      const listed = (yield* request("/api/sessions", { cookie: laptop })).json as {
+        sessions: Array<{ label: string; current: boolean; handle: string }>
+      }
+      expect(laptop).toBeDefined()
+      expect(listed.sessions.map((s) => [s.label, s.current]).sort()).toEqual([["laptop browser", true], ["phone browser", false]])
+      expect(JSON.stringify(listed)).not.toContain(laptop)
+      expect((yield* request("/api/sessions/revoke-others", { cookie: laptop })).json).toEqual({ revoked: 1 })
+      expect((yield* request("/api/whoami", { cookie: phone })).json).toMatchObject({ user: null, isNew: true })
+      expect((yield* request("/api/whoami", { cookie: laptop })).json).toMatchObject({ user: "zoe" })
+      expect((yield* request("/api/sessions")).status).toBe(401)
     }))
 
   it.effect("/api/whoami of a new session: isNew, no cookie, no command", () =>

@@ -347,7 +347,11 @@ const redisDown: Layer.Layer<RedisClient.RedisClient> = Layer.succeed(
       expire: () => down,
       del: () => down,
       ttl: () => down,
-      move: () => down
+      move: () => down,
+      getMany: () => down,
+      indexAdd: () => down,
+      indexMembers: () => down,
+      indexRemove: () => down
     }
   })()
 )

@@ -19,6 +19,8 @@
  * | `GET /api/set?key=K&value=V`        | `{"key": K, "value": V}`                                     |
  * | `GET /api/login?user=U`             | a new session id (`regenerate`), user=U, n=0 and a welcome flash: `{"user": U}` |
  * | `GET /api/logout`                   | invalidates: `{"ok": true}`                                  |
+ * | `GET /api/sessions`                  | the logged-in user's sessions: `{"sessions": [{handle, created, lastWrite, label, current}]}` (401 if not logged in) |
+ * | `GET /api/sessions/revoke-others`   | signs out the user's other sessions: `{"revoked": n}` (401 if not logged in) |
  * | `GET /api/whoami`                   | `{"user", "isNew", "created", "timeout", "expires", "deadline"}` |
  * | `GET /api/flash?msg=M`              | `{"ok": true}`                                               |
  * | `GET /api/flashes`                  | pops the flash queue: `{"messages": [...]}`                  |
@@ -48,7 +50,14 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { randomBytes, timingSafeEqual } from "node:crypto"
-import { RedisClient, Session, SessionDuration, SessionMiddleware, SessionPolicy } from "../../src/index.js"
+import {
+  RedisClient,
+  Session,
+  SessionDuration,
+  SessionMiddleware,
+  SessionPolicy,
+  UserSessions
+} from "../../src/index.js"
 
 // -----------------------------------------------------------------------------
 // session keys
@@ -124,6 +133,7 @@ const page = (view: {
   readonly n: number | undefined
   readonly flashes: ReadonlyArray<unknown>
   readonly csrf: string
+  readonly sessions: ReadonlyArray<{ readonly label: string; readonly created: number; readonly current: boolean }>
 }) => {
   const csrf = `<input type="hidden" name="csrf_token" value="${escapeHtml(view.csrf)}">`
   const flashes = view.flashes.length === 0
@@ -136,7 +146,14 @@ const page = (view: {
   <button>Log in</button>
 </form>`
     : `<p>Logged in as <strong>${escapeHtml(view.user)}</strong>.</p>
-<form method="post" action="/logout">${csrf}<button>Log out</button></form>`
+<form method="post" action="/logout">${csrf}<button>Log out</button></form>
+<h2>Your sessions</h2>
+<ul class="sessions">${
+      view.sessions.map((s) =>
+        `<li>${escapeHtml(s.label)}, since ${new Date(s.created * 1000).toISOString()}${s.current ? " <strong>(this one)</strong>" : ""}</li>`
+      ).join("")
+    }</ul>
+<p><a href="/api/sessions/revoke-others">Sign out the others</a> (<a href="/api/sessions">as JSON</a>)</p>`
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -177,7 +194,20 @@ const login = (user: string) =>
     yield* Session.set(User, user)
     yield* Session.set(N, 0)
     yield* Session.flash(`Welcome, ${user}!`)
+    // Listed under the user's sessions ("sign out the others"), labelled by the browser.
+    const agent = (yield* HttpServerRequest.HttpServerRequest).headers["user-agent"] ?? "unknown browser"
+    yield* Effect.flatMap(Session.Session, (session) => session.bindUser(user, { label: agent.slice(0, 120) }))
   })
+
+/** The logged-in user's sessions; the service is there when `SessionsLive` provides it. */
+const mySessions = Effect.gen(function*() {
+  const user = yield* Session.get(User)
+  const service = yield* Effect.serviceOption(UserSessions.UserSessions)
+  if (Option.isNone(user) || Option.isNone(service)) return Option.none()
+  const current = yield* Effect.flatMap(Session.Session, (session) => session.handle)
+  const sessions = yield* service.value.list(user.value)
+  return Option.some({ user: user.value, service: service.value, current, sessions })
+})
 
 /** Compares in constant time. */
 const sameToken = (a: string, b: string) => {
@@ -214,11 +244,21 @@ const home = Effect.gen(function*() {
   const n = yield* Session.get(N)
   const flashes = yield* Session.popFlash()
   const csrf = yield* Session.getCsrfToken
+  const mine = yield* mySessions
   return HttpServerResponse.html(page({
     user: Option.getOrUndefined(user),
     n: Option.getOrUndefined(n),
     flashes,
-    csrf
+    csrf,
+    sessions: Option.match(mine, {
+      onNone: () => [],
+      onSome: ({ current, sessions }) =>
+        sessions.map((s) => ({
+          label: Option.getOrElse(s.label, () => "unknown browser"),
+          created: s.created,
+          current: Option.contains(current, s.handle)
+        }))
+    })
   }))
 })
 
@@ -293,7 +333,35 @@ export const router = HttpRouter.empty.pipe(
     })
   ),
   HttpRouter.get("/api/logout", Effect.as(Session.invalidate, json({ ok: true }))),
-  HttpRouter.get("/api/whoami", whoami),
+  HttpRouter.get("/api/whoami", whoami)
+).pipe(
+  HttpRouter.get(
+    "/api/sessions",
+    Effect.map(mySessions, Option.match({
+      onNone: () => HttpServerResponse.unsafeJson({ error: "log in first" }, { status: 401 }),
+      onSome: ({ current, sessions }) =>
+        json({
+          sessions: sessions.map((s) => ({
+            handle: s.handle,
+            created: s.created,
+            lastWrite: Option.getOrNull(s.lastWrite),
+            label: Option.getOrNull(s.label),
+            current: Option.contains(current, s.handle)
+          }))
+        })
+    }))
+  ),
+  HttpRouter.get(
+    "/api/sessions/revoke-others",
+    Effect.flatMap(mySessions, Option.match({
+      onNone: () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "log in first" }, { status: 401 })),
+      onSome: ({ current, service, user }) =>
+        Effect.map(
+          service.revokeAll(user, { except: Option.getOrUndefined(current) }),
+          (revoked) => json({ revoked })
+        )
+    }))
+  ),
   HttpRouter.get(
     "/api/flash",
     Effect.gen(function*() {
@@ -385,6 +453,10 @@ export const makeBaselineSession = (): Session.SessionShape => {
     regenerate: Effect.void,
     require: Effect.void,
     lifetimeEnds: Effect.succeedNone,
+    bindUser: () => Effect.void,
+    unbindUser: Effect.void,
+    boundUser: Effect.succeedNone,
+    handle: Effect.succeedNone,
     ensureId: Effect.succeed("baseline"),
     idIfExists: Effect.sync(() => data.size === 0 ? Option.none() : Option.some("baseline")),
     flash: (message, options) =>
@@ -517,5 +589,5 @@ export const PolicyLive: Layer.Layer<
   })
 )
 
-/** Store and policy: everything the session app needs. */
-export const SessionsLive = Layer.mergeAll(StoreLive, PolicyLive)
+/** Store, policy and the users' sessions service: everything the session app needs. */
+export const SessionsLive = UserSessions.layer.pipe(Layer.provideMerge(Layer.mergeAll(StoreLive, PolicyLive)))

@@ -87,6 +87,18 @@ if not written then return 0 end
 redis.call('DEL', KEYS[2])
 return 1`
 
+/**
+ * `indexAdd`: KEYS = [index], ARGV = [member, score, ttl or ""]. Members
+ * whose key is gone are dropped first; the TTL only ever grows.
+ */
+const indexAddScript = `for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', m) == 0 then redis.call('ZREM', KEYS[1], m) end
+end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if ARGV[3] == '' then redis.call('PERSIST', KEYS[1])
+elseif redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+return 1`
+
 const spans = {
   get: commandSpan("get", "GET"),
   getEx: commandSpan("getEx", "GETEX"),
@@ -95,7 +107,11 @@ const spans = {
   expire: commandSpan("expire", "EXPIRE"),
   del: commandSpan("del", "DEL"),
   ttl: commandSpan("ttl", "TTL"),
-  move: commandSpan("move", "EVAL")
+  move: commandSpan("move", "EVAL"),
+  getMany: commandSpan("getMany", "MGET"),
+  indexAdd: commandSpan("indexAdd", "EVAL"),
+  indexMembers: commandSpan("indexMembers", "ZRANGE"),
+  indexRemove: commandSpan("indexRemove", "ZREM")
 }
 
 /** Another command tried after a failure (its errors are reported under its own name). */
@@ -216,6 +232,17 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
     del: (key) => run(spans.del, () => client.del(key), isOne),
     ttl: (key) => run(spans.ttl, () => client.ttl(key), same),
     move: (from, to, value, options) =>
-      run(spans.move, () => client.eval(moveScript, 2, to, from, value, options?.ttlSeconds ?? ""), moveResult)
+      run(spans.move, () => client.eval(moveScript, 2, to, from, value, options?.ttlSeconds ?? ""), moveResult),
+    getMany: (keys) =>
+      keys.length === 0
+        ? Effect.succeed([])
+        : run(spans.getMany, () => client.mget(...keys), (values) => values.map((v) => Option.fromNullable(v))),
+    indexAdd: (index, member, score, ttlSeconds) =>
+      run(spans.indexAdd, () => client.eval(indexAddScript, 1, index, member, score, ttlSeconds ?? ""), () => undefined),
+    indexMembers: (index) => run(spans.indexMembers, () => client.zrange(index, 0, -1), (members) => members),
+    indexRemove: (index, members) =>
+      members.length === 0
+        ? Effect.void
+        : run(spans.indexRemove, () => client.zrem(index, ...members), () => undefined)
   }
 }

@@ -26,7 +26,19 @@ const checkTtl = (command: string, ttlSeconds: number, positive: boolean): Effec
 /** @internal */
 export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
   const entries = new Map<string, MemoryEntry>()
+  /** Sorted sets (`indexAdd`), by key: member → score. */
+  const indexes = new Map<string, { readonly members: Map<string, number>; expiresAtMillis: number | undefined }>()
   let writesSinceSweep = 0
+
+  const indexAt = (key: string, now: number) => {
+    const index = indexes.get(key)
+    if (index === undefined) return undefined
+    if (index.expiresAtMillis !== undefined && index.expiresAtMillis <= now) {
+      indexes.delete(key)
+      return undefined
+    }
+    return index
+  }
 
   const isExpired = (entry: MemoryEntry, now: number): boolean =>
     entry.expiresAtMillis !== undefined && entry.expiresAtMillis <= now
@@ -116,6 +128,28 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
           entries.delete(from)
           return "Moved"
         })
-      )
+      ),
+    getMany: (keys) => now((t) => keys.map((key) => Option.fromNullable(lookup(key, t)?.value))),
+    indexAdd: (key, member, score, ttlSeconds) =>
+      now((t) => {
+        const index = indexAt(key, t) ?? { members: new Map<string, number>(), expiresAtMillis: undefined }
+        for (const m of [...index.members.keys()]) if (lookup(m, t) === undefined) index.members.delete(m)
+        index.members.set(member, score)
+        index.expiresAtMillis = ttlSeconds === undefined
+          ? undefined
+          : Math.max(index.expiresAtMillis ?? 0, expiresAt(t, ttlSeconds))
+        indexes.set(key, index)
+      }),
+    indexMembers: (key) =>
+      now((t) =>
+        [...(indexAt(key, t)?.members ?? new Map<string, number>())].sort((a, b) => a[1] - b[1]).map(([m]) => m)
+      ),
+    indexRemove: (key, members) =>
+      now((t) => {
+        const index = indexAt(key, t)
+        if (index === undefined) return
+        for (const m of members) index.members.delete(m)
+        if (index.members.size === 0) indexes.delete(key)
+      })
   }
 })

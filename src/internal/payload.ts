@@ -19,6 +19,22 @@ export interface Payload {
   readonly v: number
   readonly t?: number | undefined
   readonly x?: number | undefined
+  /** The user the session is bound to (this library's own field; pyramid_session_redis ignores it). */
+  readonly u?: Binding | undefined
+  /** Last write, epoch seconds; written for bound sessions, for listing them. */
+  readonly w?: number | undefined
+}
+
+/** @internal */
+export interface Binding {
+  readonly id: string
+  readonly label?: string | undefined
+}
+
+const binding = (u: unknown): Binding | undefined => {
+  if (!isRecord(u) || typeof u["id"] !== "string") return undefined
+  const label = u["label"]
+  return typeof label === "string" ? { id: u["id"], label } : { id: u["id"] }
 }
 
 /** @internal */
@@ -52,14 +68,22 @@ export const decode = (serializer: Serializer, text: string): Decoded => {
   if (!isRecord(m)) return { _tag: "Undecodable", reason: "m is not an object" }
   if (c === false || c === undefined) return { _tag: "Undecodable", reason: "c is not an integer" }
   if (t === false || x === false) return { _tag: "Undecodable", reason: "t or x is not an integer" }
-  return { _tag: "Valid", payload: { m, c, v, t, x } }
+  // `u` and `w` are ours: a malformed one is dropped, never a reason to refuse the session.
+  const u = binding(raw["u"])
+  const w = optionalInt(raw["w"])
+  return {
+    _tag: "Valid",
+    payload: { m, c, v, t, x, ...(u === undefined ? {} : { u }), ...(w === undefined || w === false ? {} : { w }) }
+  }
 }
 
-/** Key order `m c v t x`, absent optional keys omitted. */
+/** Key order `m c v t x u w`, absent optional keys omitted. */
 export const encode = (serializer: Serializer, payload: Payload): string => {
   const out: Record<string, unknown> = { m: payload.m, c: payload.c, v: payload.v }
   if (payload.t !== undefined) out["t"] = payload.t
   if (payload.x !== undefined) out["x"] = payload.x
+  if (payload.u !== undefined) out["u"] = payload.u
+  if (payload.w !== undefined) out["w"] = payload.w
   return serializer.serialize(out)
 }
 

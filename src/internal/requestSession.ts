@@ -26,6 +26,7 @@ import { SessionService } from "./sessionService.js"
 import { SessionState } from "./sessionState.js"
 import * as Store from "./store.js"
 import * as Tracing from "./tracing.js"
+import * as UserIndex from "./userIndex.js"
 
 const epochSeconds = (clock: Clock.Clock): number => Payload.epochSeconds(clock.unsafeCurrentTimeMillis())
 const nowSeconds = Effect.clockWith((clock) => Effect.succeed(epochSeconds(clock)))
@@ -318,13 +319,25 @@ export class RequestSession {
         this.state.deleted()
         return Effect.as(this.#store(this.redis.del(this.policy.storageKey(write.id))), deleted)
       })
-    if (plan.deletes.length === 0) return written
+    const indexed = Effect.flatMap(written, (outcome) => this.#syncIndex(outcome, now))
+    if (plan.deletes.length === 0) return indexed
     const deletes = Effect.forEach(
       plan.deletes,
       (id) => this.#store(this.redis.del(this.policy.storageKey(id))),
       { discard: true }
     )
-    return Effect.zipRight(deletes, written)
+    return Effect.zipRight(deletes, indexed)
+  }
+
+  /** The user's index learns what the write did: one more round trip, only when a binding changed. */
+  #syncIndex(outcome: Commit.Outcome, now: number): Effect.Effect<Commit.Outcome, SessionStoreError> {
+    const change = this.state.indexChange
+    const backing = this.state.backing
+    if (change === undefined || backing._tag !== "Stored" || outcome._tag === "Gone" || outcome._tag === "Deleted") {
+      return Effect.succeed(outcome)
+    }
+    this.state.indexChange = undefined
+    return Effect.as(this.#store(UserIndex.apply(this.policy, this.redis, change, backing.id, now)), outcome)
   }
 
   /**

@@ -11,6 +11,7 @@ import type { FlashOptions, SessionShape } from "../Session.js"
 import * as SessionDuration from "../SessionDuration.js"
 import * as Payload from "./payload.js"
 import type { RequestSession } from "./requestSession.js"
+import { handleOf } from "./userIndex.js"
 
 /** The duration rule at run time: a duration that breaks it is a bug in the caller, so a defect. */
 const seconds = <A, E>(name: string, input: unknown, f: (seconds: number) => Effect.Effect<A, E>): Effect.Effect<A, E> => {
@@ -75,6 +76,21 @@ export class SessionService implements SessionShape {
   }
   get lifetimeEnds() {
     return this.#s.withLoaded((state) => Option.fromNullable(state.lifetimeEnds))
+  }
+  get bindUser() {
+    return (userId: string, options?: { readonly label?: string | undefined }) =>
+      this.#s.withLoaded((state) => state.bindUser(userId, options?.label))
+  }
+  get unbindUser() {
+    return this.#s.withLoaded((state) => state.unbindUser())
+  }
+  get boundUser() {
+    return this.#s.withLoaded((state) => Option.fromNullable(state.binding?.id))
+  }
+  get handle() {
+    return this.#s.withLoaded((state) =>
+      state.backing._tag === "Stored" ? Option.some(handleOf(this.#s.policy.storageKey(state.backing.id))) : Option.none()
+    )
   }
   get invalidate() {
     return Effect.suspend(() => this.#s.invalidate())

@@ -7,7 +7,7 @@
  */
 import type { Backing } from "./commit.js"
 import * as Expiry from "./expiry.js"
-import type { Payload } from "./payload.js"
+import type { Binding, Payload } from "./payload.js"
 import { type DataOptions, SessionData } from "./sessionData.js"
 
 /** The policy settings the state reads. */
@@ -30,6 +30,10 @@ export class SessionState {
   staleIds: Set<string> | undefined
   /** The client's cookie names a session that is over. */
   expireClientCookie = false
+  /** The user the session is bound to (stored in the payload as `u`). */
+  binding: Binding | undefined
+  /** The change to a user's sessions index owed once the session is written. */
+  indexChange: { readonly _tag: "Add" | "Remove"; readonly userId: string } | undefined
 
   constructor(readonly rules: StateRules) {
     this.data = new SessionData({}, rules)
@@ -43,6 +47,8 @@ export class SessionState {
     this.times = Expiry.fresh(this.rules, now)
     this.rewrite = false
     this.ttlRefresh = undefined
+    this.binding = undefined
+    this.indexChange = undefined
   }
 
   /** The stored session `id` as loaded at `now`. */
@@ -53,6 +59,21 @@ export class SessionState {
     this.times = adopted.times
     this.rewrite = adopted.rewrite
     this.ttlRefresh = adopted.ttlRefresh
+    this.binding = payload.u
+  }
+
+  /** Binds the session to a user; its id joins the user's index when the session is written. */
+  bindUser(userId: string, label: string | undefined): void {
+    this.binding = label === undefined ? { id: userId } : { id: userId, label }
+    this.indexChange = { _tag: "Add", userId }
+    this.rewrite = true
+  }
+
+  unbindUser(): void {
+    if (this.binding === undefined) return
+    this.indexChange = { _tag: "Remove", userId: this.binding.id }
+    this.binding = undefined
+    this.rewrite = true
   }
 
   /** The key `id` is over: delete it at the commit, and expire the client's cookie. */
@@ -86,6 +107,8 @@ export class SessionState {
         return
       case "Stored":
         this.backing = { _tag: "Moving", from: backing.id, id: undefined, createdHere: backing.createdHere }
+        // The user's index must learn the new id.
+        if (this.binding !== undefined) this.indexChange = { _tag: "Add", userId: this.binding.id }
         return
       case "Moving":
         this.backing = { ...backing, id: undefined }
@@ -158,7 +181,8 @@ export class SessionState {
   }
 
   payloadAt(now: number): Payload {
-    return Expiry.payloadAt(this.rules, this.times, this.data.values, now)
+    const payload = Expiry.payloadAt(this.rules, this.times, this.data.values, now)
+    return this.binding === undefined ? payload : { ...payload, u: this.binding, w: now }
   }
 
   /** The `EX` of a write at `now`. */

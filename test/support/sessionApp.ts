@@ -165,6 +165,22 @@ export const routes = HttpRouter.empty.pipe(
     })
   )
 ).pipe(
+  HttpRouter.get(
+    "/login-bind",
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      const user = yield* query("user")
+      yield* session.regenerate
+      yield* session.set("user", user)
+      yield* session.bindUser(user, { label: yield* query("label") })
+      return json({ ok: true })
+    })
+  ),
+  HttpRouter.get(
+    "/handle",
+    Effect.map(Effect.flatMap(Session.Session, (s) => s.handle), (handle) => json({ handle: Option.getOrNull(handle) }))
+  ),
+  HttpRouter.get("/unbind", Effect.as(Effect.flatMap(Session.Session, (s) => s.unbindUser), json({ ok: true }))),
   HttpRouter.get("/adjust-timeout", withSeconds((s, duration) => s.adjustTimeout(duration))),
   HttpRouter.get(
     "/regenerate-persist",
@@ -420,7 +436,11 @@ export const recording = (inner: RedisClientShape) => {
     expire: (key, ttl) => tap("expire", inner.expire(key, ttl)),
     del: (key) => tap("del", inner.del(key)),
     ttl: (key) => inner.ttl(key),
-    move: (from, to, value, options) => tap("move", inner.move(from, to, value, options))
+    move: (from, to, value, options) => tap("move", inner.move(from, to, value, options)),
+    getMany: (keys) => tap("mget", inner.getMany(keys)),
+    indexAdd: (index, member, score, ttl) => tap("indexadd", inner.indexAdd(index, member, score, ttl)),
+    indexMembers: (index) => tap("zrange", inner.indexMembers(index)),
+    indexRemove: (index, members) => tap("zrem", inner.indexRemove(index, members))
   }
   return { client, log }
 }
