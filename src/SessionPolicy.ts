@@ -7,7 +7,6 @@
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Arr from "effect/Array"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -19,7 +18,15 @@ import { createHash, randomBytes } from "node:crypto"
 import * as CookieSigner from "./CookieSigner.js"
 import type { InvalidSession } from "./InvalidSession.js"
 import * as PolicyChecks from "./internal/policyChecks.js"
-import { check, invalid, optionalSeconds, resolveCookie, wholeSeconds } from "./internal/policyRules.js"
+import {
+  check,
+  invalid,
+  optionalSeconds,
+  resolveCookie,
+  resolveSigner,
+  signingOptions,
+  wholeSeconds
+} from "./internal/policyRules.js"
 import * as PolicyConfig from "./internal/policyConfig.js"
 import { sharedCacheable } from "./internal/responseHeaders.js"
 import * as Serializer from "./Serializer.js"
@@ -279,30 +286,6 @@ const defaultMaxTimeoutSeconds = 30 * 24 * 60 * 60
  * @category id generators
  */
 export const defaultGenerateId = (): string => randomBytes(48).toString("base64url")
-
-const signingOptions = ["secret", "secrets", "signer"] as const
-
-const shortSecret = (secret: Redacted.Redacted<string>): boolean => {
-  const text: unknown = Redacted.value(secret)
-  return typeof text !== "string" || text.length < minimumSecretLength
-}
-
-const resolveSigner = (options: Options): Effect.Effect<CookieSigner.CookieSigner, InvalidPolicy> => {
-  if (signingOptions.filter((name) => options[name] !== undefined).length !== 1) {
-    return Effect.fail(invalid(signingOptions, "give exactly one of secret, secrets and signer"))
-  }
-  const { secret, secrets, signer } = options
-  if (signer !== undefined) return Effect.succeed(signer)
-  if (secret !== undefined) {
-    return shortSecret(secret)
-      ? Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
-      : Effect.succeed(CookieSigner.make(secret))
-  }
-  if (secrets === undefined || secrets.some(shortSecret)) {
-    return Effect.fail(invalid(["secrets"], `each must be at least ${minimumSecretLength} characters`))
-  }
-  return Effect.succeed(CookieSigner.rotating(Arr.map(secrets, (each) => CookieSigner.make(each))))
-}
 
 /**
  * Validates options and resolves them into a policy.

@@ -9,6 +9,7 @@ import * as Metric from "effect/Metric"
 import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import { payloadBytes, SessionTooLarge, tooLarge } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
+import type * as Commit from "./commit.js"
 import * as Payload from "./payload.js"
 import type { SessionState } from "./sessionState.js"
 import * as Store from "./store.js"
@@ -75,3 +76,51 @@ export const move = (
       Store.moveSession(policy, redis, from, id, text, state.ttlSeconds(now)),
       (moved) => moved === undefined ? state.gone() : state.created(moved, payload)
     ))
+
+const unchanged: Commit.Outcome = { _tag: "Unchanged" }
+const updated: Commit.Outcome = { _tag: "Updated" }
+const gone: Commit.Outcome = { _tag: "Gone" }
+const deleted: Commit.Outcome = { _tag: "Deleted" }
+
+/** Applies the commit's write; succeeds with what it did. */
+export const write = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState,
+  planned: Commit.Write,
+  now: number
+): Effect.Effect<Commit.Outcome, SessionStoreError | SessionTooLarge> => {
+  switch (planned._tag) {
+    case "None":
+      return Effect.succeed(unchanged)
+    case "Create":
+      return Effect.map(create(policy, redis, state, planned.id, now), (id): Commit.Outcome => ({ _tag: "Created", id }))
+    case "Update":
+      return Effect.map(update(policy, redis, state, planned.id, now), (ok) => ok ? updated : gone)
+    case "Move":
+      return Effect.map(
+        move(policy, redis, state, planned.from, planned.id, now),
+        (id): Commit.Outcome => id === undefined ? gone : { _tag: "Moved", id }
+      )
+    case "Delete":
+      return Effect.suspend(() => {
+        state.deleted()
+        return Effect.as(redis.del(policy.storageKey(planned.id)), deleted)
+      })
+  }
+}
+
+/**
+ * After a failed commit, deletes the key `persistNow` created in this
+ * request: no client will hold its cookie. Best effort; its TTL ends it
+ * otherwise.
+ */
+export const dropCreated = (policy: SessionPolicyShape, redis: RedisClientShape, state: SessionState): Effect.Effect<void> => {
+  const backing = state.backing
+  const created = backing._tag === "Stored" && backing.createdHere
+    ? backing.id
+    : backing._tag === "Moving" && backing.createdHere
+    ? backing.from
+    : undefined
+  return created === undefined ? Effect.void : Effect.ignore(redis.del(policy.storageKey(created)))
+}

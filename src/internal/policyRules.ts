@@ -9,8 +9,11 @@ import * as Cookies from "@effect/platform/Cookies"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Arr from "effect/Array"
+import * as Redacted from "effect/Redacted"
+import * as CookieSigner from "../CookieSigner.js"
 import * as SessionDuration from "../SessionDuration.js"
-import { type CookiePolicy, InvalidPolicy, type Options } from "../SessionPolicy.js"
+import { type CookiePolicy, InvalidPolicy, minimumSecretLength, type Options } from "../SessionPolicy.js"
 
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -81,3 +84,29 @@ export const resolveCookie = Effect.fn("SessionPolicy.resolveCookie")(function*(
     partitioned
   } satisfies CookiePolicy
 })
+
+/** @internal */
+export const signingOptions = ["secret", "secrets", "signer"] as const
+
+const shortSecret = (secret: Redacted.Redacted<string>): boolean => {
+  const text: unknown = Redacted.value(secret)
+  return typeof text !== "string" || text.length < minimumSecretLength
+}
+
+/** The cookie signer: from `secret`, from `secrets` (rotating), or the given `signer`. */
+export const resolveSigner = (options: Options): Effect.Effect<CookieSigner.CookieSigner, InvalidPolicy> => {
+  if (signingOptions.filter((name) => options[name] !== undefined).length !== 1) {
+    return Effect.fail(invalid(signingOptions, "give exactly one of secret, secrets and signer"))
+  }
+  const { secret, secrets, signer } = options
+  if (signer !== undefined) return Effect.succeed(signer)
+  if (secret !== undefined) {
+    return shortSecret(secret)
+      ? Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
+      : Effect.succeed(CookieSigner.make(secret))
+  }
+  if (secrets === undefined || secrets.some(shortSecret)) {
+    return Effect.fail(invalid(["secrets"], `each must be at least ${minimumSecretLength} characters`))
+  }
+  return Effect.succeed(CookieSigner.rotating(Arr.map(secrets, (each) => CookieSigner.make(each))))
+}

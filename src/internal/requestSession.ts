@@ -39,10 +39,6 @@ type CommitState =
 
 const open: CommitState = { _tag: "Open" }
 const done: CommitState = { _tag: "Done" }
-const unchanged: Commit.Outcome = { _tag: "Unchanged" }
-const updated: Commit.Outcome = { _tag: "Updated" }
-const gone: Commit.Outcome = { _tag: "Gone" }
-const deleted: Commit.Outcome = { _tag: "Deleted" }
 const noIds: ReadonlyArray<string> = []
 
 /** A failed load reaches the handler as a typed error; the log keeps the command and the driver's words. */
@@ -212,18 +208,6 @@ export class RequestSession {
 
   // --- persistence ------------------------------------------------------------
 
-  #create(id: string | undefined, now: number): Effect.Effect<string, SessionStoreError | SessionTooLarge> {
-    return this.#store(Persist.create(this.policy, this.redis, this.state, id, now))
-  }
-
-  #update(id: string, now: number): Effect.Effect<boolean, SessionStoreError | SessionTooLarge> {
-    return this.#store(Persist.update(this.policy, this.redis, this.state, id, now))
-  }
-
-  #move(from: string, id: string | undefined, now: number) {
-    return this.#store(Persist.move(this.policy, this.redis, this.state, from, id, now))
-  }
-
   persistNow(): Effect.Effect<void, SessionError | SessionTooLarge> {
     // Decided inside the lock, once the previous write is done.
     return (this.#writeLock ??= Effect.unsafeMakeSemaphore(1)).withPermits(1)(Effect.suspend(() =>
@@ -233,20 +217,24 @@ export class RequestSession {
           case "Gone":
             return Effect.void
           case "Stored":
-            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#update(backing.id, now)))
+            return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.id }, now))
           case "Moving":
             // The move itself waits for the commit, which knows whether the new cookie can be sent.
-            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#update(backing.from, now)))
+            return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.from }, now))
           case "New":
             if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
             if (this.#commit._tag !== "Open") {
               // The response has gone without a cookie for it: a key now would be an orphan.
               return Effect.logWarning("persistNow after the response: a new session cannot be created any more")
             }
-            return Effect.flatMap(nowSeconds, (now) => Effect.asVoid(this.#create(backing.id, now)))
+            return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Create", id: backing.id }, now))
         }
       })
     ))
+  }
+
+  #persist(write: Commit.Write, now: number): Effect.Effect<void, SessionStoreError | SessionTooLarge> {
+    return Effect.asVoid(this.#store(Persist.write(this.policy, this.redis, this.state, write, now)))
   }
 
   refreshNow(): Effect.Effect<void, SessionError> {
@@ -306,19 +294,7 @@ export class RequestSession {
   }
 
   #apply(plan: Commit.WritePlan, now: number): Effect.Effect<Commit.Outcome, SessionStoreError | SessionTooLarge> {
-    const write = plan.write
-    const written: Effect.Effect<Commit.Outcome, SessionStoreError | SessionTooLarge> = write._tag === "None"
-      ? Effect.succeed(unchanged)
-      : write._tag === "Create"
-      ? Effect.map(this.#create(write.id, now), (id) => ({ _tag: "Created", id }))
-      : write._tag === "Update"
-      ? Effect.map(this.#update(write.id, now), (ok) => ok ? updated : gone)
-      : write._tag === "Move"
-      ? Effect.map(this.#move(write.from, write.id, now), (id): Commit.Outcome => id === undefined ? gone : { _tag: "Moved", id })
-      : Effect.suspend(() => {
-        this.state.deleted()
-        return Effect.as(this.#store(this.redis.del(this.policy.storageKey(write.id))), deleted)
-      })
+    const written = this.#store(Persist.write(this.policy, this.redis, this.state, plan.write, now))
     const indexed = Effect.flatMap(written, (outcome) => this.#syncIndex(outcome, now))
     if (plan.deletes.length === 0) return indexed
     const deletes = Effect.forEach(
@@ -384,39 +360,18 @@ export class RequestSession {
       )
     }).pipe(
       Tracing.withSpan("Session.commit"),
-      Effect.catchTags({
-        SessionStoreError: (error) =>
-          Effect.zipRight(
-            Effect.zipRight(Effect.logError("session commit failed", error), this.#dropCreated()),
-            ResponseCookie.failure(response, error)
-          ),
-        SessionTooLarge: (error) =>
-          Effect.zipRight(
-            Effect.zipRight(
-              Effect.logWarning("session not written: its payload is over maxPayloadBytes", { bytes: error.bytes }),
-              this.#dropCreated()
-            ),
-            ResponseCookie.failure(response, error)
-          )
+      Effect.catchAll((error) => {
+        // A failed commit sends no cookie: a key `persistNow` created in this request would be orphaned.
+        this.#release()
+        const logged = error._tag === "SessionTooLarge"
+          ? Effect.logWarning("session not written: its payload is over maxPayloadBytes", { bytes: error.bytes })
+          : Effect.logError("session commit failed", error)
+        return logged.pipe(
+          Effect.zipRight(Persist.dropCreated(this.policy, this.redis, this.state)),
+          Effect.zipRight(ResponseCookie.failure(response, error))
+        )
       })
     )
-  }
-
-  /**
-   * A failed commit sends no cookie: a key `persistNow` created in this
-   * request would be left with no client holding it. Best effort; its TTL
-   * ends it otherwise.
-   */
-  #dropCreated(): Effect.Effect<void> {
-    this.#release()
-    const backing = this.state.backing
-    const created = backing._tag === "Stored" && backing.createdHere
-      ? backing.id
-      : backing._tag === "Moving" && backing.createdHere
-      ? backing.from
-      : undefined
-    if (created === undefined) return Effect.void
-    return Effect.ignore(this.redis.del(this.policy.storageKey(created)))
   }
 
   #finish(
