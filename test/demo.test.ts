@@ -670,3 +670,18 @@ layer(RedisLive, { excludeTestServices: true })("demo over HTTP, Redis (commands
       expect((yield* request("/api/incr", { cookie: again })).json).toEqual({ n: 2 })
     }), 30_000)
 })
+
+const SmallPayloadsLive = demoServer([["SESSION_MAX_PAYLOAD_BYTES", "1500"]])
+
+layer(SmallPayloadsLive, { excludeTestServices: true })("demo over HTTP, SESSION_MAX_PAYLOAD_BYTES=1500", (it) => {
+  it.effect("a session that would grow past the limit answers 413 and keeps what it had", () =>
+    Effect.gen(function*() {
+      const first = yield* request(`/api/set?key=a&value=${"x".repeat(1000)}`)
+      expect(first.status).toBe(200)
+      const cookie = first.cookie
+      const second = yield* request(`/api/set?key=b&value=${"y".repeat(1000)}`, { cookie })
+      expect(second.status).toBe(413)
+      expect(second.setCookie).toBeUndefined()
+      expect((yield* request("/api/whoami", { cookie })).json).toMatchObject({ isNew: false })
+    }))
+})
