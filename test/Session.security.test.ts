@@ -15,8 +15,8 @@ import { createHash } from "node:crypto"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
-import type * as SessionPolicy from "../src/SessionPolicy.js"
 import { inOneRequest } from "./support/oneRequest.js"
+import { onBothStores, type SpecTest } from "./support/bothStores.js"
 import { layerRedisServer, RedisServer } from "./support/redisServer.js"
 import { layerWith, layerWithStore, makeClient, recording, secret } from "./support/sessionApp.js"
 
@@ -26,9 +26,7 @@ const stored = (id: string) => Effect.flatMap(RedisClient.RedisClient, (redis) =
 const idOf = (cookie: string | undefined) => Option.getOrThrow(signer.verify(cookie ?? ""))
 
 /** The behaviours of `regenerate`, for a store the caller provides. */
-type Spec = Effect.Effect<void, RedisClient.SessionStoreError, RedisClient.RedisClient | SessionPolicy.SessionPolicy>
-
-const regenerateSpec = (test: (name: string, self: () => Spec) => void) => {
+const regenerateSpec = (test: SpecTest) => {
   test("regenerate moves the data and creation time to a new id; the old key is gone and the new cookie is sent", () =>
     Effect.gen(function*() {
       const client = yield* makeClient
@@ -71,18 +69,7 @@ const regenerateSpec = (test: (name: string, self: () => Spec) => void) => {
 }
 
 describe("regenerate", () => {
-  describe("memory store", () => {
-    regenerateSpec((name, self) => it.effect(name, () => Effect.provide(self(), layerWith(RedisClient.layerMemory, {}))))
-  })
-
-  layer(layerRedisServer, { timeout: 30_000 })("redis-server", (it) => {
-    regenerateSpec((name, self) =>
-      it.effect(name, () =>
-        Effect.gen(function*() {
-          const server = yield* RedisServer
-          yield* self().pipe(Effect.provide(layerWith(Layer.orDie(RedisClient.layer({ url: server.url })), {})))
-        })))
-  })
+  onBothStores(regenerateSpec)
 
   it.effect("a session that was never stored only gets a fresh id: nothing to move", () =>
     Effect.gen(function*() {

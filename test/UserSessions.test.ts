@@ -3,17 +3,15 @@
  * the current one, from a request or from a job outside any request. On the
  * memory Layer and on a real redis-server.
  */
-import { describe, expect, it, layer } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as RedisClient from "../src/RedisClient.js"
 import * as SessionPolicy from "../src/SessionPolicy.js"
 import * as UserSessions from "../src/UserSessions.js"
-import { layerRedisServer, RedisServer } from "./support/redisServer.js"
+import { onBothStores, type SpecTest } from "./support/bothStores.js"
 import { layerWith, layerWithStore, makeClient, recording } from "./support/sessionApp.js"
-
-type Spec = Effect.Effect<void, RedisClient.SessionStoreError, RedisClient.RedisClient | SessionPolicy.SessionPolicy>
 
 /** The service, as a background job or an admin endpoint would use it. */
 const service = Effect.map(
@@ -24,7 +22,7 @@ const service = Effect.map(
 const handleOf = (client: Effect.Effect.Success<typeof makeClient>) =>
   Effect.map(client.request("/handle"), (reply) => (reply.body as { handle: string }).handle)
 
-const userSessionsSpec = (test: (name: string, self: () => Spec) => void) => {
+const userSessionsSpec = (test: SpecTest) => {
   test("sessions bound at login are listed with their creation, last write and label, never their ids", () =>
     Effect.gen(function*() {
       const laptop = yield* makeClient
@@ -92,18 +90,7 @@ const userSessionsSpec = (test: (name: string, self: () => Spec) => void) => {
 }
 
 describe("UserSessions", () => {
-  describe("memory store", () => {
-    userSessionsSpec((name, self) => it.effect(name, () => Effect.provide(self(), layerWith(RedisClient.layerMemory, {}))))
-  })
-
-  layer(layerRedisServer, { timeout: 30_000 })("redis-server", (it) => {
-    userSessionsSpec((name, self) =>
-      it.effect(name, () =>
-        Effect.gen(function*() {
-          const server = yield* RedisServer
-          yield* self().pipe(Effect.provide(layerWith(Layer.orDie(RedisClient.layer({ url: server.url })), {})))
-        })))
-  })
+  onBothStores(userSessionsSpec)
 
   it.effect("binding costs one more store command, once; a request that neither binds nor unbinds costs none more", () =>
     Effect.gen(function*() {
