@@ -14,6 +14,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { Redis } from "ioredis"
 import * as RedisClient from "../src/RedisClient.js"
+import { allCommands } from "./support/commands.js"
 import { freePort, layerRedisServer, RedisServer, type RedisServerHarness } from "./support/redisServer.js"
 
 const commandTimeout = Duration.millis(300)
@@ -26,20 +27,6 @@ const failure = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<E, never,
 
 const makeClient = (server: RedisServerHarness) =>
   RedisClient.make({ url: server.url, commandTimeout, connectTimeout: "1 second" })
-
-/** Every command of the service, by Redis command name. */
-const allCommands = (
-  redis: RedisClient.RedisClientShape,
-  key: string
-): ReadonlyArray<readonly [string, Effect.Effect<unknown, RedisClient.SessionStoreError>]> =>
-  [
-    ["GET", redis.get(key)],
-    ["GETEX", redis.getEx(key, 100)],
-    ["SET", redis.set(key, "value", { ttlSeconds: 100 })],
-    ["EXPIRE", redis.expire(key, 100)],
-    ["DEL", redis.del(key)],
-    ["TTL", redis.ttl(key)]
-  ]
 
 /** Leaves the server running for the next test, whatever this one did to it. */
 const restartWhenDone = (server: RedisServerHarness) =>

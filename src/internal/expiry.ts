@@ -54,12 +54,6 @@ export const isExpired = (payload: Payload, now: number): boolean => payload.x !
 export const lifetimeEnds = (rules: ExpiryRules, times: { readonly created: number }): number | undefined =>
   rules.maxLifetime === undefined ? undefined : times.created + rules.maxLifetime
 
-/** A loaded payload past its lifetime is over. */
-export const isOverLifetime = (rules: ExpiryRules, payload: Payload, now: number): boolean => {
-  const ends = lifetimeEnds(rules, { created: payload.c })
-  return ends !== undefined && now >= ends
-}
-
 /** What loading a payload implies for its times. */
 export interface Adopted {
   readonly times: Times

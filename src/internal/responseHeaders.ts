@@ -14,7 +14,7 @@ export const varyWithCookie = (vary: string | undefined): string => {
 }
 
 /** `Cache-Control` directives: split at commas outside quoted strings (`no-cache="a, b"` is one). */
-export const cacheDirectives = (value: string): Array<string> => {
+const cacheDirectives = (value: string): Array<string> => {
   const directives: Array<string> = []
   let current = ""
   let quoted = false
