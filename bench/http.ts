@@ -37,9 +37,9 @@
  * Environment: BENCH_CONNECTIONS (50), BENCH_ROUNDS (12),
  * BENCH_DURATION_MS (2000, per window), BENCH_WARMUP_MS (1500, per app and route).
  */
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -47,11 +47,11 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import { Redis } from "ioredis"
 import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as http from "node:http"
 import { fileURLToPath } from "node:url"
-import { Redis } from "ioredis"
 import { makeApp, makeBaselineSession, router, SessionsLive } from "../docs/examples/app.js"
 import * as Session from "../src/Session.js"
 import { startRedisServer } from "../test/support/redisServer.js"
@@ -158,13 +158,17 @@ const get = (port: number, path: string, cookie?: string) =>
     req.on("error", (error) => resume(Effect.fail(error)))
   })
 
-const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]?.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? "").length))) ?? []
   const line = (row: ReadonlyArray<string>) =>
-    "| " + row.map((cell, col) => col === 0 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0)).join(" | ") + " |"
-  const rule = "|" + widths.map((w, col) => col === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`).join("|") + "|"
+    "| " + row.map((cell, col) =>
+      col === 0 ? cell.padEnd(widths[col] ?? 0) : cell.padStart(widths[col] ?? 0)
+    ).join(" | ") + " |"
+  const rule = "|" + widths.map((w, col) => col === 0 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`).join("|") +
+    "|"
   const [head, ...body] = rows
   return [line(head ?? []), rule, ...body.map(line)].join("\n")
 }
@@ -243,7 +247,9 @@ const program = Effect.gen(function*() {
   const ports: Record<App, number> = {
     without: yield* serve(HttpServer.serve(makeApp({ sessions: false }))),
     with: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices))),
-    reference: yield* serve(HttpServer.serve(Effect.provideService(router, Session.Session, referenceSession(referenceClient))))
+    reference: yield* serve(
+      HttpServer.serve(Effect.provideService(router, Session.Session, referenceSession(referenceClient)))
+    )
   }
   console.log(
     `demo app without sessions on ${HOST}:${ports.without}, with sessions on ${HOST}:${ports.with}, ` +
@@ -264,7 +270,11 @@ const program = Effect.gen(function*() {
   }
   // sanity: every app answers its routes
   for (const route of ROUTES) {
-    for (const port of route === "/api/read" ? [ports.without, ports.with, ports.reference] : [ports.without, ports.with]) {
+    for (
+      const port of route === "/api/read"
+        ? [ports.without, ports.with, ports.reference]
+        : [ports.without, ports.with]
+    ) {
       const reply = yield* get(port, route, cookies[0])
       if (reply.status !== 200) return yield* Effect.dieMessage(`${route} on ${port}: ${reply.status} ${reply.body}`)
     }
@@ -279,7 +289,14 @@ const program = Effect.gen(function*() {
     Effect.gen(function*() {
       yield* Effect.promise(() => redis.resetStats())
       const cpuBefore = process.cpuUsage()
-      const result = yield* load.run({ host: HOST, port, path, cookies, connections: CONNECTIONS, durationMs: DURATION_MS })
+      const result = yield* load.run({
+        host: HOST,
+        port,
+        path,
+        cookies,
+        connections: CONNECTIONS,
+        durationMs: DURATION_MS
+      })
       const cpu = process.cpuUsage(cpuBefore)
       const commands = yield* Effect.promise(() => redis.commandstats())
       const measured: Measured = {
@@ -307,13 +324,15 @@ const program = Effect.gen(function*() {
   const cpu = (windows: ReadonlyArray<Measured>) => fmt(median(windows.map((w) => w.cpuMicrosPerRequest)))
   const latency = (windows: ReadonlyArray<Measured>, p: "p50" | "p99") =>
     fmt(median(windows.map((w) => w.result.latencyMs[p])), 2)
-  const commandNames = (windows: ReadonlyArray<Measured>) => [...new Set(windows.flatMap((w) => Object.keys(w.commands)))].sort()
+  const commandNames = (windows: ReadonlyArray<Measured>) =>
+    [...new Set(windows.flatMap((w) => Object.keys(w.commands)))].sort()
   const calls = (windows: ReadonlyArray<Measured>, name: string) => sum(windows.map((w) => w.commands[name] ?? 0))
   const requestsIn = (windows: ReadonlyArray<Measured>) => sum(windows.map((w) => w.result.requests))
   const commandsPerRequest = (windows: ReadonlyArray<Measured>) =>
     sum(commandNames(windows).map((name) => calls(windows, name))) / requestsIn(windows)
   const commandBreakdown = (windows: ReadonlyArray<Measured>) =>
-    commandNames(windows).map((name) => `${name} ${fmt(calls(windows, name) / requestsIn(windows), 2)}`).join(", ") || "-"
+    commandNames(windows).map((name) => `${name} ${fmt(calls(windows, name) / requestsIn(windows), 2)}`).join(", ") ||
+    "-"
 
   const rows: Array<Array<string>> = [[
     "route",
@@ -356,9 +375,13 @@ const program = Effect.gen(function*() {
       const measured = [w, s, ...(r === undefined ? [] : [r])]
       const problems = notOk(measured)
       console.log(
-        `  ${route.padEnd(10)} round ${String(round + 1).padStart(2)}/${ROUNDS}: without ${fmt(w.reqPerSec).padStart(6)} req/s,` +
+        `  ${route.padEnd(10)} round ${String(round + 1).padStart(2)}/${ROUNDS}: without ${
+          fmt(w.reqPerSec).padStart(6)
+        } req/s,` +
           ` with ${fmt(s.reqPerSec).padStart(6)} req/s, ratio ${fmt(s.reqPerSec / w.reqPerSec, 2)}×` +
-          (r === undefined ? "" : `; reference ${fmt(r.reqPerSec).padStart(6)} req/s, ${fmt(r.reqPerSec / w.reqPerSec, 2)}×`) +
+          (r === undefined
+            ? ""
+            : `; reference ${fmt(r.reqPerSec).padStart(6)} req/s, ${fmt(r.reqPerSec / w.reqPerSec, 2)}×`) +
           (problems > 0
             ? `  !! ${problems} not 200: ${JSON.stringify(measured.map((m) => m.result.statuses))}` +
               ` socket errors=${sum(measured.map((m) => m.result.errors))}`
@@ -403,9 +426,13 @@ const program = Effect.gen(function*() {
   const verdict = (ratio: number, floor: number) => ratio >= floor ? `meets ≥ ${floor}×` : `does NOT meet ≥ ${floor}×`
   console.log(
     `/api/read with sessions: ${fmt(readRatio, 2)}× the app without sessions (${verdict(readRatio, 0.85)}), ` +
-      `${fmt(referenceRatio, 2)}× the bare GETEX reference (${verdict(referenceRatio, 0.9)}); medians of ${ROUNDS} rounds`
+      `${fmt(referenceRatio, 2)}× the bare GETEX reference (${
+        verdict(referenceRatio, 0.9)
+      }); medians of ${ROUNDS} rounds`
   )
-  console.log(`(total ${fmt((Date.now() - totalStarted) / 1000, 1)} s; node ${process.version}, redis-server on ${redis.url})`)
+  console.log(
+    `(total ${fmt((Date.now() - totalStarted) / 1000, 1)} s; node ${process.version}, redis-server on ${redis.url})`
+  )
 })
 
 NodeRuntime.runMain(

@@ -17,7 +17,9 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category causes
  */
-export class NoSessionCookie extends Schema.TaggedError<NoSessionCookie>()("NoSessionCookie", {}, HttpApiSchema.annotations({ status: 401 })) {}
+export class NoSessionCookie
+  extends Schema.TaggedError<NoSessionCookie>()("NoSessionCookie", {}, HttpApiSchema.annotations({ status: 401 }))
+{}
 
 /**
  * A session cookie was present but failed verification (tampered, truncated,
@@ -26,7 +28,9 @@ export class NoSessionCookie extends Schema.TaggedError<NoSessionCookie>()("NoSe
  * @since 0.1.0
  * @category causes
  */
-export class InvalidCookie extends Schema.TaggedError<InvalidCookie>()("InvalidCookie", {}, HttpApiSchema.annotations({ status: 401 })) {}
+export class InvalidCookie
+  extends Schema.TaggedError<InvalidCookie>()("InvalidCookie", {}, HttpApiSchema.annotations({ status: 401 }))
+{}
 
 /**
  * The cookie was genuine but Redis has no such session (expired, evicted or
@@ -35,7 +39,9 @@ export class InvalidCookie extends Schema.TaggedError<InvalidCookie>()("InvalidC
  * @since 0.1.0
  * @category causes
  */
-export class NotInBackend extends Schema.TaggedError<NotInBackend>()("NotInBackend", {}, HttpApiSchema.annotations({ status: 401 })) {}
+export class NotInBackend
+  extends Schema.TaggedError<NotInBackend>()("NotInBackend", {}, HttpApiSchema.annotations({ status: 401 }))
+{}
 
 /**
  * The stored payload could not be decoded, and the policy says to start a
@@ -151,5 +157,4 @@ export const invalidSessions = Metric.counter("session_invalid_total", {
  * @since 0.1.0
  * @category metrics
  */
-export const count = (cause: InvalidSession) =>
-  Metric.increment(Metric.tagged(invalidSessions, "cause", cause._tag))
+export const count = (cause: InvalidSession) => Metric.increment(Metric.tagged(invalidSessions, "cause", cause._tag))

@@ -17,7 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as Option from "effect/Option"
+import type * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
@@ -150,7 +150,9 @@ export interface RedisClientShape {
     options?: { readonly ttlSeconds?: number | undefined }
   ) => Effect.Effect<MoveResult, SessionStoreError>
   /** `MGET keys`: each value, in order. */
-  readonly getMany: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Option.Option<string>>, SessionStoreError>
+  readonly getMany: (
+    keys: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<string>>, SessionStoreError>
   /**
    * Adds `member` to the sorted set `index` with `score`, in one atomic step
    * (a Lua script) that first drops the members whose key no longer exists.
@@ -301,7 +303,11 @@ export const make = (options: Options = {}): Effect.Effect<RedisClientShape, Ses
         return Effect.tryPromise({
           try: () => client.connect(),
           catch: (cause) =>
-            new SessionStoreError({ command: "CONNECT", reason: "Connection", detail: Ioredis.toStoreError("CONNECT", cause).detail })
+            new SessionStoreError({
+              command: "CONNECT",
+              reason: "Connection",
+              detail: Ioredis.toStoreError("CONNECT", cause).detail
+            })
         }).pipe(
           Effect.timeoutFail({
             duration: connectTimeout,

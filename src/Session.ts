@@ -160,7 +160,10 @@ export interface SessionShape {
    * the user agent: `UserSessions` can then list and revoke it. Costs one
    * more round trip, once, when the session is written.
    */
-  readonly bindUser: (userId: string, options?: { readonly label?: string | undefined }) => Effect.Effect<void, SessionError>
+  readonly bindUser: (
+    userId: string,
+    options?: { readonly label?: string | undefined }
+  ) => Effect.Effect<void, SessionError>
   /** Removes the binding (the session leaves the user's index). */
   readonly unbindUser: Effect.Effect<void, SessionError>
   /** The user the session is bound to. */
@@ -259,13 +262,17 @@ const decodeFound = <A, I>(key: SessionKey<A, I>) => {
  * @since 0.1.0
  * @category accessors
  */
-export function get<A, I>(key: SessionKey<A, I>): Effect.Effect<Option.Option<A>, SessionError | SessionValueError, Session>
+export function get<A, I>(
+  key: SessionKey<A, I>
+): Effect.Effect<Option.Option<A>, SessionError | SessionValueError, Session>
 export function get(key: string): Effect.Effect<Option.Option<unknown>, SessionError, Session>
 export function get<A, I>(
   key: string | SessionKey<A, I>
 ): Effect.Effect<Option.Option<unknown>, SessionError | SessionValueError, Session> {
-  return Effect.flatMap(Session, (session) =>
-    typeof key === "string" ? session.get(key) : Effect.flatMap(session.get(key.name), decodeFound(key)))
+  return Effect.flatMap(
+    Session,
+    (session) => typeof key === "string" ? session.get(key) : Effect.flatMap(session.get(key.name), decodeFound(key))
+  )
 }
 
 /**
@@ -294,13 +301,17 @@ export function set<A, I>(key: string | SessionKey<A, I>, value: unknown): Effec
  * @since 0.1.0
  * @category accessors
  */
-export function pop<A, I>(key: SessionKey<A, I>): Effect.Effect<Option.Option<A>, SessionError | SessionValueError, Session>
+export function pop<A, I>(
+  key: SessionKey<A, I>
+): Effect.Effect<Option.Option<A>, SessionError | SessionValueError, Session>
 export function pop(key: string): Effect.Effect<Option.Option<unknown>, SessionError, Session>
 export function pop<A, I>(
   key: string | SessionKey<A, I>
 ): Effect.Effect<Option.Option<unknown>, SessionError | SessionValueError, Session> {
-  return Effect.flatMap(Session, (session) =>
-    typeof key === "string" ? session.pop(key) : Effect.flatMap(session.pop(key.name), decodeFound(key)))
+  return Effect.flatMap(
+    Session,
+    (session) => typeof key === "string" ? session.pop(key) : Effect.flatMap(session.pop(key.name), decodeFound(key))
+  )
 }
 
 /**

@@ -7,17 +7,17 @@
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { createHash, randomBytes } from "node:crypto"
-import * as CookieSigner from "./CookieSigner.js"
-import type { InvalidSession } from "./InvalidSession.js"
+import type * as CookieSigner from "./CookieSigner.js"
 import * as PolicyChecks from "./internal/policyChecks.js"
+import * as PolicyConfig from "./internal/policyConfig.js"
 import {
   check,
   invalid,
@@ -27,10 +27,10 @@ import {
   signingOptions,
   wholeSeconds
 } from "./internal/policyRules.js"
-import * as PolicyConfig from "./internal/policyConfig.js"
 import { sharedCacheable } from "./internal/responseHeaders.js"
+import type { InvalidSession } from "./InvalidSession.js"
 import * as Serializer from "./Serializer.js"
-import * as SessionDuration from "./SessionDuration.js"
+import type * as SessionDuration from "./SessionDuration.js"
 
 /**
  * @since 0.1.0
@@ -249,7 +249,11 @@ export const refuseCacheableResponses: ResponseCheck = (_request, response) => {
   const date = response.headers["date"]
   // A response check runs synchronously; its time is the response's own `Date`, or the wall clock.
   const now = date === undefined ? NaN : Date.parse(date)
-  return !sharedCacheable(response.headers["cache-control"], response.headers["expires"], Number.isFinite(now) ? now : Date.now())
+  return !sharedCacheable(
+    response.headers["cache-control"],
+    response.headers["expires"],
+    Number.isFinite(now) ? now : Date.now()
+  )
 }
 
 /**
@@ -303,7 +307,9 @@ export const make: (
   const wrongType = PolicyChecks.wrongType(options)
   if (wrongType !== undefined) return yield* Effect.fail(invalid([wrongType.option], wrongType.reason))
   const signer = yield* resolveSigner(options)
-  const timeoutSeconds = options.timeout === null ? 0 : yield* wholeSeconds("timeout", options.timeout ?? "1200 seconds")
+  const timeoutSeconds = options.timeout === null
+    ? 0
+    : yield* wholeSeconds("timeout", options.timeout ?? "1200 seconds")
   const timeout = timeoutSeconds === 0 ? undefined : timeoutSeconds
   const trigger = yield* optionalSeconds("timeoutTrigger", options.timeoutTrigger)
   const timeoutTrigger = trigger === 0 ? undefined : trigger
@@ -344,7 +350,11 @@ export const make: (
   if (readHeavy) {
     yield* check(timeout !== undefined, ["readHeavy", "timeout"], "read-heavy mode needs a timeout")
     yield* check(setRedisTtl, ["readHeavy", "setRedisTtl"], "read-heavy mode needs Redis TTLs")
-    yield* check(timeoutTrigger === undefined, ["readHeavy", "timeoutTrigger"], "read-heavy mode excludes a timeout trigger")
+    yield* check(
+      timeoutTrigger === undefined,
+      ["readHeavy", "timeoutTrigger"],
+      "read-heavy mode excludes a timeout trigger"
+    )
     yield* check(!payloadExpiry, ["readHeavy", "payloadExpiry"], "read-heavy mode excludes payload expiry")
   }
   const idPrefix = options.idPrefix ?? ""

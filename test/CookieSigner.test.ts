@@ -17,6 +17,7 @@ import * as CookieSigner from "../src/CookieSigner.js"
 
 // Every HMAC computed, by the signer and by this file: the rotation tests count them.
 vi.mock("node:crypto", async (importOriginal) => {
+  // eslint-disable-next-line @typescript-eslint/consistent-type-imports -- vi.mock gets the module itself
   const crypto = await importOriginal<typeof import("node:crypto")>()
   return { ...crypto, createHmac: vi.fn(crypto.createHmac) }
 })
@@ -41,8 +42,12 @@ const vectors = Schema.decodeUnknownSync(Vectors)(
 )
 
 type Check = (typeof vectors.checks)[number]
-const acceptedChecks = vectors.checks.filter((check): check is Extract<Check, { accepted_as: string }> => "accepted_as" in check)
-const rejectedChecks = vectors.checks.filter((check): check is Extract<Check, { rejected: string }> => "rejected" in check)
+const acceptedChecks = vectors.checks.filter((check): check is Extract<Check, { accepted_as: string }> =>
+  "accepted_as" in check
+)
+const rejectedChecks = vectors.checks.filter((check): check is Extract<Check, { rejected: string }> =>
+  "rejected" in check
+)
 
 const SECRET = "ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
 const signer = CookieSigner.make(Redacted.make(SECRET))
@@ -74,7 +79,9 @@ describe("CookieSigner", () => {
     })
 
     it("a non-ASCII secret that fits in latin-1 is keyed as latin-1 (vector with \"ünïcödé\")", () => {
-      const nonAscii = vectors.valid.find((vector) => /[^\x00-\x7f]/.test(vector.secret))
+      const nonAscii = vectors.valid.find((vector) =>
+        Array.from(vector.secret).some((char) => char.charCodeAt(0) > 0x7f)
+      )
       expect(nonAscii).toBeDefined()
       if (nonAscii === undefined) return
       const key = (encoding: "latin1" | "utf8") =>
@@ -105,9 +112,12 @@ describe("CookieSigner", () => {
         .toStrictEqual(Option.some(check.accepted_as))
     })
 
-    it.each(rejectedChecks)("rejected check %#: $cookie_value is rejected (pyramid_session_redis raises $rejected)", (check) => {
-      expect(CookieSigner.make(Redacted.make(check.secret)).verify(check.cookie_value)).toStrictEqual(Option.none())
-    })
+    it.each(rejectedChecks)(
+      "rejected check %#: $cookie_value is rejected (pyramid_session_redis raises $rejected)",
+      (check) => {
+        expect(CookieSigner.make(Redacted.make(check.secret)).verify(check.cookie_value)).toStrictEqual(Option.none())
+      }
+    )
 
     it("every check is in one of the two tables above", () => {
       expect(acceptedChecks.length + rejectedChecks.length).toBe(vectors.checks.length)
@@ -339,11 +349,14 @@ describe("CookieSigner.rotating", () => {
     })
   })
 
-  it.each(vectors.valid)("vector %#: signing uses the first secret only, byte for byte pyramid_session_redis's", (vector) => {
-    expect(rotation(vector.secret, Redacted.value(OLDER)).sign(vector.session_id)).toBe(vector.cookie_value)
-    expect(rotation(Redacted.value(OLDER), vector.secret).sign(vector.session_id))
-      .toBe(CookieSigner.make(OLDER).sign(vector.session_id))
-  })
+  it.each(vectors.valid)(
+    "vector %#: signing uses the first secret only, byte for byte pyramid_session_redis's",
+    (vector) => {
+      expect(rotation(vector.secret, Redacted.value(OLDER)).sign(vector.session_id)).toBe(vector.cookie_value)
+      expect(rotation(Redacted.value(OLDER), vector.secret).sign(vector.session_id))
+        .toBe(CookieSigner.make(OLDER).sign(vector.session_id))
+    }
+  )
 
   it("a value signed with no listed secret is rejected, and not stale", () => {
     const signer = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
@@ -373,7 +386,9 @@ describe("CookieSigner.rotating", () => {
 
   it("hostile values are rejected, never an error", () => {
     const signer = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
-    for (const value of ["", "garbage", "====", "A".repeat(1_000_000), CookieSigner.make(OLDER).sign("x").slice(0, -1)]) {
+    for (
+      const value of ["", "garbage", "====", "A".repeat(1_000_000), CookieSigner.make(OLDER).sign("x").slice(0, -1)]
+    ) {
       expect(signer.verify(value)).toStrictEqual(Option.none())
       expect(signer.isStale?.(value)).toBe(false)
     }

@@ -3,7 +3,6 @@
  * a real Redis for the commands the session engine uses, and the ioredis-backed
  * client must keep it with ioredis 5 (RESP2) and ioredis 6 (RESP3).
  */
-import { randomUUID } from "node:crypto"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,6 +11,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { Redis as Redis5 } from "ioredis"
 import { Redis as Redis6 } from "ioredis6"
+import { randomUUID } from "node:crypto"
 import * as RedisClient from "../src/RedisClient.js"
 import { type IoredisClass, layerRedisServer, RedisServer } from "./support/redisServer.js"
 
@@ -254,7 +254,11 @@ const contract = ({ elapse, test }: Harness) => {
       const a = freshKey("mget-a")
       const b = freshKey("mget-b")
       yield* redis.set(a, "A")
-      expect(yield* redis.getMany([a, freshKey("mget-missing"), a])).toStrictEqual([Option.some("A"), Option.none(), Option.some("A")])
+      expect(yield* redis.getMany([a, freshKey("mget-missing"), a])).toStrictEqual([
+        Option.some("A"),
+        Option.none(),
+        Option.some("A")
+      ])
       expect(yield* redis.getMany([])).toStrictEqual([])
       expect(yield* redis.getMany([b])).toStrictEqual([Option.none()])
     }))

@@ -20,9 +20,9 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
-import * as Redacted from "effect/Redacted"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as InvalidSessionErrors from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
@@ -62,7 +62,11 @@ interface Reply {
 
 const getDown = Effect.gen(function*() {
   const response = yield* (yield* HttpClient.HttpClient).get("/down")
-  return { status: response.status, body: yield* response.text, retryAfter: response.headers["retry-after"] } satisfies Reply
+  return {
+    status: response.status,
+    body: yield* response.text,
+    retryAfter: response.headers["retry-after"]
+  } satisfies Reply
 })
 
 // HttpApi: the error is declared on the endpoint and encoded by its schema
@@ -73,7 +77,13 @@ class Api extends HttpApi.make("api").add(StoreGroup) {}
 
 const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api)),
-  Layer.provide(HttpApiBuilder.group(Api, "store", (handlers) => handlers.handle("down", () => Effect.as(readSession, "unreachable")))),
+  Layer.provide(
+    HttpApiBuilder.group(
+      Api,
+      "store",
+      (handlers) => handlers.handle("down", () => Effect.as(readSession, "unreachable"))
+    )
+  ),
   Layer.provide(redisDown),
   Layer.provideMerge(NodeHttpServer.layerTest)
 )
@@ -182,7 +192,10 @@ describe("SessionStoreError", () => {
 
   it.effect("each failed command is counted by command and reason, never by key", () =>
     Effect.gen(function*() {
-      const counter = RedisClient.storeErrors.pipe(Metric.tagged("command", "GETEX"), Metric.tagged("reason", "Connection"))
+      const counter = RedisClient.storeErrors.pipe(
+        Metric.tagged("command", "GETEX"),
+        Metric.tagged("reason", "Connection")
+      )
       const before = (yield* Metric.value(counter)).count
       yield* Effect.flip(readSession)
       expect((yield* Metric.value(counter)).count).toBe(before + 1)

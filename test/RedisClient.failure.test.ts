@@ -3,8 +3,6 @@
  * unreachable: commands fail fast with a `SessionStoreError`, never hang, and
  * the client recovers on its own. Real time throughout (no TestClock).
  */
-import { randomUUID } from "node:crypto"
-import * as net from "node:net"
 import { describe, expect, layer, vi } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -13,6 +11,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { Redis } from "ioredis"
+import { randomUUID } from "node:crypto"
+import * as net from "node:net"
 import * as RedisClient from "../src/RedisClient.js"
 import { allCommands } from "./support/commands.js"
 import { freePort, layerRedisServer, RedisServer, type RedisServerHarness } from "./support/redisServer.js"

@@ -5,7 +5,11 @@
  * queues it (auto-pipelining holds new commands behind the stuck batch), and
  * the same client works again as soon as Redis does. Real time throughout.
  */
-import { randomUUID } from "node:crypto"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -15,16 +19,12 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { Redis as Redis5 } from "ioredis"
 import { Redis as Redis6 } from "ioredis6"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Redacted from "effect/Redacted"
+import { randomUUID } from "node:crypto"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
 import * as SessionMiddleware from "../src/SessionMiddleware.js"
@@ -37,7 +37,15 @@ const commandTimeout = Duration.seconds(1)
 const bound = Duration.times(commandTimeout, 1.5)
 const stallSeconds = 5
 /** Commands are issued in waves, this far apart, from the start of the stall. */
-const waveOffsets: ReadonlyArray<Duration.DurationInput> = ["0 millis", "300 millis", "600 millis", "900 millis", "1200 millis", "1500 millis", "2000 millis"]
+const waveOffsets: ReadonlyArray<Duration.DurationInput> = [
+  "0 millis",
+  "300 millis",
+  "600 millis",
+  "900 millis",
+  "1200 millis",
+  "1500 millis",
+  "2000 millis"
+]
 
 interface Outcome {
   readonly wave: number
@@ -77,9 +85,7 @@ const ownClient = (RedisClass: IoredisClass) => (server: RedisServerHarness) =>
     }),
     (client) => Effect.sync(() => client.disconnect())
   ).pipe(
-    Effect.flatMap((client) =>
-      Layer.build(RedisClient.layerFromClient(client, { commandTimeout }))
-    ),
+    Effect.flatMap((client) => Layer.build(RedisClient.layerFromClient(client, { commandTimeout }))),
     Effect.map(Context.get(RedisClient.RedisClient))
   )
 
@@ -107,7 +113,9 @@ const stalls = {
   "SIGSTOP for 5 s": (server) =>
     Effect.gen(function*() {
       yield* Effect.acquireRelease(Effect.sync(() => server.pause()), () => Effect.sync(() => server.resume()))
-      const stopped = yield* Effect.fork(Effect.sleep(Duration.seconds(stallSeconds)).pipe(Effect.zipRight(Effect.sync(() => server.resume()))))
+      const stopped = yield* Effect.fork(
+        Effect.sleep(Duration.seconds(stallSeconds)).pipe(Effect.zipRight(Effect.sync(() => server.resume())))
+      )
       return Fiber.join(stopped)
     })
 } satisfies Record<string, Stall>
@@ -142,7 +150,8 @@ describe("RedisClient with a stalled Redis", () => {
             )).flat()
 
             expect(outcomes).toHaveLength(waveOffsets.length * allCommands(redis, stalledKey).length)
-            expect(outcomes.filter((o) => o.reason !== "Timeout" || o.millis >= Duration.toMillis(bound))).toStrictEqual([])
+            expect(outcomes.filter((o) => o.reason !== "Timeout" || o.millis >= Duration.toMillis(bound)))
+              .toStrictEqual([])
             expect(outcomes.filter((o) => o.millis < Duration.toMillis(commandTimeout) - 50)).toStrictEqual([])
 
             yield* stalled
@@ -165,7 +174,9 @@ const sessionServer = (server: RedisServerHarness) =>
     HttpRouter.get("/read", Effect.as(Session.get("n"), HttpServerResponse.text("ok")))
   ))).pipe(
     Layer.provide(RedisClient.layer({ url: server.url, commandTimeout })),
-    Layer.provide(SessionPolicy.layer({ secret: Redacted.make("stall-secret-0123456789abcdef-0123456"), cookieSecure: false })),
+    Layer.provide(
+      SessionPolicy.layer({ secret: Redacted.make("stall-secret-0123456789abcdef-0123456"), cookieSecure: false })
+    ),
     Layer.provideMerge(NodeHttpServer.layerTest),
     // every request logs its failed load; the test counts the replies instead
     Layer.provide(Logger.minimumLogLevel(LogLevel.Error))
@@ -175,37 +186,53 @@ describe("session requests with a stalled Redis", () => {
   layer(layerRedisServerWith({ debugCommand: true }), { excludeTestServices: true, timeout: "30 seconds" })(
     "against redis-server",
     (it) => {
-      it.scoped("each gets its 503 within 1.5× the command timeout, with Retry-After, and sessions work again after", () =>
-        Effect.gen(function*() {
-          const server = yield* RedisServer
-          const context = yield* Layer.build(sessionServer(server))
-          const client = Context.get(context, HttpClient.HttpClient)
-          const written = yield* client.get("/write")
-          const cookie = (written.headers["set-cookie"] ?? "").split(";")[0] ?? ""
-          expect(cookie).toMatch(/^session=/)
-          const read = Effect.timed(Effect.flatMap(client.get("/read", { headers: { cookie } }), (response) =>
-            Effect.succeed({ status: response.status, retryAfter: response.headers["retry-after"] })))
+      it.scoped(
+        "each gets its 503 within 1.5× the command timeout, with Retry-After, and sessions work again after",
+        () =>
+          Effect.gen(function*() {
+            const server = yield* RedisServer
+            const context = yield* Layer.build(sessionServer(server))
+            const client = Context.get(context, HttpClient.HttpClient)
+            const written = yield* client.get("/write")
+            const cookie = (written.headers["set-cookie"] ?? "").split(";")[0] ?? ""
+            expect(cookie).toMatch(/^session=/)
+            const read = Effect.timed(
+              Effect.flatMap(client.get("/read", { headers: { cookie } }), (response) =>
+                Effect.succeed({ status: response.status, retryAfter: response.headers["retry-after"] }))
+            )
 
-          const stalled = yield* stalls["SIGSTOP for 5 s"](server)
-          const replies = yield* Effect.forEach(
-            waveOffsets,
-            (offset) => Effect.delay(Effect.all(Array.from({ length: 5 }, () => read), { concurrency: "unbounded" }), offset),
-            { concurrency: "unbounded" }
-          )
-          const outcomes = replies.flat().map(([elapsed, reply]) => ({ ...reply, millis: Math.round(Duration.toMillis(elapsed)) }))
-          expect(outcomes).toHaveLength(waveOffsets.length * 5)
-          expect(outcomes.filter((o) => o.status !== 503 || o.retryAfter !== "1")).toStrictEqual([])
-          expect(outcomes.filter((o) => o.millis >= Duration.toMillis(bound))).toStrictEqual([])
+            const stalled = yield* stalls["SIGSTOP for 5 s"](server)
+            const replies = yield* Effect.forEach(
+              waveOffsets,
+              (offset) =>
+                Effect.delay(
+                  Effect.all(
+                    Array.from({ length: 5 }, () =>
+                      read),
+                    { concurrency: "unbounded" }
+                  ),
+                  offset
+                ),
+              { concurrency: "unbounded" }
+            )
+            const outcomes = replies.flat().map(([elapsed, reply]) => ({
+              ...reply,
+              millis: Math.round(Duration.toMillis(elapsed))
+            }))
+            expect(outcomes).toHaveLength(waveOffsets.length * 5)
+            expect(outcomes.filter((o) => o.status !== 503 || o.retryAfter !== "1")).toStrictEqual([])
+            expect(outcomes.filter((o) => o.millis >= Duration.toMillis(bound))).toStrictEqual([])
 
-          yield* stalled
-          const after = yield* read.pipe(
-            Effect.flatMap(([, reply]) => reply.status === 200 ? Effect.succeed(reply) : Effect.fail(reply)),
-            Effect.retry(Schedule.spaced("50 millis")),
-            Effect.timeout("3 seconds")
-          )
-          expect(after.status).toBe(200)
-        }),
-        20_000)
+            yield* stalled
+            const after = yield* read.pipe(
+              Effect.flatMap(([, reply]) => reply.status === 200 ? Effect.succeed(reply) : Effect.fail(reply)),
+              Effect.retry(Schedule.spaced("50 millis")),
+              Effect.timeout("3 seconds")
+            )
+            expect(after.status).toBe(200)
+          }),
+        20_000
+      )
     }
   )
 })

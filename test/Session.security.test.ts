@@ -15,14 +15,15 @@ import { createHash } from "node:crypto"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
-import { inOneRequest } from "./support/oneRequest.js"
 import { onBothStores, type SpecTest } from "./support/bothStores.js"
+import { inOneRequest } from "./support/oneRequest.js"
 import { layerRedisServer, RedisServer } from "./support/redisServer.js"
 import { layerWith, layerWithStore, makeClient, recording, secret } from "./support/sessionApp.js"
 
 const signer = CookieSigner.make(secret)
 
-const stored = (id: string) => Effect.flatMap(RedisClient.RedisClient, (redis) => Effect.map(redis.get(id), Option.getOrNull))
+const stored = (id: string) =>
+  Effect.flatMap(RedisClient.RedisClient, (redis) => Effect.map(redis.get(id), Option.getOrNull))
 const idOf = (cookie: string | undefined) => Option.getOrThrow(signer.verify(cookie ?? ""))
 
 /** The behaviours of `regenerate`, for a store the caller provides. */
@@ -176,7 +177,11 @@ describe("require", () => {
   it.effect.each([
     { brought: "no cookie", cookie: undefined, refused: "NoSessionCookie" },
     { brought: "a cookie with a bad signature", cookie: "not-a-signed-value", refused: "InvalidCookie" },
-    { brought: "a genuine cookie for a session Redis does not have", cookie: signer.sign("missing"), refused: "NotInBackend" }
+    {
+      brought: "a genuine cookie for a session Redis does not have",
+      cookie: signer.sign("missing"),
+      refused: "NotInBackend"
+    }
   ])("fails with $refused when the request brought $brought", ({ cookie, refused }) =>
     Effect.gen(function*() {
       const client = yield* makeClient
@@ -278,19 +283,24 @@ describe("maxPayloadBytes", () => {
 })
 
 describe("maxTimeout", () => {
-  it.effect.each([
-    { policy: {}, asked: "3650 days", got: 30 * 86_400 },
-    { policy: { maxTimeout: "2 hours" }, asked: "1 day", got: 7200 },
-    { policy: { maxTimeout: "2 hours" }, asked: "1 hour", got: 3600 }
-  ] as const)("adjustTimeout($asked) with maxTimeout $policy.maxTimeout gives $got seconds", ({ asked, got, policy }) =>
-    Effect.gen(function*() {
-      const timeout = yield* inOneRequest(Effect.gen(function*() {
-        const session = yield* Session.Session
-        yield* session.adjustTimeout(asked)
-        return yield* session.timeout
-      }))
-      expect(timeout).toEqual(Option.some(got))
-    }).pipe(Effect.provide(layerWith(RedisClient.layerMemory, policy))))
+  it.effect.each(
+    [
+      { policy: {}, asked: "3650 days", got: 30 * 86_400 },
+      { policy: { maxTimeout: "2 hours" }, asked: "1 day", got: 7200 },
+      { policy: { maxTimeout: "2 hours" }, asked: "1 hour", got: 3600 }
+    ] as const
+  )(
+    "adjustTimeout($asked) with maxTimeout $policy.maxTimeout gives $got seconds",
+    ({ asked, got, policy }) =>
+      Effect.gen(function*() {
+        const timeout = yield* inOneRequest(Effect.gen(function*() {
+          const session = yield* Session.Session
+          yield* session.adjustTimeout(asked)
+          return yield* session.timeout
+        }))
+        expect(timeout).toEqual(Option.some(got))
+      }).pipe(Effect.provide(layerWith(RedisClient.layerMemory, policy)))
+  )
 })
 
 describe("hashIds", () => {

@@ -49,7 +49,8 @@ describe("SessionDuration.toSeconds", () => {
   })
 })
 
-const refusedReason = (input: unknown) => Either.getLeft(SessionDuration.toSeconds("x", input)).pipe(Option.getOrThrow).reason
+const refusedReason = (input: unknown) =>
+  Either.getLeft(SessionDuration.toSeconds("x", input)).pipe(Option.getOrThrow).reason
 
 const die = <A, E>(exit: Exit.Exit<A, E>) => {
   assert.isTrue(Exit.isFailure(exit))

@@ -41,7 +41,8 @@ const untyped = (options: Record<string, unknown>): SessionPolicy.Options => opt
 
 const BASE64URL_64 = /^[A-Za-z0-9_-]{64}$/
 
-const provider = (env: Record<string, string>) => ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })
+const provider = (env: Record<string, string>) =>
+  ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })
 
 /** The policy `layerConfig(options)` builds from these variables. */
 const fromEnv = (env: Record<string, string>, options: SessionPolicy.Options = {}) =>
@@ -466,7 +467,9 @@ describe("SessionPolicy.layerConfig", () => {
 
     it.effect("an InvalidPolicy for another option never contains a valid secret", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(fromEnv(withSecret({ SESSION_SET_REDIS_TTL_READHEAVY: "true", SESSION_TIMEOUT: "none" })))
+        const error = yield* Effect.flip(
+          fromEnv(withSecret({ SESSION_SET_REDIS_TTL_READHEAVY: "true", SESSION_TIMEOUT: "none" }))
+        )
         assert.instanceOf(error, SessionPolicy.InvalidPolicy)
         expectInvalid(error, "readHeavy", "timeout")
         expect(String(error)).not.toContain(ENV_SECRET)
@@ -722,7 +725,9 @@ describe("negative durations", () => {
   it.effect("a negative timeout is rejected instead of meaning no timeout", () =>
     Effect.gen(function*() {
       for (const timeout of [-1000, "-5 seconds"] as const) {
-        const error = yield* Effect.flip(SessionPolicy.make(untyped({ secret: Redacted.make("s".repeat(32)), timeout })))
+        const error = yield* Effect.flip(
+          SessionPolicy.make(untyped({ secret: Redacted.make("s".repeat(32)), timeout }))
+        )
         expect(optionsOf(error)).toContain("timeout")
       }
     }))
@@ -730,7 +735,9 @@ describe("negative durations", () => {
   it.effect("a negative SESSION_TIMEOUT_TRIGGER fails naming the variable", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(SessionPolicy.config.pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SESSION_TIMEOUT_TRIGGER", "-5"]]), { pathDelim: "_" }))
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(new Map([["SESSION_TIMEOUT_TRIGGER", "-5"]]), { pathDelim: "_" })
+        )
       ))
       expect(String(error)).toContain("SESSION_TIMEOUT_TRIGGER")
     }))
@@ -754,7 +761,9 @@ describe("cookie details", () => {
   it.effect("SESSION_COOKIE_SAMESITE is read whatever its case", () =>
     Effect.gen(function*() {
       const options = yield* SessionPolicy.config.pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SESSION_COOKIE_SAMESITE", "STRICT"]]), { pathDelim: "_" }))
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(new Map([["SESSION_COOKIE_SAMESITE", "STRICT"]]), { pathDelim: "_" })
+        )
       )
       expect(options.cookieSameSite).toBe("strict")
     }))
@@ -875,12 +884,14 @@ describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
         expect(verdicts(policy, SECRET, PREVIOUS)).toEqual([current, rejected])
       }))
 
-    it.effect.each([
-      { given: "secret and secrets", options: { secret, secrets: [secret] } },
-      { given: "secrets and signer", options: { secrets: [secret], signer: CookieSigner.make(secret) } },
-      { given: "all three", options: { secret, secrets: [secret], signer: CookieSigner.make(secret) } },
-      { given: "none of them", options: {} }
-    ] satisfies ReadonlyArray<{ given: string; options: SessionPolicy.Options }>)(
+    it.effect.each(
+      [
+        { given: "secret and secrets", options: { secret, secrets: [secret] } },
+        { given: "secrets and signer", options: { secrets: [secret], signer: CookieSigner.make(secret) } },
+        { given: "all three", options: { secret, secrets: [secret], signer: CookieSigner.make(secret) } },
+        { given: "none of them", options: {} }
+      ] satisfies ReadonlyArray<{ given: string; options: SessionPolicy.Options }>
+    )(
       "$given: exactly one of secret, secrets and signer",
       ({ options }) =>
         Effect.gen(function*() {
@@ -946,15 +957,18 @@ describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
         for (const text of [ENV_SECRET, PREVIOUS, OLDEST]) expect(shown).not.toContain(text)
       }))
 
-    it.effect.each(["", " ", " , ,"])("SESSION_SECRET_PREVIOUS=%j lists nothing: SESSION_SECRET alone", (list) =>
-      Effect.gen(function*() {
-        const options = yield* Effect.withConfigProvider(
-          SessionPolicy.config,
-          provider(withSecret({ SESSION_SECRET_PREVIOUS: list }))
-        )
-        expect(options.secrets).toBeUndefined()
-        expect(verdicts(yield* fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: list })), ENV_SECRET)).toEqual([current])
-      }))
+    it.effect.each(["", " ", " , ,"])(
+      "SESSION_SECRET_PREVIOUS=%j lists nothing: SESSION_SECRET alone",
+      (list) =>
+        Effect.gen(function*() {
+          const options = yield* Effect.withConfigProvider(
+            SessionPolicy.config,
+            provider(withSecret({ SESSION_SECRET_PREVIOUS: list }))
+          )
+          expect(options.secrets).toBeUndefined()
+          expect(verdicts(yield* fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: list })), ENV_SECRET)).toEqual([current])
+        })
+    )
 
     it.effect("SESSION_SECRET_PREVIOUS without SESSION_SECRET fails with a ConfigError naming SESSION_SECRET", () =>
       Effect.gen(function*() {
@@ -970,7 +984,9 @@ describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
         const error = yield* Effect.flip(fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: `${PREVIOUS},too-short` })))
         assert.instanceOf(error, SessionPolicy.InvalidPolicy)
         expectInvalid(error, "secrets")
-        for (const text of [ENV_SECRET, PREVIOUS, "too-short"]) expect(JSON.stringify(error) + String(error)).not.toContain(text)
+        for (const text of [ENV_SECRET, PREVIOUS, "too-short"]) {
+          expect(JSON.stringify(error) + String(error)).not.toContain(text)
+        }
       }))
 
     it.effect("SESSION_SECRET and SESSION_SECRET_PREVIOUS replace the secrets given in code", () =>
@@ -1006,17 +1022,35 @@ describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
 })
 
 describe("unknown options", () => {
-  it.effect.each(["cookieSecrue", "timout", "sameSite"])("%s is refused, naming it", (option) =>
-    Effect.gen(function*() {
-      expectInvalid(yield* rejection(untyped({ secret, [option]: false })), option)
-    }))
+  it.effect.each(["cookieSecrue", "timout", "sameSite"])(
+    "%s is refused, naming it",
+    (option) =>
+      Effect.gen(function*() {
+        expectInvalid(yield* rejection(untyped({ secret, [option]: false })), option)
+      })
+  )
 })
 
 describe("security options from configuration", () => {
   it.effect.each([
-    { variable: "SESSION_HASH_IDS", text: "true", read: (p: SessionPolicy.SessionPolicyShape) => p.storageKey("abc") !== "abc", expected: true },
-    { variable: "SESSION_MAX_PAYLOAD_BYTES", text: "1024", read: (p: SessionPolicy.SessionPolicyShape) => p.maxPayloadBytes, expected: 1024 },
-    { variable: "SESSION_MAX_TIMEOUT", text: "7200", read: (p: SessionPolicy.SessionPolicyShape) => p.maxTimeout, expected: 7200 }
+    {
+      variable: "SESSION_HASH_IDS",
+      text: "true",
+      read: (p: SessionPolicy.SessionPolicyShape) => p.storageKey("abc") !== "abc",
+      expected: true
+    },
+    {
+      variable: "SESSION_MAX_PAYLOAD_BYTES",
+      text: "1024",
+      read: (p: SessionPolicy.SessionPolicyShape) => p.maxPayloadBytes,
+      expected: 1024
+    },
+    {
+      variable: "SESSION_MAX_TIMEOUT",
+      text: "7200",
+      read: (p: SessionPolicy.SessionPolicyShape) => p.maxTimeout,
+      expected: 7200
+    }
   ])("$variable=$text is read", ({ expected, read, text, variable }) =>
     Effect.gen(function*() {
       expect(read(yield* fromEnv(withSecret({ [variable]: text })))).toBe(expected)

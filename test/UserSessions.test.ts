@@ -51,7 +51,9 @@ const userSessionsSpec = (test: SpecTest) => {
       expect(yield* Effect.flatMap(service, (s) => s.revoke("carol", phoneHandle))).toBe(true)
       expect((yield* phone.request("/require")).body).toEqual({ refused: "NotInBackend" })
       expect((yield* laptop.request("/require")).body).toEqual({ ok: true })
-      expect((yield* Effect.flatMap(service, (s) => s.list("carol"))).map((s) => Option.getOrNull(s.label))).toEqual(["laptop"])
+      expect((yield* Effect.flatMap(service, (s) => s.list("carol"))).map((s) => Option.getOrNull(s.label))).toEqual([
+        "laptop"
+      ])
     }))
 
   test("revoking all but the current session keeps only that one", () =>
@@ -73,7 +75,9 @@ const userSessionsSpec = (test: SpecTest) => {
       yield* c.request("/login-bind?user=erin&label=c")
       yield* b.request("/invalidate")
       yield* c.request("/unbind")
-      expect((yield* Effect.flatMap(service, (s) => s.list("erin"))).map((s) => Option.getOrNull(s.label))).toEqual(["a"])
+      expect((yield* Effect.flatMap(service, (s) => s.list("erin"))).map((s) => Option.getOrNull(s.label))).toEqual([
+        "a"
+      ])
       expect(yield* Effect.flatMap(service, (s) => s.revokeAll("erin"))).toBe(1)
       expect((yield* a.request("/require")).body).toEqual({ refused: "NotInBackend" })
       expect((yield* c.request("/require")).body).toEqual({ ok: true })

@@ -156,7 +156,8 @@ const rows: ReadonlyArray<Row> = [
     cookie: keep
   },
   {
-    request: "an update that finds the key deleted by another request (SET XX fails): nothing comes back, the cookie is left alone",
+    request:
+      "an update that finds the key deleted by another request (SET XX fails): nothing comes back, the cookie is left alone",
     snapshot: snapshot({ changed: true }),
     outcome: gone,
     write: { _tag: "Update", id: "s1" },
@@ -228,7 +229,11 @@ const rows: ReadonlyArray<Row> = [
   },
   {
     request: "regenerate on a refused response: the session stays under its id (written there if changed)",
-    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: false }, changed: true, response: { ...ok, checkPassed: false } }),
+    snapshot: snapshot({
+      backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: false },
+      changed: true,
+      response: { ...ok, checkPassed: false }
+    }),
     outcome: updated,
     write: { _tag: "Update", id: "s1" },
     cookie: keep
@@ -243,7 +248,10 @@ const rows: ReadonlyArray<Row> = [
   },
   {
     request: "persistNow, then regenerate, then a refused cookie: the key no client will hold is deleted",
-    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: true }, response: { ...ok, checkPassed: false } }),
+    snapshot: snapshot({
+      backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: true },
+      response: { ...ok, checkPassed: false }
+    }),
     outcome: deleted,
     write: { _tag: "Delete", id: "s1" },
     cookie: keep
@@ -305,9 +313,12 @@ describe("cookieAllowed", () => {
     { facts: { ...ok, status: 502 }, cookieOnException: false, allowed: false },
     { facts: { ...ok, status: 404 }, cookieOnException: false, allowed: true },
     { facts: { ...ok, checkPassed: false }, cookieOnException: true, allowed: false }
-  ])("status $facts.status, failed $facts.failed, check $facts.checkPassed, cookieOnException $cookieOnException: $allowed", ({ allowed, cookieOnException, facts }) => {
-    expect(Commit.cookieAllowed({ ...rules, cookieOnException }, facts)).toBe(allowed)
-  })
+  ])(
+    "status $facts.status, failed $facts.failed, check $facts.checkPassed, cookieOnException $cookieOnException: $allowed",
+    ({ allowed, cookieOnException, facts }) => {
+      expect(Commit.cookieAllowed({ ...rules, cookieOnException }, facts)).toBe(allowed)
+    }
+  )
 })
 
 describe("response headers", () => {
@@ -320,9 +331,21 @@ describe("response headers", () => {
     cookieRead: false
   }
 
-  it.each<{ readonly rule: string; readonly cookie: Commit.CookieAction; readonly facts: Partial<Commit.HeaderFacts>; readonly changes: Commit.HeaderChanges }>([
+  it.each<
+    {
+      readonly rule: string
+      readonly cookie: Commit.CookieAction
+      readonly facts: Partial<Commit.HeaderFacts>
+      readonly changes: Commit.HeaderChanges
+    }
+  >([
     { rule: "an untouched cookie that was never read: no header", cookie: keep, facts: {}, changes: {} },
-    { rule: "a response that read the cookie varies on it", cookie: keep, facts: { cookieRead: true }, changes: { vary: "Cookie" } },
+    {
+      rule: "a response that read the cookie varies on it",
+      cookie: keep,
+      facts: { cookieRead: true },
+      changes: { vary: "Cookie" }
+    },
     {
       rule: "a response that sets the cookie: private to the browser, and varies on the cookie",
       cookie: set("s1"),
@@ -341,7 +364,12 @@ describe("response headers", () => {
       facts: { cookieRead: true, vary: "Origin" },
       changes: { vary: "Origin, Cookie" }
     },
-    { rule: "Vary that already lists Cookie is kept as it is", cookie: keep, facts: { cookieRead: true, vary: "Accept, cookie" }, changes: {} },
+    {
+      rule: "Vary that already lists Cookie is kept as it is",
+      cookie: keep,
+      facts: { cookieRead: true, vary: "Accept, cookie" },
+      changes: {}
+    },
     { rule: "Vary: * is kept as it is", cookie: keep, facts: { cookieRead: true, vary: "*" }, changes: {} },
     {
       rule: "public and s-maxage give way to private when a cookie is set",

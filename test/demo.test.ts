@@ -5,10 +5,10 @@
  * server, the Redis client's timeouts and the memory store's TTLs all run on
  * the wall clock.
  */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it, layer, type Vitest } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -59,6 +59,7 @@ interface Reply {
   /** `session=<value>` from Set-Cookie, ready to send back. */
   readonly cookie: string | undefined
   readonly text: string
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the fields of its route
   readonly json: any
   readonly millis: number
 }
@@ -307,27 +308,33 @@ const routeTests = <R>(
     ["quoted", () => "session=\"quoted\""],
     ["5000 characters", () => `session=${"x".repeat(5000)}`],
     ["genuine plus 3000 characters", (v) => `session=${v}${"A".repeat(3000)}`],
-    ["a JSON payload with a hex signature", () => `session=${Buffer.from("{\"id\":1}").toString("base64url")}.${"0".repeat(128)}`]
+    [
+      "a JSON payload with a hex signature",
+      () => `session=${Buffer.from("{\"id\":1}").toString("base64url")}.${"0".repeat(128)}`
+    ]
   ]
 
-  it.effect.each(badCookies)("a bad cookie (%s) is a new session: 200, never 500; the genuine session is untouched", ([, make]) =>
-    Effect.gen(function*() {
-      const ctx = yield* context
-      const cookie = yield* newSession
-      const badCookie = make(cookie.slice("session=".length))
-      const [read, stats] = yield* counting(ctx, request("/api/read", { cookie: badCookie }))
-      expect(read.status).toBe(200)
-      expect(read.json).toEqual({ n: null })
-      expect(read.setCookie).toBeUndefined()
-      // a cookie that fails verification never reaches the store
-      expectCommands(stats, {})
-      const incr = yield* request("/api/incr", { cookie: badCookie })
-      expect(incr.status).toBe(200)
-      expect(incr.json).toEqual({ n: 1 })
-      expectNewSessionCookie(incr)
-      expect(incr.cookie).not.toBe(badCookie)
-      expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 1 })
-    }))
+  it.effect.each(badCookies)(
+    "a bad cookie (%s) is a new session: 200, never 500; the genuine session is untouched",
+    ([, make]) =>
+      Effect.gen(function*() {
+        const ctx = yield* context
+        const cookie = yield* newSession
+        const badCookie = make(cookie.slice("session=".length))
+        const [read, stats] = yield* counting(ctx, request("/api/read", { cookie: badCookie }))
+        expect(read.status).toBe(200)
+        expect(read.json).toEqual({ n: null })
+        expect(read.setCookie).toBeUndefined()
+        // a cookie that fails verification never reaches the store
+        expectCommands(stats, {})
+        const incr = yield* request("/api/incr", { cookie: badCookie })
+        expect(incr.status).toBe(200)
+        expect(incr.json).toEqual({ n: 1 })
+        expectNewSessionCookie(incr)
+        expect(incr.cookie).not.toBe(badCookie)
+        expect((yield* request("/api/read", { cookie })).json).toEqual({ n: 1 })
+      })
+  )
 
   it.effect("/api/set stores a value; bad input is a 400", () =>
     Effect.gen(function*() {
@@ -336,7 +343,16 @@ const routeTests = <R>(
       expect(reply.json).toEqual({ key: "color", value: "blue green" })
       expectNewSessionCookie(reply)
       expectCommands(stats, { set: 1 })
-      for (const path of ["/api/set?value=x", "/api/set?key=&value=x", "/api/set?key=a", "/api/set?key=n&value=1", "/api/set?key=_csrft_&value=1", "/api/set?key=a&key=b&value=1"]) {
+      for (
+        const path of [
+          "/api/set?value=x",
+          "/api/set?key=&value=x",
+          "/api/set?key=a",
+          "/api/set?key=n&value=1",
+          "/api/set?key=_csrft_&value=1",
+          "/api/set?key=a&key=b&value=1"
+        ]
+      ) {
         const [bad, badStats] = yield* counting(ctx, request(path, { cookie: reply.cookie }))
         expect(bad.status, path).toBe(400)
         expect(bad.json).toEqual({ error: expect.any(String) })
@@ -384,7 +400,10 @@ const routeTests = <R>(
         sessions: Array<{ label: string; current: boolean; handle: string }>
       }
       expect(laptop).toBeDefined()
-      expect(listed.sessions.map((s) => [s.label, s.current]).sort()).toEqual([["laptop browser", true], ["phone browser", false]])
+      expect(listed.sessions.map((s) => [s.label, s.current]).sort()).toEqual([["laptop browser", true], [
+        "phone browser",
+        false
+      ]])
       expect(JSON.stringify(listed)).not.toContain(laptop)
       expect((yield* request("/api/sessions/revoke-others", { cookie: laptop })).json).toEqual({ revoked: 1 })
       expect((yield* request("/api/whoami", { cookie: phone })).json).toMatchObject({ user: null, isNew: true })
@@ -474,7 +493,16 @@ const routeTests = <R>(
         expect(ttl).toBeGreaterThan(55)
         expect(ttl).toBeLessThanOrEqual(60)
       }
-      for (const path of ["/api/adjust-timeout", "/api/adjust-timeout?seconds=", "/api/adjust-timeout?seconds=abc", "/api/adjust-timeout?seconds=-1", "/api/adjust-timeout?seconds=1.5", "/api/adjust-timeout?seconds=1e99"]) {
+      for (
+        const path of [
+          "/api/adjust-timeout",
+          "/api/adjust-timeout?seconds=",
+          "/api/adjust-timeout?seconds=abc",
+          "/api/adjust-timeout?seconds=-1",
+          "/api/adjust-timeout?seconds=1.5",
+          "/api/adjust-timeout?seconds=1e99"
+        ]
+      ) {
         const bad = yield* request(path, { cookie })
         expect(bad.status, path).toBe(400)
         expect(bad.json).toEqual({ error: expect.any(String) })
@@ -566,7 +594,11 @@ const routeTests = <R>(
 
       // an empty user name is refused with a flash, not an error
       const again = tokenOf(after.text)
-      const empty = yield* request("/login", { method: "POST", cookie: logout.cookie, form: { user: "  ", csrf_token: again } })
+      const empty = yield* request("/login", {
+        method: "POST",
+        cookie: logout.cookie,
+        form: { user: "  ", csrf_token: again }
+      })
       expect(empty.status).toBe(303)
       expect((yield* request("/", { cookie: logout.cookie })).text).toContain("Please enter a user name")
     }))
@@ -626,49 +658,53 @@ layer(RedisLive, { excludeTestServices: true })("demo over HTTP, Redis (commands
       expect(back.json).toEqual({ n: 1 })
     }))
 
-  it.scoped("Redis killed: 503 within 2 s for the store, 200 for the rest; restarted: works again", () =>
-    Effect.gen(function*() {
-      const redis = yield* RedisServer
-      yield* restartWhenDone(redis)
-      const cookie = yield* newSession
-      yield* Effect.promise(() => redis.kill())
+  it.scoped(
+    "Redis killed: 503 within 2 s for the store, 200 for the rest; restarted: works again",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* RedisServer
+        yield* restartWhenDone(redis)
+        const cookie = yield* newSession
+        yield* Effect.promise(() => redis.kill())
 
-      const read = yield* request("/api/read", { cookie })
-      expect(read.status).toBe(503)
-      expect(read.millis).toBeLessThan(2000)
-      expect(read.text).toBe("Session store unavailable")
-      expect(read.setCookie).toBeUndefined()
+        const read = yield* request("/api/read", { cookie })
+        expect(read.status).toBe(503)
+        expect(read.millis).toBeLessThan(2000)
+        expect(read.text).toBe("Session store unavailable")
+        expect(read.setCookie).toBeUndefined()
 
-      const incr = yield* request("/api/incr", { cookie })
-      expect(incr.status).toBe(503)
-      expect(incr.millis).toBeLessThan(2000)
+        const incr = yield* request("/api/incr", { cookie })
+        expect(incr.status).toBe(503)
+        expect(incr.millis).toBeLessThan(2000)
 
-      // a new session's write fails in the commit: 503, and no cookie for a session that was never stored
-      const fresh = yield* request("/api/incr")
-      expect(fresh.status).toBe(503)
-      expect(fresh.millis).toBeLessThan(2000)
-      expect(fresh.setCookie).toBeUndefined()
+        // a new session's write fails in the commit: 503, and no cookie for a session that was never stored
+        const fresh = yield* request("/api/incr")
+        expect(fresh.status).toBe(503)
+        expect(fresh.millis).toBeLessThan(2000)
+        expect(fresh.setCookie).toBeUndefined()
 
-      const logout = yield* request("/api/logout", { cookie })
-      expect(logout.status).toBe(503)
-      expect(logout.millis).toBeLessThan(2000)
+        const logout = yield* request("/api/logout", { cookie })
+        expect(logout.status).toBe(503)
+        expect(logout.millis).toBeLessThan(2000)
 
-      const noop = yield* request("/api/noop", { cookie })
-      expect(noop.status).toBe(200)
-      expect(noop.text).toBe("ok")
-      expect((yield* request("/api/read")).json).toEqual({ n: null })
-      expect((yield* request("/api/whoami")).status).toBe(200)
+        const noop = yield* request("/api/noop", { cookie })
+        expect(noop.status).toBe(200)
+        expect(noop.text).toBe("ok")
+        expect((yield* request("/api/read")).json).toEqual({ n: null })
+        expect((yield* request("/api/whoami")).status).toBe(200)
 
-      yield* Effect.promise(() => redis.restart())
-      // the private server keeps no data across restarts: the old session is gone, the app works again
-      const back = yield* eventually(
-        Effect.filterOrFail(request("/api/read", { cookie }), (r) => r.status === 200, () => new Error("not yet")),
-        5
-      )
-      expect(back.json).toEqual({ n: null })
-      const again = yield* newSession
-      expect((yield* request("/api/incr", { cookie: again })).json).toEqual({ n: 2 })
-    }), 30_000)
+        yield* Effect.promise(() => redis.restart())
+        // the private server keeps no data across restarts: the old session is gone, the app works again
+        const back = yield* eventually(
+          Effect.filterOrFail(request("/api/read", { cookie }), (r) => r.status === 200, () => new Error("not yet")),
+          5
+        )
+        expect(back.json).toEqual({ n: null })
+        const again = yield* newSession
+        expect((yield* request("/api/incr", { cookie: again })).json).toEqual({ n: 2 })
+      }),
+    30_000
+  )
 })
 
 const SmallPayloadsLive = demoServer([["SESSION_MAX_PAYLOAD_BYTES", "1500"]])

@@ -138,14 +138,16 @@ describe("a client that hangs up during the session commit", () => {
       expect({ started: probe.started, released: probe.released }).toEqual({ started: 1, released: 1 })
     }))
 
-  it.scopedLive.each([
-    ["a Uint8Array body", "GET", "/uint8array"],
-    ["a Raw (string) body", "GET", "/raw"],
-    ["an Empty body", "GET", "/empty"],
-    ["a Stream body", "GET", "/stream"],
-    ["a FormData body", "GET", "/formdata"],
-    ["a HEAD request", "HEAD", "/uint8array"]
-  ] as const)("%s: every request is released", ([, method, path]) =>
+  it.scopedLive.each(
+    [
+      ["a Uint8Array body", "GET", "/uint8array"],
+      ["a Raw (string) body", "GET", "/raw"],
+      ["an Empty body", "GET", "/empty"],
+      ["a Stream body", "GET", "/stream"],
+      ["a FormData body", "GET", "/formdata"],
+      ["a HEAD request", "HEAD", "/uint8array"]
+    ] as const
+  )("%s: every request is released", ([, method, path]) =>
     Effect.gen(function*() {
       const { port, probe } = yield* serve
       const sockets = yield* Effect.all(Array.from({ length: clients }, () => send(port, method, path)))

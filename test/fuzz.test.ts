@@ -119,15 +119,23 @@ const hostileCookies = (genuine: string) => {
       fc.constant(genuine.repeat(Math.ceil(16_384 / genuine.length)).slice(0, 16_384)),
       fc.constant(signer.sign("x".repeat(12_000)))
     ).map(single),
-    unicode: fc.string({ unit: printableCodePoint, minLength: 1, maxLength: 200 }).map((text) => asHeaderBytes(single(text))),
-    severalPairs: fc.array(fc.oneof(fc.string({ unit: headerChar, maxLength: 60 }), fc.constant(genuine.slice(0, -2))), {
-      minLength: 2,
-      maxLength: 5
-    }).map((values) => values.map(single).join("; ")),
+    unicode: fc.string({ unit: printableCodePoint, minLength: 1, maxLength: 200 }).map((text) =>
+      asHeaderBytes(single(text))
+    ),
+    severalPairs: fc.array(
+      fc.oneof(fc.string({ unit: headerChar, maxLength: 60 }), fc.constant(genuine.slice(0, -2))),
+      {
+        minLength: 2,
+        maxLength: 5
+      }
+    ).map((values) => values.map(single).join("; ")),
     unknownSession: fc.stringMatching(/^[A-Za-z0-9_-]{64}$/).map((id) => single(signer.sign(id)))
   }
   return Object.entries(kinds).flatMap(([kind, arbitrary]) =>
-    fc.sample(arbitrary, { numRuns: COOKIES / Object.keys(kinds).length, seed: SEED }).map((cookie) => ({ kind, cookie }))
+    fc.sample(arbitrary, { numRuns: COOKIES / Object.keys(kinds).length, seed: SEED }).map((cookie) => ({
+      kind,
+      cookie
+    }))
   )
 }
 
@@ -188,7 +196,9 @@ describe("fuzz: hostile cookies against a running app", () => {
       )
       console.log(
         `fuzz: ${cookies.length} hostile cookies, concurrency ${CONCURRENCY}, ${seconds.toFixed(1)} s ` +
-          `(${Math.round(cookies.length / seconds)} req/s); statuses ${JSON.stringify(Object.fromEntries(statuses))}; ` +
+          `(${Math.round(cookies.length / seconds)} req/s); statuses ${
+            JSON.stringify(Object.fromEntries(statuses))
+          }; ` +
           `5xx ${[...statuses].filter(([status]) => status >= 500).reduce((sum, [, count]) => sum + count, 0)}; ` +
           `not answered as a new session ${failures.length}; Redis keys before/after ${keysBefore}/${keysAfter}; ` +
           `Redis commands ${JSON.stringify(commands)}; kinds ${JSON.stringify(byKind)}`

@@ -51,7 +51,10 @@ const serving = <E>(
   server: Layer.Layer<
     never,
     E,
-    HttpServer.HttpServer | HttpRouter.HttpRouter.DefaultServices | SessionPolicy.SessionPolicy | RedisClient.RedisClient
+    | HttpServer.HttpServer
+    | HttpRouter.HttpRouter.DefaultServices
+    | SessionPolicy.SessionPolicy
+    | RedisClient.RedisClient
   >,
   options: Options = {},
   redis: Layer.Layer<RedisClient.RedisClient> = RedisClient.layerMemory
@@ -314,12 +317,18 @@ const SessionGroupLive = HttpApiBuilder.group(Api, "session", (handlers) =>
       }))
     .handle("id", () => Effect.flatMap(Session.Session, (session) => Effect.orDie(session.ensureId)))
     .handle("adjustTimeout", () =>
-      Effect.flatMap(Session.Session, (session) => Effect.orDie(Effect.as(session.adjustTimeout(longTimeout), "ok"))))
-    .handle("untouched", () => Effect.succeed("ok"))
-    .handle("required", () => Session.require.pipe(Effect.as("welcome back"), Effect.catchTags({
-      SessionStoreError: Effect.die,
-      SessionPayloadError: Effect.die
-    }))))
+      Effect.flatMap(Session.Session, (session) =>
+        Effect.orDie(Effect.as(session.adjustTimeout(longTimeout), "ok"))))
+    .handle("untouched", () =>
+      Effect.succeed("ok"))
+    .handle("required", () =>
+      Session.require.pipe(
+        Effect.as("welcome back"),
+        Effect.catchTags({
+          SessionStoreError: Effect.die,
+          SessionPayloadError: Effect.die
+        })
+      )))
 
 const apiServer = HttpApiBuilder.serve().pipe(
   Layer.provide(HttpApiBuilder.api(Api)),
@@ -339,7 +348,9 @@ const apiServerWithCors = HttpApiBuilder.serve().pipe(
 const redisDown: Layer.Layer<RedisClient.RedisClient> = Layer.succeed(
   RedisClient.RedisClient,
   (() => {
-    const down = Effect.fail(new RedisClient.SessionStoreError({ command: "GET", reason: "Connection", detail: "down" }))
+    const down = Effect.fail(
+      new RedisClient.SessionStoreError({ command: "GET", reason: "Connection", detail: "down" })
+    )
     return {
       get: () => down,
       getEx: () => down,
@@ -434,7 +445,11 @@ const layerRouterServer = HttpLayerRouter.serve(Layer.mergeAll(SessionRoutes, Pl
 })
 
 const layerRouterServerWithCors = HttpLayerRouter.serve(
-  Layer.mergeAll(SessionRoutes, PlainRoutes, HttpLayerRouter.cors({ allowedOrigins: [allowedOrigin], credentials: true })),
+  Layer.mergeAll(
+    SessionRoutes,
+    PlainRoutes,
+    HttpLayerRouter.cors({ allowedOrigins: [allowedOrigin], credentials: true })
+  ),
   { disableLogger: true, disableListenLog: true }
 )
 
@@ -452,8 +467,8 @@ describe("HttpLayerRouter", () => {
     corsKeepsBothVary("/write").pipe(Effect.provide(serving(layerRouterServerWithCors))))
 
   it("a route not given the middleware cannot use Session: the served layer still requires it (type level)", () => {
-    const unguarded = HttpLayerRouter.serve(HttpLayerRouter.add("GET", "/read", Effect.map(readColour, text)))
-    expectTypeOf<Extract<Layer.Layer.Context<typeof unguarded>, Session.Session>>().toEqualTypeOf<Session.Session>()
+    const _unguarded = HttpLayerRouter.serve(HttpLayerRouter.add("GET", "/read", Effect.map(readColour, text)))
+    expectTypeOf<Extract<Layer.Layer.Context<typeof _unguarded>, Session.Session>>().toEqualTypeOf<Session.Session>()
     expectTypeOf<Extract<Layer.Layer.Context<typeof layerRouterServer>, Session.Session>>().toEqualTypeOf<never>()
   })
 
@@ -476,14 +491,16 @@ describe("SessionMiddleware.middleware wherever it sits", () => {
       expect(read.headers["vary"]).toBe("Cookie")
     }).pipe(
       Effect.provide(
-        serving(HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mountApp("/app", SessionMiddleware.middleware(router)))))
+        serving(
+          HttpServer.serve(HttpRouter.empty.pipe(HttpRouter.mountApp("/app", SessionMiddleware.middleware(router))))
+        )
       )
     ))
 
   it.live("a second middleware inside the first: the handler's session still commits", () =>
     writeThenReadBack().pipe(
-      Effect.provide(serving(HttpServer.serve(SessionMiddleware.middleware(SessionMiddleware.middleware(router))))))
-    )
+      Effect.provide(serving(HttpServer.serve(SessionMiddleware.middleware(SessionMiddleware.middleware(router)))))
+    ))
 
   it("HttpApp.toWebHandler: a web Request handled twice gets the commit of its own handling only", async () => {
     let calls = 0

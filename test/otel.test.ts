@@ -26,7 +26,6 @@ import {
   SimpleSpanProcessor,
   type SpanProcessor
 } from "@opentelemetry/sdk-trace-base"
-import { readFileSync } from "node:fs"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -34,6 +33,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import { readFileSync } from "node:fs"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as InvalidSession from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
@@ -62,7 +62,10 @@ const app = SessionMiddleware.middleware(
         return HttpServerResponse.text("created")
       })
     ),
-    HttpRouter.get("/read", Effect.map(Session.get(Note), (note) => HttpServerResponse.text(Option.getOrElse(note, () => "")))),
+    HttpRouter.get(
+      "/read",
+      Effect.map(Session.get(Note), (note) => HttpServerResponse.text(Option.getOrElse(note, () => "")))
+    ),
     HttpRouter.get("/regenerate", Effect.as(Session.regenerate, HttpServerResponse.text("regenerated"))),
     // what an application must not do: for the test that the leak search finds what it looks for
     HttpRouter.get(
@@ -99,7 +102,8 @@ const ioredisOverMemory = () => {
   const asInteger = (ok: boolean) => ok ? 1 : 0
   const client = {
     get: (key: string) => run([key], Effect.map(store.get(key), Option.getOrNull)),
-    getex: (key: string, ex: "EX", ttl: number) => run([key, ex, ttl], Effect.map(store.getEx(key, ttl), Option.getOrNull)),
+    getex: (key: string, ex: "EX", ttl: number) =>
+      run([key, ex, ttl], Effect.map(store.getEx(key, ttl), Option.getOrNull)),
     set: (key: string, value: string, ...rest: Array<string | number>) => {
       const ex = rest.indexOf("EX")
       const options: RedisClient.SetOptions = {
@@ -197,7 +201,10 @@ const exporting = <A>(flow: (client: Client, store: { readonly fail: () => void 
     const spanExporter = new InMemorySpanExporter()
     const openSpans = new OpenSpans()
     const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
-    const metricReader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 })
+    const metricReader = new PeriodicExportingMetricReader({
+      exporter: metricExporter,
+      exportIntervalMillis: 3_600_000
+    })
     const Otel = NodeSdk.layer(() => ({
       resource: { serviceName: "otel-test" },
       spanProcessor: [openSpans, new SimpleSpanProcessor(spanExporter)],
@@ -212,7 +219,11 @@ const exporting = <A>(flow: (client: Client, store: { readonly fail: () => void 
       )
       yield* Effect.promise(() => metricReader.forceFlush())
       // read before the layer closes: shutting the in-memory span exporter down empties it
-      return { result, spans: [...spanExporter.getFinishedSpans()], metrics: [...metricExporter.getMetrics()] } satisfies Exported<A>
+      return {
+        result,
+        spans: [...spanExporter.getFinishedSpans()],
+        metrics: [...metricExporter.getMetrics()]
+      } satisfies Exported<A>
     }).pipe(Effect.provide(Layer.merge(Otel, layerWith(RedisClient.layerFromClient(store.client)))))
   })
 
@@ -233,7 +244,8 @@ const lastNamed = (spans: ReadonlyArray<ReadableSpan>, name: string): ReadableSp
 const parentSpan = (spans: ReadonlyArray<ReadableSpan>, span: ReadableSpan): ReadableSpan | undefined =>
   spans.find((candidate) => candidate.spanContext().spanId === span.parentSpanContext?.spanId)
 
-const parentOf = (spans: ReadonlyArray<ReadableSpan>, span: ReadableSpan): string | undefined => parentSpan(spans, span)?.name
+const parentOf = (spans: ReadonlyArray<ReadableSpan>, span: ReadableSpan): string | undefined =>
+  parentSpan(spans, span)?.name
 
 /** The data points of a metric, across every collection. */
 const dataPoints = (metrics: ReadonlyArray<ResourceMetrics>, name: string) =>
@@ -341,7 +353,10 @@ describe("OpenTelemetry", () => {
   it.live("regenerate moves the session with one EVAL inside Session.commit", () =>
     Effect.gen(function*() {
       const { result, spans } = yield* exporting((client) =>
-        Effect.zipRight(create(client), Effect.zipWith(client.request("/regenerate"), client.request("/read"), (_, read) => read))
+        Effect.zipRight(
+          create(client),
+          Effect.zipWith(client.request("/regenerate"), client.request("/read"), (_, read) => read)
+        )
       )
       expect(result).toEqual({ status: 200, body: noteValue })
       const move = lastNamed(spans, "RedisClient.move")
@@ -361,7 +376,13 @@ describe("OpenTelemetry", () => {
         })
       )
       expect(result).toEqual([503, 503])
-      for (const [command, span, operation] of [["GETEX", "RedisClient.getEx", "Session.load"], ["SET", "RedisClient.set", "Session.commit"]]) {
+      for (
+        const [command, span, operation] of [["GETEX", "RedisClient.getEx", "Session.load"], [
+          "SET",
+          "RedisClient.set",
+          "Session.commit"
+        ]]
+      ) {
         const failed = lastNamed(spans, span!)
         expect(failed.attributes).toEqual({ "db.system": "redis", "db.operation": command })
         expect(failed.status.code).toBe(SpanStatusCode.ERROR)
@@ -394,7 +415,9 @@ describe("OpenTelemetry", () => {
       // the created session, and the one regenerate moved it to
       expect(ids.size).toBe(2)
       // the flows above exported what they should, so finding nothing below means something
-      expect(names(exported.spans)).toEqual(expect.arrayContaining(["RedisClient.getEx", "RedisClient.set", "RedisClient.move"]))
+      expect(names(exported.spans)).toEqual(
+        expect.arrayContaining(["RedisClient.getEx", "RedisClient.set", "RedisClient.move"])
+      )
       expect(dataPoints(exported.metrics, "session_invalid_total").length).toBeGreaterThan(0)
       expectNoneContains(exportedStrings(exported), {
         ...Object.fromEntries([...ids].map((id, i) => [`session id ${i}`, id])),
@@ -416,7 +439,10 @@ it("the snippet in docs/getting-started.md is the one in docs/examples/otel.ts",
   const read = (path: string) => readFileSync(new URL(path, import.meta.url), "utf8")
   const example = read("../docs/examples/otel.ts")
   const marker = "// --- docs/getting-started.md, \"Metrics and tracing\" ---"
-  const snippet = example.slice(example.indexOf("\n", example.indexOf(marker)) + 1, example.indexOf("// --- end of the snippet ---"))
+  const snippet = example.slice(
+    example.indexOf("\n", example.indexOf(marker)) + 1,
+    example.indexOf("// --- end of the snippet ---")
+  )
   const doc = read("../docs/getting-started.md")
   const section = doc.slice(doc.indexOf("### Exporting with OpenTelemetry"))
   const printed = section.slice(section.indexOf("```ts\n") + "```ts\n".length, section.indexOf("\n```\n") + 1)

@@ -4,14 +4,7 @@
  * shared with pyramid_session_redis.
  */
 import { describe, expect, it } from "@effect/vitest"
-import {
-  decode,
-  encode,
-  epochSeconds,
-  fingerprint,
-  type Payload,
-  PAYLOAD_VERSION
-} from "../src/internal/payload.js"
+import { decode, encode, epochSeconds, fingerprint, type Payload, PAYLOAD_VERSION } from "../src/internal/payload.js"
 import * as Serializer from "../src/Serializer.js"
 
 const decodeJson = (text: string) => decode(Serializer.json, text)

@@ -219,7 +219,12 @@ describe("commit decision properties", () => {
   const backing: fc.Arbitrary<Commit.Backing> = fc.oneof(
     fc.record({ _tag: fc.constant("New" as const), id: fc.option(id, { nil: undefined }), idRequested: fc.boolean() }),
     fc.record({ _tag: fc.constant("Stored" as const), id, createdHere: fc.boolean() }),
-    fc.record({ _tag: fc.constant("Moving" as const), from: id, id: fc.option(id, { nil: undefined }), createdHere: fc.boolean() }),
+    fc.record({
+      _tag: fc.constant("Moving" as const),
+      from: id,
+      id: fc.option(id, { nil: undefined }),
+      createdHere: fc.boolean()
+    }),
     fc.constant({ _tag: "Gone" as const })
   )
 
@@ -346,7 +351,11 @@ describe("commit decision properties", () => {
     fc.assert(
       fc.property(committed, ({ s, plan }) => {
         const { write } = plan
-        const storedId = s.backing._tag === "Stored" ? s.backing.id : s.backing._tag === "Moving" ? s.backing.from : undefined
+        const storedId = s.backing._tag === "Stored"
+          ? s.backing.id
+          : s.backing._tag === "Moving"
+          ? s.backing.from
+          : undefined
         if (write._tag === "Update" || write._tag === "Delete") expect(write.id).toBe(storedId)
         if (write._tag === "Move") expect(write.from).toBe(storedId)
         if (write._tag === "Update") expect(s.changed).toBe(true)

@@ -18,7 +18,11 @@ const publicModules = readdirSync(new URL("src/", root))
 /** How Node resolves `specifier` from inside this package (a self-reference, as a consumer would). */
 const resolve = (specifier: string): string => {
   try {
-    return execFileSync(process.execPath, ["--input-type=module", "-e", `console.log(import.meta.resolve(${JSON.stringify(specifier)}))`], {
+    return execFileSync(process.execPath, [
+      "--input-type=module",
+      "-e",
+      `console.log(import.meta.resolve(${JSON.stringify(specifier)}))`
+    ], {
       cwd: root,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"]

@@ -34,7 +34,7 @@
  * Bad query input answers 400 with `{"error": ...}`; an unreachable store
  * answers 503 (`SessionStoreError` renders itself).
  */
-import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
@@ -50,14 +50,8 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { randomBytes, timingSafeEqual } from "node:crypto"
-import {
-  RedisClient,
-  Session,
-  SessionDuration,
-  SessionMiddleware,
-  SessionPolicy,
-  UserSessions
-} from "../../src/index.js"
+import type { SessionDuration } from "../../src/index.js"
+import { RedisClient, Session, SessionMiddleware, SessionPolicy, UserSessions } from "../../src/index.js"
 
 // -----------------------------------------------------------------------------
 // session keys
@@ -150,7 +144,9 @@ const page = (view: {
 <h2>Your sessions</h2>
 <ul class="sessions">${
       view.sessions.map((s) =>
-        `<li>${escapeHtml(s.label)}, since ${new Date(s.created * 1000).toISOString()}${s.current ? " <strong>(this one)</strong>" : ""}</li>`
+        `<li>${escapeHtml(s.label)}, since ${new Date(s.created * 1000).toISOString()}${
+          s.current ? " <strong>(this one)</strong>" : ""
+        }</li>`
       ).join("")
     }</ul>
 <p><a href="/api/sessions/revoke-others">Sign out the others</a> (<a href="/api/sessions">as JSON</a>)</p>`
@@ -337,30 +333,36 @@ export const router = HttpRouter.empty.pipe(
 ).pipe(
   HttpRouter.get(
     "/api/sessions",
-    Effect.map(mySessions, Option.match({
-      onNone: () => HttpServerResponse.unsafeJson({ error: "log in first" }, { status: 401 }),
-      onSome: ({ current, sessions }) =>
-        json({
-          sessions: sessions.map((s) => ({
-            handle: s.handle,
-            created: s.created,
-            lastWrite: Option.getOrNull(s.lastWrite),
-            label: Option.getOrNull(s.label),
-            current: Option.contains(current, s.handle)
-          }))
-        })
-    }))
+    Effect.map(
+      mySessions,
+      Option.match({
+        onNone: () => HttpServerResponse.unsafeJson({ error: "log in first" }, { status: 401 }),
+        onSome: ({ current, sessions }) =>
+          json({
+            sessions: sessions.map((s) => ({
+              handle: s.handle,
+              created: s.created,
+              lastWrite: Option.getOrNull(s.lastWrite),
+              label: Option.getOrNull(s.label),
+              current: Option.contains(current, s.handle)
+            }))
+          })
+      })
+    )
   ),
   HttpRouter.get(
     "/api/sessions/revoke-others",
-    Effect.flatMap(mySessions, Option.match({
-      onNone: () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "log in first" }, { status: 401 })),
-      onSome: ({ current, service, user }) =>
-        Effect.map(
-          service.revokeAll(user, { except: Option.getOrUndefined(current) }),
-          (revoked) => json({ revoked })
-        )
-    }))
+    Effect.flatMap(
+      mySessions,
+      Option.match({
+        onNone: () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "log in first" }, { status: 401 })),
+        onSome: ({ current, service, user }) =>
+          Effect.map(
+            service.revokeAll(user, { except: Option.getOrUndefined(current) }),
+            (revoked) => json({ revoked })
+          )
+      })
+    )
   ),
   HttpRouter.get(
     "/api/flash",
@@ -385,7 +387,10 @@ export const router = HttpRouter.empty.pipe(
   ),
   HttpRouter.get(
     "/api/cacheable",
-    Effect.map(increment, (n) => HttpServerResponse.unsafeJson({ n }, { headers: { "cache-control": "public, max-age=60" } }))
+    Effect.map(
+      increment,
+      (n) => HttpServerResponse.unsafeJson({ n }, { headers: { "cache-control": "public, max-age=60" } })
+    )
   ),
   HttpRouter.get(
     "/api/adjust-timeout",

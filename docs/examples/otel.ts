@@ -16,11 +16,11 @@
  */
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as Otlp from "@effect/opentelemetry/Otlp"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { ConsoleMetricExporter, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics"
 import { BatchSpanProcessor, ConsoleSpanExporter } from "@opentelemetry/sdk-trace-base"
 import * as Config from "effect/Config"
@@ -50,7 +50,10 @@ const TelemetryLive: Layer.Layer<never, ConfigError.ConfigError> = Layer.unwrapE
     return NodeSdk.layer(() => ({
       resource: { serviceName },
       spanProcessor: new BatchSpanProcessor(new ConsoleSpanExporter()),
-      metricReader: new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: 10_000 })
+      metricReader: new PeriodicExportingMetricReader({
+        exporter: new ConsoleMetricExporter(),
+        exportIntervalMillis: 10_000
+      })
     }))
   })
 )

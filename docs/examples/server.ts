@@ -11,10 +11,10 @@
  *
  * Ctrl-C / SIGTERM shut it down gracefully (`NodeRuntime.runMain`).
  */
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"

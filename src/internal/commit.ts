@@ -161,7 +161,13 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
   if (backing._tag === "Stored" && backing.createdHere) return { _tag: "Set", id: backing.id }
   if (s.expireClientCookie) return expire
   if (s.recookie) {
-    const id = backing._tag === "Stored" ? backing.id : backing._tag === "Moving" ? backing.from : s.loaded ? undefined : s.clientId
+    const id = backing._tag === "Stored"
+      ? backing.id
+      : backing._tag === "Moving"
+      ? backing.from
+      : s.loaded
+      ? undefined
+      : s.clientId
     if (id !== undefined) return { _tag: "Set", id }
   }
   return keep

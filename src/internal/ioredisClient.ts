@@ -24,12 +24,10 @@ export const sanitizeMessage = (message: string): string => {
   return withoutArgs.length > 200 ? `${withoutArgs.slice(0, 200)}…` : withoutArgs
 }
 
-const errorName = (cause: unknown): string =>
-  cause instanceof Error ? cause.name : ""
+const errorName = (cause: unknown): string => cause instanceof Error ? cause.name : ""
 
 /** @internal */
-export const errorMessage = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : String(cause)
+export const errorMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 const errorCode = (cause: unknown): string => {
   if (typeof cause === "object" && cause !== null && "code" in cause) {
@@ -225,7 +223,12 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
     get: (key) => run(spans.get, () => client.get(key), Option.fromNullable),
     getEx: (key, ttlSeconds) =>
       getExSupported
-        ? run(spans.getEx, () => client.getex(key, "EX", ttlSeconds), Option.fromNullable, getExRecovery(key, ttlSeconds))
+        ? run(
+          spans.getEx,
+          () => client.getex(key, "EX", ttlSeconds),
+          Option.fromNullable,
+          getExRecovery(key, ttlSeconds)
+        )
         : run(spans.getExFallback, () => getExFallback(key, ttlSeconds), Option.fromNullable),
     set: (key, value, options) => run(spans.set, () => set(key, value, options), isOk),
     expire: (key, ttlSeconds) => run(spans.expire, () => client.expire(key, ttlSeconds), isOne),
@@ -238,7 +241,11 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
         ? Effect.succeed([])
         : run(spans.getMany, () => client.mget(...keys), (values) => values.map((v) => Option.fromNullable(v))),
     indexAdd: (index, member, score, ttlSeconds) =>
-      run(spans.indexAdd, () => client.eval(indexAddScript, 1, index, member, score, ttlSeconds ?? ""), () => undefined),
+      run(
+        spans.indexAdd,
+        () => client.eval(indexAddScript, 1, index, member, score, ttlSeconds ?? ""),
+        () => undefined
+      ),
     indexMembers: (index) => run(spans.indexMembers, () => client.zrange(index, 0, -1), (members) => members),
     indexRemove: (index, members) =>
       members.length === 0

@@ -33,7 +33,9 @@ export class Once<E> {
   /** Runs `effect` unless it is done; joins the run in progress. Decided when run, not when built. */
   run(effect: () => Effect.Effect<void, E>): Effect.Effect<void, E> {
     if (this.#state === "Done") return Effect.void
-    if (this.#state === "Running") return Effect.suspend(() => this.#state === "Running" ? this.#join() : this.run(effect))
+    if (this.#state === "Running") {
+      return Effect.suspend(() => this.#state === "Running" ? this.#join() : this.run(effect))
+    }
     this.#state = "Running"
     // onExit, not onSuccess: an interrupted run must not stay "Running".
     return Effect.onExit(effect(), (exit) => {
@@ -41,9 +43,14 @@ export class Once<E> {
       if (exit._tag === "Failure") this.#failure = exit.cause
       const waiters = this.#waiters
       this.#waiters = undefined
-      const reported = exit._tag === "Failure" && this.onFailure !== undefined ? this.onFailure(exit.cause) : Effect.void
+      const reported = exit._tag === "Failure" && this.onFailure !== undefined
+        ? this.onFailure(exit.cause)
+        : Effect.void
       if (waiters === undefined) return reported
-      return Effect.zipRight(reported, Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true }))
+      return Effect.zipRight(
+        reported,
+        Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true })
+      )
     })
   }
 

@@ -43,8 +43,7 @@ export type Decoded =
   | { readonly _tag: "Undecodable"; readonly reason: string }
   | { readonly _tag: "Legacy"; readonly version: number | undefined }
 
-const isRecord = (u: unknown): u is Record<string, unknown> =>
-  typeof u === "object" && u !== null && !Array.isArray(u)
+const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const optionalInt = (u: unknown): number | undefined | false =>
   u === undefined || u === null ? undefined : Number.isSafeInteger(u) && typeof u === "number" ? u : false

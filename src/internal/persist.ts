@@ -94,7 +94,10 @@ export const write = (
     case "None":
       return Effect.succeed(unchanged)
     case "Create":
-      return Effect.map(create(policy, redis, state, planned.id, now), (id): Commit.Outcome => ({ _tag: "Created", id }))
+      return Effect.map(
+        create(policy, redis, state, planned.id, now),
+        (id): Commit.Outcome => ({ _tag: "Created", id })
+      )
     case "Update":
       return Effect.map(update(policy, redis, state, planned.id, now), (ok) => ok ? updated : gone)
     case "Move":
@@ -115,7 +118,11 @@ export const write = (
  * request: no client will hold its cookie. Best effort; its TTL ends it
  * otherwise.
  */
-export const dropCreated = (policy: SessionPolicyShape, redis: RedisClientShape, state: SessionState): Effect.Effect<void> => {
+export const dropCreated = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState
+): Effect.Effect<void> => {
   const backing = state.backing
   const created = backing._tag === "Stored" && backing.createdHere
     ? backing.id

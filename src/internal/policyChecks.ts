@@ -77,7 +77,9 @@ const isSigner = (u: unknown): boolean =>
   (Reflect.get(u, "isStale") === undefined || Predicate.isFunction(Reflect.get(u, "isStale")))
 
 /** The first option whose value is not of its type, and why; undefined when all are. */
-export const wrongType = (options: Options): { readonly option: keyof Options; readonly reason: string } | undefined => {
+export const wrongType = (
+  options: Options
+): { readonly option: keyof Options; readonly reason: string } | undefined => {
   const wrong = (kind: (u: unknown) => boolean) => (name: keyof Options) => {
     const value: unknown = options[name]
     return value !== undefined && !kind(value)
@@ -103,4 +105,3 @@ export const wrongType = (options: Options): { readonly option: keyof Options; r
   }
   return undefined
 }
-

@@ -6,10 +6,10 @@
  * session was written.
  */
 import * as Cookies from "@effect/platform/Cookies"
+import * as Arr from "effect/Array"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Arr from "effect/Array"
 import * as Redacted from "effect/Redacted"
 import * as CookieSigner from "../CookieSigner.js"
 import * as SessionDuration from "../SessionDuration.js"
@@ -21,8 +21,11 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 export const invalid = (options: ReadonlyArray<string>, reason: string) => new InvalidPolicy({ options, reason })
 
 /** @internal */
-export const check = (ok: boolean, options: ReadonlyArray<string>, reason: string): Effect.Effect<void, InvalidPolicy> =>
-  ok ? Effect.void : Effect.fail(invalid(options, reason))
+export const check = (
+  ok: boolean,
+  options: ReadonlyArray<string>,
+  reason: string
+): Effect.Effect<void, InvalidPolicy> => ok ? Effect.void : Effect.fail(invalid(options, reason))
 
 /** @internal */
 export const wholeSeconds = (name: string, input: unknown): Effect.Effect<number, SessionDuration.InvalidDuration> =>
@@ -55,7 +58,11 @@ export const resolveCookie = Effect.fn("SessionPolicy.resolveCookie")(function*(
   }
   const maxAge = yield* optionalSeconds("cookieMaxAge", options.cookieMaxAge)
   // Max-Age=0 deletes the cookie at once: every request would start a new session.
-  yield* check(maxAge !== 0, ["cookieMaxAge"], "must be at least one second (leave it unset for a browser-session cookie)")
+  yield* check(
+    maxAge !== 0,
+    ["cookieMaxAge"],
+    "must be at least one second (leave it unset for a browser-session cookie)"
+  )
   const expires = options.cookieExpires instanceof Date || options.cookieExpires === undefined
     ? options.cookieExpires
     : yield* wholeSeconds("cookieExpires", options.cookieExpires)

@@ -8,7 +8,7 @@
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -137,7 +137,10 @@ export class RequestSession {
     if (hook === undefined || request === undefined) return counted
     return Effect.zipRight(
       counted,
-      Effect.catchAllCause(hook(request, cause), (failure) => Effect.logWarning("session onInvalid hook failed", failure))
+      Effect.catchAllCause(
+        hook(request, cause),
+        (failure) => Effect.logWarning("session onInvalid hook failed", failure)
+      )
     )
   }
 
@@ -170,11 +173,15 @@ export class RequestSession {
 
   /** Fails with the reason the request brought no valid session (the load's cause). */
   require(): Effect.Effect<void, SessionError | InvalidSession.InvalidSession> {
-    return Effect.flatMap(this.ensureLoaded(), () =>
-      this.#adopted ? Effect.void : Effect.fail(this.#invalid ?? new InvalidSession.NotInBackend()))
+    return Effect.flatMap(
+      this.ensureLoaded(),
+      () => this.#adopted ? Effect.void : Effect.fail(this.#invalid ?? new InvalidSession.NotInBackend())
+    )
   }
 
-  adjustCookie(change: { readonly maxAge: number | undefined } | { readonly expires: Date | number | undefined }): void {
+  adjustCookie(
+    change: { readonly maxAge: number | undefined } | { readonly expires: Date | number | undefined }
+  ): void {
     this.markRecookie()
     if ("maxAge" in change) this.#cookieMaxAge = change.maxAge
     else this.#cookieExpires = change.expires
@@ -210,27 +217,29 @@ export class RequestSession {
 
   persistNow(): Effect.Effect<void, SessionError | SessionTooLarge> {
     // Decided inside the lock, once the previous write is done.
-    return (this.#writeLock ??= Effect.unsafeMakeSemaphore(1)).withPermits(1)(Effect.suspend(() =>
-      Effect.flatMap(this.ensureLoaded(), () => {
-        const backing = this.state.backing
-        switch (backing._tag) {
-          case "Gone":
-            return Effect.void
-          case "Stored":
-            return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.id }, now))
-          case "Moving":
-            // The move itself waits for the commit, which knows whether the new cookie can be sent.
-            return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.from }, now))
-          case "New":
-            if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
-            if (this.#commit._tag !== "Open") {
-              // The response has gone without a cookie for it: a key now would be an orphan.
-              return Effect.logWarning("persistNow after the response: a new session cannot be created any more")
-            }
-            return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Create", id: backing.id }, now))
-        }
-      })
-    ))
+    return (this.#writeLock ??= Effect.unsafeMakeSemaphore(1)).withPermits(1)(
+      Effect.suspend(() =>
+        Effect.flatMap(this.ensureLoaded(), () => {
+          const backing = this.state.backing
+          switch (backing._tag) {
+            case "Gone":
+              return Effect.void
+            case "Stored":
+              return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.id }, now))
+            case "Moving":
+              // The move itself waits for the commit, which knows whether the new cookie can be sent.
+              return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.from }, now))
+            case "New":
+              if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
+              if (this.#commit._tag !== "Open") {
+                // The response has gone without a cookie for it: a key now would be an orphan.
+                return Effect.logWarning("persistNow after the response: a new session cannot be created any more")
+              }
+              return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Create", id: backing.id }, now))
+          }
+        })
+      )
+    )
   }
 
   #persist(write: Commit.Write, now: number): Effect.Effect<void, SessionStoreError | SessionTooLarge> {

@@ -14,7 +14,11 @@ import type { RequestSession } from "./requestSession.js"
 import { handleOf } from "./userIndex.js"
 
 /** The duration rule at run time: a duration that breaks it is a bug in the caller, so a defect. */
-const seconds = <A, E>(name: string, input: unknown, f: (seconds: number) => Effect.Effect<A, E>): Effect.Effect<A, E> => {
+const seconds = <A, E>(
+  name: string,
+  input: unknown,
+  f: (seconds: number) => Effect.Effect<A, E>
+): Effect.Effect<A, E> => {
   const parsed = SessionDuration.toSeconds(name, input)
   return Either.isLeft(parsed) ? Effect.die(parsed.left) : f(parsed.right)
 }
@@ -29,8 +33,7 @@ export class SessionService implements SessionShape {
     this.#s = session
   }
   get get() {
-    return (key: string) =>
-      this.#s.withLoaded(({ data }) => data.has(key) ? Option.some(data.get(key)) : Option.none())
+    return (key: string) => this.#s.withLoaded(({ data }) => data.has(key) ? Option.some(data.get(key)) : Option.none())
   }
   get set() {
     return (key: string, value: unknown) => this.#s.withLoaded(({ data }) => data.set(key, value))
@@ -89,7 +92,9 @@ export class SessionService implements SessionShape {
   }
   get handle() {
     return this.#s.withLoaded((state) =>
-      state.backing._tag === "Stored" ? Option.some(handleOf(this.#s.policy.storageKey(state.backing.id))) : Option.none()
+      state.backing._tag === "Stored"
+        ? Option.some(handleOf(this.#s.policy.storageKey(state.backing.id)))
+        : Option.none()
     )
   }
   get invalidate() {
@@ -155,7 +160,11 @@ export class SessionService implements SessionShape {
   get expires() {
     return Effect.flatMap(
       this.#s.withLoaded((state) => state),
-      (state) => Effect.map(Clock.currentTimeMillis, (millis) => Option.fromNullable(state.expiresAt(Payload.epochSeconds(millis))))
+      (state) =>
+        Effect.map(
+          Clock.currentTimeMillis,
+          (millis) => Option.fromNullable(state.expiresAt(Payload.epochSeconds(millis)))
+        )
     )
   }
 }

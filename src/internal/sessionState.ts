@@ -161,7 +161,10 @@ export class SessionState {
 
   /** This session's idle timeout in seconds, at most `maxTimeout`; zero restores the policy's. */
   adjustTimeout(seconds: number): void {
-    this.times = { ...this.times, timeout: seconds === 0 ? this.rules.timeout : Math.min(seconds, this.rules.maxTimeout) }
+    this.times = {
+      ...this.times,
+      timeout: seconds === 0 ? this.rules.timeout : Math.min(seconds, this.rules.maxTimeout)
+    }
     this.rewrite = true
   }
 

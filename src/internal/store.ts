@@ -78,16 +78,19 @@ export const create = (
   attempt = 1
 ): Effect.Effect<string, SessionStoreError> => {
   const candidate = id ?? policy.generateId()
-  return Effect.flatMap(redis.set(policy.storageKey(candidate), payload, { condition: "NX", ttlSeconds }), (written) => {
-    if (written) return Effect.succeed(candidate)
-    if (attempt >= CREATE_ATTEMPTS) {
-      return Effect.dieMessage("the session id generator keeps producing ids that already exist")
+  return Effect.flatMap(
+    redis.set(policy.storageKey(candidate), payload, { condition: "NX", ttlSeconds }),
+    (written) => {
+      if (written) return Effect.succeed(candidate)
+      if (attempt >= CREATE_ATTEMPTS) {
+        return Effect.dieMessage("the session id generator keeps producing ids that already exist")
+      }
+      return Effect.zipRight(
+        Effect.logWarning("session id collision; generating another", { session: redactId(candidate) }),
+        create(policy, redis, undefined, payload, ttlSeconds, attempt + 1)
+      )
     }
-    return Effect.zipRight(
-      Effect.logWarning("session id collision; generating another", { session: redactId(candidate) }),
-      create(policy, redis, undefined, payload, ttlSeconds, attempt + 1)
-    )
-  })
+  )
 }
 
 /**

@@ -7,7 +7,7 @@
  * installed a tracer of its own (e.g. `@effect/opentelemetry`).
  */
 import * as Effect from "effect/Effect"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 
 const builtinTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 

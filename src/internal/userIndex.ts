@@ -6,7 +6,7 @@
  * TTL only when sessions have a `maxLifetime` (none of them outlives it);
  * otherwise it has none and stays as small as its live sessions.
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import { createHash } from "node:crypto"
 import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"

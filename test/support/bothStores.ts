@@ -27,6 +27,7 @@ export const onBothStores = (spec: (test: SpecTest) => void, options: Partial<Se
         Effect.gen(function*() {
           const server = yield* RedisServer
           yield* self().pipe(Effect.provide(layerWith(Layer.orDie(RedisClient.layer({ url: server.url })), options)))
-        })))
+        }))
+    )
   })
 }

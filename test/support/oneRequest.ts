@@ -8,7 +8,7 @@
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import { type RedisClient, type Session, SessionMiddleware, type SessionPolicy } from "../../src/index.js"
 
 /**

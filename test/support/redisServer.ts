@@ -4,13 +4,13 @@
  * short connection per command) and are left out of `commandstats()`, so a
  * test counts only what the code under test sent.
  */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { accessSync, constants } from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type { IoredisClient } from "../../src/RedisClient.js"
 
 export interface RedisServerHarness {
@@ -234,7 +234,19 @@ export const startRedisServer = async (
     const output: Array<string> = []
     const proc = spawn(
       executable,
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no", ...extraArgs],
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        ...extraArgs
+      ],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     children.add(proc)

@@ -34,7 +34,9 @@ const query = (name: string) =>
 const json = (body: unknown) => HttpServerResponse.unsafeJson(body)
 
 /** A route that applies `?seconds=S` to the session. */
-const withSeconds = <E>(apply: (session: Session.SessionShape, duration: SessionDuration.SessionDuration) => Effect.Effect<void, E>) =>
+const withSeconds = <E>(
+  apply: (session: Session.SessionShape, duration: SessionDuration.SessionDuration) => Effect.Effect<void, E>
+) =>
   Effect.gen(function*() {
     const session = yield* Session.Session
     yield* apply(session, `${Number(yield* query("seconds"))} seconds` as const)
@@ -59,15 +61,19 @@ const incrementRacingRegenerate = Effect.gen(function*() {
   const session = yield* Session.Session
   const n = yield* Session.get(N)
   const id = yield* session.ensureId
-  yield* Effect.flatMap(RedisClient, (redis) => Effect.flatMap(redis.get(id), (value) =>
-    redis.move(id, "moved-away", Option.getOrElse(value, () => ""))))
+  yield* Effect.flatMap(
+    RedisClient,
+    (redis) => Effect.flatMap(redis.get(id), (value) => redis.move(id, "moved-away", Option.getOrElse(value, () => "")))
+  )
   yield* Session.set(N, Option.getOrElse(n, () => 0) + 1)
   return id
 })
 
 /** Two `persistNow` at once. */
-const persistNowTwice = Effect.flatMap(Session.Session, (session) =>
-  Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true }))
+const persistNowTwice = Effect.flatMap(
+  Session.Session,
+  (session) => Effect.all([session.persistNow, session.persistNow], { concurrency: "unbounded", discard: true })
+)
 
 export const routes = HttpRouter.empty.pipe(
   HttpRouter.get("/noop", Effect.succeed(HttpServerResponse.text("ok"))),
@@ -150,7 +156,10 @@ export const routes = HttpRouter.empty.pipe(
   ),
   HttpRouter.get(
     "/cacheable",
-    Effect.as(Session.set(N, 1), json({ n: 1 }).pipe(HttpServerResponse.setHeader("cache-control", "public, max-age=60")))
+    Effect.as(
+      Session.set(N, 1),
+      json({ n: 1 }).pipe(HttpServerResponse.setHeader("cache-control", "public, max-age=60"))
+    )
   ),
   HttpRouter.get(
     "/whoami",
@@ -332,7 +341,10 @@ export const routes = HttpRouter.empty.pipe(
       return json({ id: Option.getOrNull(id) })
     })
   ),
-  HttpRouter.get("/persist-now-twice-at-once", Effect.as(Effect.zipRight(Session.set(N, 1), persistNowTwice), json({ ok: true })))
+  HttpRouter.get(
+    "/persist-now-twice-at-once",
+    Effect.as(Effect.zipRight(Session.set(N, 1), persistNowTwice), json({ ok: true }))
+  )
 ).pipe(
   HttpRouter.get("/persist-now-twice-unloaded", Effect.as(persistNowTwice, json({ ok: true }))),
   HttpRouter.get(
@@ -351,7 +363,9 @@ export const routes = HttpRouter.empty.pipe(
     Effect.gen(function*() {
       const session = yield* Session.Session
       // A new session first written from the body, after the commit: its cookie can no longer be sent.
-      const body = Stream.fromEffect(Effect.zipRight(Effect.zipRight(session.set("n", 1), session.persistNow), Effect.succeed("ok")))
+      const body = Stream.fromEffect(
+        Effect.zipRight(Effect.zipRight(session.set("n", 1), session.persistNow), Effect.succeed("ok"))
+      )
       return HttpServerResponse.stream(Stream.encodeText(body), { contentType: "text/plain" })
     })
   ),
@@ -428,7 +442,8 @@ export const makeClient = Effect.gen(function*() {
 /** Records every command the engine sends (memory store). */
 export const recording = (inner: RedisClientShape) => {
   const log: Array<string> = []
-  const tap = <A, E>(name: string, effect: Effect.Effect<A, E>) => Effect.zipRight(Effect.sync(() => log.push(name)), effect)
+  const tap = <A, E>(name: string, effect: Effect.Effect<A, E>) =>
+    Effect.zipRight(Effect.sync(() => log.push(name)), effect)
   const client: RedisClientShape = {
     get: (key) => tap("get", inner.get(key)),
     getEx: (key, ttl) => tap("getex", inner.getEx(key, ttl)),
