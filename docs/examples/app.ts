@@ -50,8 +50,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { randomBytes, timingSafeEqual } from "node:crypto"
-import type { SessionDuration } from "../../src/index.js"
-import { RedisClient, Session, SessionMiddleware, SessionPolicy, UserSessions } from "../../src/index.js"
+import type { RedisClient, SessionDuration } from "../../src/index.js"
+import { Session, SessionMiddleware, SessionPolicy, UserSessions } from "../../src/index.js"
+import { StoreLive } from "./store.js"
 
 // -----------------------------------------------------------------------------
 // session keys
@@ -531,36 +532,6 @@ export function makeApp(options: { readonly sessions: boolean }): HttpApp.Defaul
 // layers
 // -----------------------------------------------------------------------------
 
-/** `redis://user:secret@host` → `redis://user:***@host`; an unparseable URL is hidden entirely. */
-export const maskUrl = (url: string): string => {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== "") parsed.password = "***"
-    return parsed.toString()
-  } catch {
-    return "<unparseable URL>"
-  }
-}
-
-/**
- * The store: `RedisClient.layerConfig()` when `REDIS_URL` is set, else the
- * in-memory store. Says which on start-up.
- */
-export const StoreLive: Layer.Layer<
-  RedisClient.RedisClient,
-  RedisClient.SessionStoreError | ConfigError.ConfigError
-> = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const url = yield* Config.option(Config.redacted("REDIS_URL"))
-    if (Option.isNone(url)) {
-      yield* Effect.logInfo("store: in-memory (REDIS_URL not set)")
-      return RedisClient.layerMemory
-    }
-    yield* Effect.logInfo(`store: Redis at ${maskUrl(Redacted.value(url.value))}`)
-    return RedisClient.layerConfig()
-  })
-)
-
 /**
  * The policy: `SessionPolicy.layerConfig`, refusing cookies on cacheable
  * responses. Runs with no environment at all: without `SESSION_SECRET` it
@@ -593,6 +564,8 @@ export const PolicyLive: Layer.Layer<
     return SessionPolicy.layerConfig(options)
   })
 )
+
+export { maskUrl, StoreInfo, StoreLive } from "./store.js"
 
 /** Store, policy and the users' sessions service: everything the session app needs. */
 export const SessionsLive = UserSessions.layer.pipe(Layer.provideMerge(Layer.mergeAll(StoreLive, PolicyLive)))
