@@ -32,12 +32,6 @@ if ARGV[3] == '' then redis.call('PERSIST', KEYS[1])
 elseif redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 return redis.call('ZRANGE', KEYS[1], 0, -1)`
 
-const spans = {
-  indexAdd: commandSpan("indexAdd", "EVAL"),
-  move: Tracing.withSpan("RedisClient.move", { "db.system": "redis", "db.operation": "SET+DEL" }),
-  getMany: Tracing.withSpan("RedisClient.getMany", { "db.system": "redis", "db.operation": "GET" })
-}
-
 const members = (reply: unknown): ReadonlyArray<string> =>
   Array.isArray(reply) ? reply.filter((member): member is string => typeof member === "string") : []
 
@@ -45,6 +39,12 @@ const members = (reply: unknown): ReadonlyArray<string> =>
 export const fromIoredisCluster = (client: IoredisClient, commandTimeout: Duration.DurationInput): RedisClientShape => {
   const base = fromIoredis(client, commandTimeout)
   const run = runner(commandTimeout)
+  // Built here, not at module load: this module and ioredisClient.ts import each other through RedisClient.ts.
+  const spans = {
+    indexAdd: commandSpan("indexAdd", "EVAL"),
+    move: Tracing.withSpan("RedisClient.move", { "db.system": "redis", "db.operation": "SET+DEL" }),
+    getMany: Tracing.withSpan("RedisClient.getMany", { "db.system": "redis", "db.operation": "GET" })
+  }
 
   const prune = (index: string, added: string, all: ReadonlyArray<string>) => {
     const others = all.filter((member) => member !== added)
