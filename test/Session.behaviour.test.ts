@@ -928,7 +928,9 @@ describe("store failures", () => {
     indexMembers: () =>
       Effect.fail(new RedisClient.SessionStoreError({ command: "ZRANGE", reason: "Connection", detail: "down" })),
     indexRemove: () =>
-      Effect.fail(new RedisClient.SessionStoreError({ command: "ZREM", reason: "Connection", detail: "down" }))
+      Effect.fail(new RedisClient.SessionStoreError({ command: "ZREM", reason: "Connection", detail: "down" })),
+    mergePayload: () =>
+      Effect.fail(new RedisClient.SessionStoreError({ command: "EVALSHA", reason: "Connection", detail: "down" }))
   }
   const layerDown = layerWithStore(down)
 

@@ -455,7 +455,8 @@ export const recording = (inner: RedisClientShape) => {
     getMany: (keys) => tap("mget", inner.getMany(keys)),
     indexAdd: (index, member, score, ttl) => tap("indexadd", inner.indexAdd(index, member, score, ttl)),
     indexMembers: (index) => tap("zrange", inner.indexMembers(index)),
-    indexRemove: (index, members) => tap("zrem", inner.indexRemove(index, members))
+    indexRemove: (index, members) => tap("zrem", inner.indexRemove(index, members)),
+    mergePayload: (key, patch, options) => tap("merge", inner.mergePayload(key, patch, options))
   }
   return { client, log }
 }
