@@ -24,8 +24,21 @@ const withSessions = <A, E, R>(
     const server = yield* RedisServer
     yield* Effect.promise(() => server.flushall())
     const redis = Layer.orDie(RedisClient.layer({ url: server.url }))
+    // The server knows the merge script from here on (a merge into a missing key loads it and
+    // writes nothing): counts never depend on which test ran first. The first merge after a
+    // restart or SCRIPT FLUSH has its own test.
+    yield* Effect.provide(loadMergeScript, redis)
     return yield* Effect.provide(body, layerWith(redis, options))
   })
+
+const emptyPatch: RedisClient.PayloadPatch = { set: [], remove: [], rest: "}" }
+const loadMergeScript = Effect.flatMap(
+  RedisClient.RedisClient,
+  (redis) => redis.mergePayload("no-such-session", emptyPatch)
+)
+
+/** A merge write: one EVALSHA, with the GET and the SET it runs inside counted too. */
+const merge = { evalsha: 1, get: 1, set: 1 }
 
 /** Runs `effect` and returns the commands Redis received meanwhile. */
 const commandsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -82,13 +95,37 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         })
       ))
 
-    it.effect("writing a session is GETEX + SET XX", () =>
+    it.effect("writing a session is GETEX + one EVALSHA (the merge; GET and SET run inside it)", () =>
       withSessions(
         {},
         Effect.gen(function*() {
           const client = yield* makeClient
           yield* client.request("/incr")
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
+        })
+      ))
+
+    it.effect("with writeMode replace, writing a session is GETEX + SET XX", () =>
+      withSessions(
+        { writeMode: "replace" },
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/incr")
           expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, set: 1 })
+        })
+      ))
+
+    it.effect("the first merge after SCRIPT FLUSH (or a restart) is EVALSHA, NOSCRIPT, then one EVAL", () =>
+      withSessions(
+        {},
+        Effect.gen(function*() {
+          const server = yield* RedisServer
+          const client = yield* makeClient
+          yield* client.request("/incr")
+          const admin = new Redis(server.url)
+          yield* Effect.promise(() => admin.script("FLUSH").finally(() => admin.quit()))
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, eval: 1, ...merge })
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
         })
       ))
 
@@ -171,13 +208,13 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         })
       ))
 
-    it.effect("writing is GET + SET XX without EX", () =>
+    it.effect("writing is GET + one EVALSHA whose SET has no EX", () =>
       withSessions(
         { setRedisTtl: false },
         Effect.gen(function*() {
           const client = yield* makeClient
           yield* client.request("/incr")
-          expect(yield* commandsOf(client.request("/incr"))).toEqual({ get: 1, set: 1 })
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ ...merge, get: 2 })
         })
       ))
   })
@@ -210,7 +247,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         })
       ))
 
-    it.effect("the first read past the threshold is GET + one SET with the new expiry, then GET again", () =>
+    it.effect("the first read past the threshold is GET + one merge with the new expiry, then GET again", () =>
       withSessions(
         options,
         Effect.gen(function*() {
@@ -219,7 +256,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
           const start = Math.ceil((yield* Clock.currentTimeMillis) / 1000)
           yield* client.request("/incr")
           yield* TestClock.adjust("600 seconds")
-          expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1, set: 1 })
+          expect(yield* commandsOf(client.request("/read"))).toEqual({ ...merge, get: 2 })
           expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1 })
           const who = (yield* client.request("/whoami")).body as { expires: number }
           expect(who.expires).toBe(start + 600 + 1200)
@@ -248,7 +285,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
           yield* client.request("/incr")
           expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1 })
           yield* TestClock.adjust("5 seconds")
-          expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, set: 1 })
+          expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, ...merge })
         })
       ))
 
@@ -350,7 +387,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
           expect(names.filter((name) => name.startsWith("RedisClient."))).toEqual([
             "RedisClient.set",
             "RedisClient.getEx",
-            "RedisClient.set"
+            "RedisClient.mergePayload"
           ])
         })
       ))

@@ -488,6 +488,11 @@ export const slowSets = (store: RedisClientShape, turns = 1) => {
       Effect.zipRight(
         Effect.sync(() => sets.push(`${options?.condition} ${key}`)),
         late(store.set(key, value, options), turns)
+      ),
+    mergePayload: (key, patch, options) =>
+      Effect.zipRight(
+        Effect.sync(() => sets.push(`MERGE ${key}`)),
+        late(store.mergePayload(key, patch, options), turns)
       )
   }
   return { client, sets }
