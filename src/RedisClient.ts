@@ -169,7 +169,50 @@ export interface RedisClientShape {
   readonly indexMembers: (index: string) => Effect.Effect<ReadonlyArray<string>, SessionStoreError>
   /** `ZREM index ...members` */
   readonly indexRemove: (index: string, members: ReadonlyArray<string>) => Effect.Effect<void, SessionStoreError>
+  /**
+   * Applies one request's changes to the session payload stored at `key`,
+   * in one atomic step (a single-key Lua script, `EVALSHA` with an `EVAL`
+   * fallback): the members of its `m` object named in `patch.set` are
+   * replaced or appended, those in `patch.remove` dropped, every other member
+   * kept byte for byte, and the top-level fields replaced by `patch.rest`;
+   * then `SET key merged [EX seconds]`. `Gone` (the key is missing) writes
+   * nothing: a deleted session is never brought back. `Unreadable` (the
+   * stored value is no JSON object with an object `m`) writes nothing either.
+   */
+  readonly mergePayload: (
+    key: string,
+    patch: PayloadPatch,
+    options?: { readonly ttlSeconds?: number | undefined }
+  ) => Effect.Effect<MergeResult, SessionStoreError>
 }
+
+/**
+ * One request's changes to a stored JSON session payload, as JSON text.
+ * Keys are JSON string literals (`JSON.stringify(key)`); they match stored
+ * keys by their decoded value, whatever escapes either side used.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PayloadPatch {
+  /** `[key literal, value JSON]`: members of `m` to replace, or to append in this order. */
+  readonly set: ReadonlyArray<readonly [key: string, value: string]>
+  /** Key literals of members of `m` to drop. */
+  readonly remove: ReadonlyArray<string>
+  /**
+   * The payload's text after its `m` object: `,"c":...}` (the top-level
+   * fields, which the writer owns as a whole).
+   */
+  readonly rest: string
+}
+
+/**
+ * What `mergePayload` did.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type MergeResult = "Merged" | "Gone" | "Unreadable"
 
 /**
  * What `move` did.
@@ -197,8 +240,11 @@ export class RedisClient extends Context.Tag("effect-session-redis/RedisClient")
  * @since 0.2.0
  * @category models
  */
-export interface IoredisClient
-  extends Pick<Redis, "get" | "getex" | "set" | "expire" | "del" | "ttl" | "eval" | "mget" | "zrange" | "zrem">
+export interface IoredisClient extends
+  Pick<
+    Redis,
+    "get" | "getex" | "set" | "expire" | "del" | "ttl" | "eval" | "evalsha" | "mget" | "zrange" | "zrem"
+  >
 {
   readonly pipeline: () => IoredisPipeline
 }

@@ -18,6 +18,13 @@
 export interface Serializer {
   readonly serialize: (value: unknown) => string
   readonly deserialize: (text: string) => unknown
+  /**
+   * `"json"` declares that `serialize` writes plain JSON text (for any
+   * value: an object's keys in insertion order, no indentation) that
+   * `JSON.parse` reads back as the same data. Merge writes (`writeMode:
+   * "merge"`) edit the stored JSON text on the server and need it.
+   */
+  readonly format?: "json" | undefined
 }
 
 /**
@@ -27,6 +34,7 @@ export interface Serializer {
  * @category serializers
  */
 export const json: Serializer = {
+  format: "json",
   serialize: (value) => JSON.stringify(value),
   deserialize: (text) => JSON.parse(text)
 }

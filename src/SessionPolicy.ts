@@ -148,7 +148,35 @@ export interface Options {
   readonly idPrefix?: string | undefined
   /** Payload serializer; default `Serializer.json`, wire-compatible with pyramid_session_redis. */
   readonly serializer?: Serializer.Serializer | undefined
+  /**
+   * How a request writes an existing session it changed (`SESSION_WRITE_MODE`).
+   *
+   * - `"merge"` (the default with a JSON serializer): only the keys this
+   *   request set or removed are applied to the payload stored *now*, in one
+   *   atomic server-side step (one `EVALSHA`). Concurrent requests of one
+   *   session that change different keys all keep their changes; the same
+   *   key changed by both: the last writer wins. Top-level fields (expiry,
+   *   timeout, user binding) are the last writer's. A session deleted or
+   *   regenerated meanwhile is never brought back.
+   * - `"replace"`: the whole payload as this request sees it (`SET XX`): the
+   *   last writer's payload wins, and concurrent changes to other keys are
+   *   lost.
+   *
+   * Merge needs a serializer that declares `format: "json"`; with another
+   * one, `"merge"` fails the Layer with `InvalidPolicy`, and the default is
+   * `"replace"`. New sessions, `regenerate`, `clear` and `markChanged` always
+   * write the whole payload.
+   */
+  readonly writeMode?: WriteMode | undefined
 }
+
+/**
+ * See `Options.writeMode`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WriteMode = "merge" | "replace"
 
 /**
  * A policy whose options contradict each other or are unsafe. Raised when
@@ -225,6 +253,8 @@ export interface SessionPolicyShape {
   readonly onInvalid: InvalidSessionHook | undefined
   readonly generateId: () => string
   readonly serializer: Serializer.Serializer
+  /** How an existing session is updated: `merge` only with a JSON serializer. */
+  readonly writeMode: WriteMode
 }
 
 /**
@@ -360,6 +390,13 @@ export const make: (
   const idPrefix = options.idPrefix ?? ""
   yield* check(/^[\x21-\x7e]*$/.test(idPrefix), ["idPrefix"], "must be printable ASCII without spaces")
   const generate = options.generateId ?? defaultGenerateId
+  const serializer = options.serializer ?? Serializer.json
+  const jsonSerializer = serializer.format === "json"
+  yield* check(
+    options.writeMode !== "merge" || jsonSerializer,
+    ["writeMode", "serializer"],
+    "merge writes edit the stored JSON on the server: the serializer must declare format: \"json\""
+  )
 
   const resolved: Omit<SessionPolicyShape, typeof Resolved> = {
     signer,
@@ -381,7 +418,8 @@ export const make: (
     responseAllowsCookie: options.responseAllowsCookie,
     onInvalid: options.onInvalid,
     generateId: idPrefix === "" ? generate : () => idPrefix + generate(),
-    serializer: options.serializer ?? Serializer.json
+    serializer,
+    writeMode: options.writeMode ?? (jsonSerializer ? "merge" : "replace")
   }
   // The one place a policy is branded: everything above validated it.
   return resolved as SessionPolicyShape

@@ -328,7 +328,7 @@ describe("persistence", () => {
           yield* client.request("/persist-now-twice-at-once")
           const id = Option.getOrThrow(signer.verify(client.cookie ?? ""))
           // one key created, then the second persistNow rewrites that same key
-          expect(writes).toEqual([`NX ${id}`, `XX ${id}`])
+          expect(writes).toEqual([`NX ${id}`, `MERGE ${id}`])
           expect((yield* client.request("/read")).body).toEqual({ n: 1 })
         }),
         layerWithStore(slow)
@@ -928,7 +928,9 @@ describe("store failures", () => {
     indexMembers: () =>
       Effect.fail(new RedisClient.SessionStoreError({ command: "ZRANGE", reason: "Connection", detail: "down" })),
     indexRemove: () =>
-      Effect.fail(new RedisClient.SessionStoreError({ command: "ZREM", reason: "Connection", detail: "down" }))
+      Effect.fail(new RedisClient.SessionStoreError({ command: "ZREM", reason: "Connection", detail: "down" })),
+    mergePayload: () =>
+      Effect.fail(new RedisClient.SessionStoreError({ command: "EVALSHA", reason: "Connection", detail: "down" }))
   }
   const layerDown = layerWithStore(down)
 

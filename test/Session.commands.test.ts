@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import { Redis } from "ioredis"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as SessionPolicy from "../src/SessionPolicy.js"
@@ -41,8 +42,22 @@ const withSessions = <A, E, R>(
   Effect.gen(function*() {
     const { deployment, redis } = yield* Backend
     yield* Effect.promise(() => deployment.flushall())
+    // Every master knows the merge script from here on (a merge into a missing key loads it and
+    // writes nothing): counts never depend on which test ran first. The first merge after a
+    // restart or SCRIPT FLUSH has its own test.
+    yield* Effect.provide(loadMergeScript, redis)
     return yield* Effect.provide(body, layerWith(redis, options))
   })
+
+const emptyPatch: RedisClient.PayloadPatch = { set: [], remove: [], rest: "}" }
+/** Missing keys in slots 3300, 7365 and 15495: one on each master of a 3-master cluster. */
+const loadMergeScript = Effect.flatMap(
+  RedisClient.RedisClient,
+  (redis) => Effect.forEach(["b", "c", "a"], (key) => redis.mergePayload(key, emptyPatch), { discard: true })
+)
+
+/** A merge write: one EVALSHA, with the GET and the SET it runs inside counted too. */
+const merge = { evalsha: 1, get: 1, set: 1 }
 
 /** Runs `effect` and returns the commands Redis received meanwhile. */
 const commandsOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -182,9 +197,19 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
           })
         ))
 
-      it.effect("writing a session is GETEX + SET XX", () =>
+      it.effect("writing a session is GETEX + one EVALSHA (the merge; GET and SET run inside it)", () =>
         withSessions(
           {},
+          Effect.gen(function*() {
+            const client = yield* makeClient
+            yield* client.request("/incr")
+            expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
+          })
+        ))
+
+      it.effect("with writeMode replace, writing a session is GETEX + SET XX", () =>
+        withSessions(
+          { writeMode: "replace" },
           Effect.gen(function*() {
             const client = yield* makeClient
             yield* client.request("/incr")
@@ -265,13 +290,13 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
           })
         ))
 
-      it.effect("writing is GET + SET XX without EX", () =>
+      it.effect("writing is GET + one EVALSHA whose SET has no EX", () =>
         withSessions(
           { setRedisTtl: false },
           Effect.gen(function*() {
             const client = yield* makeClient
             yield* client.request("/incr")
-            expect(yield* commandsOf(client.request("/incr"))).toEqual({ get: 1, set: 1 })
+            expect(yield* commandsOf(client.request("/incr"))).toEqual({ ...merge, get: 2 })
           })
         ))
     })
@@ -304,7 +329,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
           })
         ))
 
-      it.effect("the first read past the threshold is GET + one SET with the new expiry, then GET again", () =>
+      it.effect("the first read past the threshold is GET + one merge with the new expiry, then GET again", () =>
         withSessions(
           options,
           Effect.gen(function*() {
@@ -313,7 +338,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
             const start = Math.ceil((yield* Clock.currentTimeMillis) / 1000)
             yield* client.request("/incr")
             yield* TestClock.adjust("600 seconds")
-            expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1, set: 1 })
+            expect(yield* commandsOf(client.request("/read"))).toEqual({ ...merge, get: 2 })
             expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1 })
             const who = (yield* client.request("/whoami")).body as { expires: number }
             expect(who.expires).toBe(start + 600 + 1200)
@@ -342,7 +367,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
             yield* client.request("/incr")
             expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1 })
             yield* TestClock.adjust("5 seconds")
-            expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, set: 1 })
+            expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, ...merge })
           })
         ))
 
@@ -439,7 +464,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
             expect(names.filter((name) => name.startsWith("RedisClient."))).toEqual([
               "RedisClient.set",
               "RedisClient.getEx",
-              "RedisClient.set"
+              "RedisClient.mergePayload"
             ])
           })
         ))
@@ -494,6 +519,29 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
         ))
     })
   })
+})
+
+layer(layerRedisServer, { timeout: 30_000 })("the merge script on redis-server", (it) => {
+  it.effect("the first merge after SCRIPT FLUSH (or a restart) is EVALSHA, NOSCRIPT, then one EVAL", () =>
+    Effect.gen(function*() {
+      const server = yield* RedisServer
+      yield* Effect.promise(() => server.flushall())
+      const redis = Layer.orDie(RedisClient.layer({ url: server.url }))
+      yield* Effect.gen(function*() {
+        const client = yield* makeClient
+        yield* client.request("/incr")
+        const admin = new Redis(server.url)
+        yield* Effect.promise(() => admin.script("FLUSH").finally(() => admin.quit()))
+        const commands = (request: Effect.Effect<unknown, unknown>) =>
+          Effect.gen(function*() {
+            yield* Effect.promise(() => server.resetStats())
+            yield* request
+            return yield* Effect.promise(() => server.commandstats())
+          })
+        expect(yield* commands(client.request("/incr"))).toEqual({ getex: 1, eval: 1, ...merge })
+        expect(yield* commands(client.request("/incr"))).toEqual({ getex: 1, ...merge })
+      }).pipe(Effect.provide(layerWith(redis, {})))
+    }))
 })
 
 const SessionPolicyCheck: SessionPolicy.ResponseCheck = (_request, response) =>

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Commit from "../src/internal/commit.js"
 import { sharedCacheable } from "../src/internal/responseHeaders.js"
 
-const rules: Commit.CommitRules = { invalidateEmptySession: false, cookieOnException: true }
+const rules: Commit.CommitRules = { invalidateEmptySession: false, cookieOnException: true, writeMode: "merge" }
 const ok: Commit.ResponseFacts = { status: 200, failed: false, checkPassed: true }
 
 const newSession: Commit.Backing = { _tag: "New", id: undefined, idRequested: false }
@@ -20,6 +20,7 @@ const snapshot = (overrides: Partial<Commit.Snapshot> = {}): Commit.Snapshot => 
   loaded: true,
   empty: false,
   changed: false,
+  mergeable: true,
   staleIds: [],
   expireClientCookie: false,
   recookie: false,
@@ -66,10 +67,10 @@ const rows: ReadonlyArray<Row> = [
   },
   { request: "session, read: no write, no cookie", snapshot: snapshot(), write: none, cookie: keep },
   {
-    request: "session, written: SET XX, no cookie (the client has it)",
+    request: "session, written: the changed keys merged (EVALSHA), no cookie (the client has it)",
     snapshot: snapshot({ changed: true }),
     outcome: updated,
-    write: { _tag: "Update", id: "s1" },
+    write: { _tag: "Update", id: "s1", merge: true },
     cookie: keep
   },
   {
@@ -99,7 +100,7 @@ const rows: ReadonlyArray<Row> = [
     request: "trigger or payload expiry past its threshold: the payload is rewritten (SET XX)",
     snapshot: snapshot({ changed: true }),
     outcome: updated,
-    write: { _tag: "Update", id: "s1" },
+    write: { _tag: "Update", id: "s1", merge: true },
     cookie: keep
   },
   {
@@ -152,7 +153,7 @@ const rows: ReadonlyArray<Row> = [
     request: "an existing session changed on a refused response: still written, no cookie",
     snapshot: snapshot({ changed: true, response: { ...ok, checkPassed: false } }),
     outcome: updated,
-    write: { _tag: "Update", id: "s1" },
+    write: { _tag: "Update", id: "s1", merge: true },
     cookie: keep
   },
   {
@@ -160,7 +161,7 @@ const rows: ReadonlyArray<Row> = [
       "an update that finds the key deleted by another request (SET XX fails): nothing comes back, the cookie is left alone",
     snapshot: snapshot({ changed: true }),
     outcome: gone,
-    write: { _tag: "Update", id: "s1" },
+    write: { _tag: "Update", id: "s1", merge: true },
     cookie: keep
   },
   {
@@ -202,7 +203,7 @@ const rows: ReadonlyArray<Row> = [
     request: "invalidateEmptySession off: an emptied session is written empty",
     snapshot: snapshot({ empty: true, changed: true }),
     outcome: updated,
-    write: { _tag: "Update", id: "s1" },
+    write: { _tag: "Update", id: "s1", merge: true },
     cookie: keep
   },
   // regenerate: the stored session moves to a new id
@@ -235,7 +236,7 @@ const rows: ReadonlyArray<Row> = [
       response: { ...ok, checkPassed: false }
     }),
     outcome: updated,
-    write: { _tag: "Update", id: "s1" },
+    write: { _tag: "Update", id: "s1", merge: true },
     cookie: keep
   },
   {
@@ -300,7 +301,55 @@ describe("the commit decision", () => {
   it("a plan with neither deletes nor a write has nothing to write", () => {
     expect(Commit.hasWrites({ deletes: [], write: none })).toBe(false)
     expect(Commit.hasWrites({ deletes: ["s1"], write: none })).toBe(true)
-    expect(Commit.hasWrites({ deletes: [], write: { _tag: "Update", id: "s1" } })).toBe(true)
+    expect(Commit.hasWrites({ deletes: [], write: { _tag: "Update", id: "s1", merge: true } })).toBe(true)
+  })
+})
+
+describe("merge or whole write of an update", () => {
+  const moving: Commit.Backing = { _tag: "Moving", from: "s1", id: undefined, createdHere: false }
+  const refused: Commit.ResponseFacts = { ...ok, checkPassed: false }
+  it.each<{
+    readonly case: string
+    readonly writeMode: "merge" | "replace"
+    readonly mergeable: boolean
+    readonly backing?: Commit.Backing
+    readonly response?: Commit.ResponseFacts
+    readonly merge: boolean
+  }>([
+    { case: "merge policy, changes known key by key: merge", writeMode: "merge", mergeable: true, merge: true },
+    { case: "merge policy, clear or markChanged: whole payload", writeMode: "merge", mergeable: false, merge: false },
+    { case: "replace policy: whole payload", writeMode: "replace", mergeable: true, merge: false },
+    { case: "replace policy, not mergeable: whole payload", writeMode: "replace", mergeable: false, merge: false },
+    {
+      case: "regenerated, the new cookie refused: the session stays where it is, merged",
+      writeMode: "merge",
+      mergeable: true,
+      backing: moving,
+      response: refused,
+      merge: true
+    }
+  ])("$case", (row) => {
+    const s = snapshot({
+      changed: true,
+      mergeable: row.mergeable,
+      backing: row.backing ?? stored,
+      response: row.response ?? ok
+    })
+    expect(Commit.planWrites({ ...rules, writeMode: row.writeMode }, s).write).toStrictEqual({
+      _tag: "Update",
+      id: "s1",
+      merge: row.merge
+    })
+  })
+
+  it("a regenerated session is moved whole (never merged)", () => {
+    const s = snapshot({ changed: true, backing: { _tag: "Moving", from: "s1", id: "s2", createdHere: false } })
+    expect(Commit.planWrites(rules, s).write).toStrictEqual({ _tag: "Move", from: "s1", id: "s2" })
+  })
+
+  it("a new session is created whole (never merged)", () => {
+    const s = snapshot({ changed: true, backing: newSession })
+    expect(Commit.planWrites(rules, s).write).toStrictEqual({ _tag: "Create", id: undefined })
   })
 })
 

@@ -362,7 +362,8 @@ const redisDown: Layer.Layer<RedisClient.RedisClient> = Layer.succeed(
       getMany: () => down,
       indexAdd: () => down,
       indexMembers: () => down,
-      indexRemove: () => down
+      indexRemove: () => down,
+      mergePayload: () => down
     }
   })()
 )

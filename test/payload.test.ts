@@ -4,7 +4,8 @@
  * shared with pyramid_session_redis.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { decode, encode, epochSeconds, fingerprint, type Payload, PAYLOAD_VERSION } from "../src/internal/payload.js"
+import { decode, encode, encodePatch, epochSeconds, type Payload, PAYLOAD_VERSION } from "../src/internal/payload.js"
+import { applyPatch } from "../src/internal/payloadMerge.js"
 import * as Serializer from "../src/Serializer.js"
 
 const decodeJson = (text: string) => decode(Serializer.json, text)
@@ -165,24 +166,31 @@ describe("payload", () => {
     })
   })
 
-  describe("fingerprint", () => {
-    it("is equal for equal data", () => {
-      const data = { user: "ann", cart: [1, 2, { sku: "x" }], prefs: { theme: "dark" } }
-      expect(fingerprint(Serializer.json, data)).toBe(fingerprint(Serializer.json, structuredClone(data)))
+  describe("encodePatch", () => {
+    const payload: Payload = { m: { a: 1, b: [2], gone: undefined, f: () => 1 }, c: 10, v: 1, t: 60, x: 70 }
+
+    it("carries the set keys with their JSON, the removed keys, and the top-level fields after m", () => {
+      expect(encodePatch(Serializer.json, payload, ["b"], ["z"])).toStrictEqual({
+        set: [["\"b\"", "[2]"]],
+        remove: ["\"z\""],
+        rest: ",\"c\":10,\"v\":1,\"t\":60,\"x\":70}"
+      })
     })
 
-    it("differs after a nested change", () => {
-      const data = { user: "ann", prefs: { theme: { color: "dark" } } }
-      const before = fingerprint(Serializer.json, data)
-      data.prefs.theme.color = "light"
-      expect(fingerprint(Serializer.json, data)).not.toBe(before)
+    it("a value JSON cannot hold is removed, as a whole payload leaves it out", () => {
+      expect(encodePatch(Serializer.json, payload, ["gone", "f"], [])?.remove).toStrictEqual(["\"gone\"", "\"f\""])
     })
 
-    it("differs after a value is appended to a nested array", () => {
-      const data = { cart: [{ sku: "a" }] }
-      const before = fingerprint(Serializer.json, data)
-      data.cart.push({ sku: "b" })
-      expect(fingerprint(Serializer.json, data)).not.toBe(before)
+    it("applied to the stored payload, it gives what a whole write of the same values would", () => {
+      const stored = encode(Serializer.json, { m: { a: 1, b: 2, c: 3 }, c: 10, v: 1 })
+      const next: Payload = { m: { a: 1, b: "two", d: [] }, c: 10, v: 1, t: 60 }
+      const patch = encodePatch(Serializer.json, next, ["b", "d"], ["c"])
+      expect(patch && applyPatch(stored, patch)).toBe(encode(Serializer.json, next))
+    })
+
+    it("is undefined for a serializer that does not write m first as JSON", () => {
+      const indented = { serialize: (v: unknown) => JSON.stringify(v, null, 2), deserialize: JSON.parse }
+      expect(encodePatch(indented, payload, ["a"], [])).toBeUndefined()
     })
   })
 })

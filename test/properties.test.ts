@@ -236,7 +236,8 @@ describe("commit decision properties", () => {
 
   const rules: fc.Arbitrary<Commit.CommitRules> = fc.record({
     invalidateEmptySession: fc.boolean(),
-    cookieOnException: fc.boolean()
+    cookieOnException: fc.boolean(),
+    writeMode: fc.constantFrom("merge" as const, "replace" as const)
   })
 
   const snapshot: fc.Arbitrary<Commit.Snapshot> = fc.record({
@@ -244,6 +245,7 @@ describe("commit decision properties", () => {
     loaded: fc.boolean(),
     empty: fc.boolean(),
     changed: fc.boolean(),
+    mergeable: fc.boolean(),
     staleIds: fc.array(id, { maxLength: 3 }),
     expireClientCookie: fc.boolean(),
     recookie: fc.boolean(),

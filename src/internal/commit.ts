@@ -26,6 +26,8 @@ export type Backing =
 export interface CommitRules {
   readonly invalidateEmptySession: boolean
   readonly cookieOnException: boolean
+  /** `merge`: an update applies only the changed keys to the stored payload (see `updateOf`). */
+  readonly writeMode: "merge" | "replace"
 }
 
 /** The final response, as far as the decision needs it. */
@@ -45,6 +47,8 @@ export interface Snapshot {
   readonly empty: boolean
   /** The payload differs from the stored one (values or expiry). */
   readonly changed: boolean
+  /** The changes are known key by key (no `clear` or `markChanged`), each key with a UTF-8 form. */
+  readonly mergeable: boolean
   /** Keys to delete first: invalidated or expired sessions. */
   readonly staleIds: ReadonlyArray<string>
   /** The client's cookie names a session that is over. */
@@ -60,8 +64,12 @@ export type Write =
   | { readonly _tag: "None" }
   /** `SET NX`: with the id reserved for it, or a generated one. */
   | { readonly _tag: "Create"; readonly id: string | undefined }
-  /** `SET XX`: never re-creates a session deleted meanwhile. */
-  | { readonly _tag: "Update"; readonly id: string }
+  /**
+   * Never re-creates a session deleted meanwhile. `merge`: the changed keys
+   * applied to the stored payload (one `EVALSHA`); otherwise the whole
+   * payload (`SET XX`).
+   */
+  | { readonly _tag: "Update"; readonly id: string; readonly merge: boolean }
   | { readonly _tag: "Delete"; readonly id: string }
   /** `SET to NX` + `DEL from` in one atomic step, only while `from` exists. */
   | { readonly _tag: "Move"; readonly from: string; readonly id: string | undefined }
@@ -108,6 +116,13 @@ export const planWrites = (rules: CommitRules, s: Snapshot): WritePlan => ({
   write: decideWrite(rules, s)
 })
 
+/** The update of the stored session `id`: a merge when the policy asks for one and the changes allow it. */
+export const updateOf = (rules: CommitRules, mergeable: boolean, id: string): Write => ({
+  _tag: "Update",
+  id,
+  merge: rules.writeMode === "merge" && mergeable
+})
+
 const decideWrite = (rules: CommitRules, s: Snapshot): Write => {
   const { backing } = s
   switch (backing._tag) {
@@ -121,13 +136,13 @@ const decideWrite = (rules: CommitRules, s: Snapshot): Write => {
       // Created early by `persistNow`, but its cookie will never reach the client.
       if (backing.createdHere && !cookieAllowed(rules, s.response)) return { _tag: "Delete", id: backing.id }
       if (rules.invalidateEmptySession && s.empty) return { _tag: "Delete", id: backing.id }
-      return s.changed ? { _tag: "Update", id: backing.id } : noWrite
+      return s.changed ? updateOf(rules, s.mergeable, backing.id) : noWrite
     case "Moving":
       // Created early by `persistNow`: without its cookie no client will ever hold it.
       if (backing.createdHere && !cookieAllowed(rules, s.response)) return { _tag: "Delete", id: backing.from }
       if (rules.invalidateEmptySession && s.empty) return { _tag: "Delete", id: backing.from }
       // The client will not get the new cookie: it keeps the old id, so the session stays where it is.
-      if (!cookieAllowed(rules, s.response)) return s.changed ? { _tag: "Update", id: backing.from } : noWrite
+      if (!cookieAllowed(rules, s.response)) return s.changed ? updateOf(rules, s.mergeable, backing.from) : noWrite
       return { _tag: "Move", from: backing.from, id: backing.id }
   }
 }

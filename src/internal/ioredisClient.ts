@@ -7,9 +7,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
 import {
   type IoredisClient,
+  type MergeResult,
   type MoveResult,
+  type PayloadPatch,
   type RedisClientShape,
   SessionStoreError,
   type SetOptions,
@@ -99,6 +102,129 @@ if ARGV[3] == '' then redis.call('PERSIST', KEYS[1])
 elseif redis.call('TTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 return 1`
 
+/**
+ * `mergePayload`: KEYS = [key], ARGV = [ttl or "", rest, n, n pairs of (key
+ * literal, value JSON), then key literals to remove]; 1 merged, 0 the key is
+ * missing (nothing written), -1 the stored value is no JSON object with an
+ * object `m` (nothing written). Untouched members of `m` are copied as raw
+ * text: cjson would re-encode them lossily (14 significant digits, `[]` as
+ * `{}`, `/` escaped). cjson only decodes key literals. The same steps as
+ * `payloadMerge.applyPatch`.
+ */
+const mergeScript = String.raw`local s = redis.call('GET', KEYS[1])
+if not s then return 0 end
+local find, byte, sub = string.find, string.byte, string.sub
+local function ws(i) return find(s, '[^ \t\r\n]', i) end
+local function strEnd(i)
+  local j = i + 1
+  while true do
+    local k = find(s, '["\\]', j)
+    if not k then return nil end
+    if byte(s, k) == 34 then return k end
+    j = k + 2
+  end
+end
+local function valEnd(i)
+  local c = byte(s, i)
+  if c == 34 then return strEnd(i) end
+  if c == 123 or c == 91 then
+    local depth, j = 0, i
+    while true do
+      local k = find(s, '[%[%]{}"]', j)
+      if not k then return nil end
+      local b = byte(s, k)
+      if b == 34 then
+        local e = strEnd(k)
+        if not e then return nil end
+        j = e + 1
+      elseif b == 123 or b == 91 then depth = depth + 1; j = k + 1
+      else
+        depth = depth - 1
+        if depth == 0 then return k end
+        j = k + 1
+      end
+    end
+  end
+  if not find(s, '^[-0-9tfn]', i) then return nil end
+  local k = find(s, '[ \t\r\n,}%]]', i)
+  if not k then return nil end
+  return k - 1
+end
+local function members(i)
+  local out = {}
+  local j = ws(i + 1)
+  if not j then return nil end
+  if byte(s, j) == 125 then return out end
+  while true do
+    if byte(s, j) ~= 34 then return nil end
+    local ke = strEnd(j)
+    if not ke then return nil end
+    local c = ws(ke + 1)
+    if not c or byte(s, c) ~= 58 then return nil end
+    local vs = ws(c + 1)
+    if not vs then return nil end
+    local ve = valEnd(vs)
+    if not ve then return nil end
+    out[#out + 1] = {j, ke, vs, ve}
+    local n = ws(ve + 1)
+    if not n then return nil end
+    local b = byte(s, n)
+    if b == 125 then return out end
+    if b ~= 44 then return nil end
+    j = ws(n + 1)
+    if not j then return nil end
+  end
+end
+local function key(lit)
+  if not find(lit, '\\', 1, true) then return sub(lit, 2, -2) end
+  local ok, k = pcall(cjson.decode, lit)
+  if ok and type(k) == 'string' then return k end
+  return nil
+end
+local start = ws(1)
+if not start or byte(s, start) ~= 123 then return -1 end
+local top = members(start)
+if not top then return -1 end
+local m
+for _, t in ipairs(top) do
+  if key(sub(s, t[1], t[2])) == 'm' then m = t; break end
+end
+if not m or byte(s, m[3]) ~= 123 then return -1 end
+local data = members(m[3])
+if not data then return -1 end
+local change, literal, order = {}, {}, {}
+local n = tonumber(ARGV[3])
+for a = 4 + 2 * n, #ARGV do
+  local k = key(ARGV[a])
+  if k then change[k] = false; literal[k] = ARGV[a] end
+end
+for a = 4, 3 + 2 * n, 2 do
+  local k = key(ARGV[a])
+  if k then
+    if change[k] == nil then order[#order + 1] = k end
+    change[k] = ARGV[a + 1]; literal[k] = ARGV[a]
+  end
+end
+local out, written = {}, {}
+for _, d in ipairs(data) do
+  local lit = sub(s, d[1], d[2])
+  local k = key(lit)
+  local c = nil
+  if k then c = change[k] end
+  if c == nil then out[#out + 1] = lit .. ':' .. sub(s, d[3], d[4])
+  elseif c and not written[k] then written[k] = true; out[#out + 1] = literal[k] .. ':' .. c end
+end
+for _, k in ipairs(order) do
+  if not written[k] then out[#out + 1] = literal[k] .. ':' .. change[k] end
+end
+local merged = '{"m":{' .. table.concat(out, ',') .. '}' .. ARGV[2]
+if ARGV[1] == '' then redis.call('SET', KEYS[1], merged)
+else redis.call('SET', KEYS[1], merged, 'EX', ARGV[1]) end
+return 1`
+
+/** The script's SHA-1, for `EVALSHA`. */
+const mergeScriptSha = createHash("sha1").update(mergeScript).digest("hex")
+
 const spans = {
   get: commandSpan("get", "GET"),
   getEx: commandSpan("getEx", "GETEX"),
@@ -111,7 +237,8 @@ const spans = {
   getMany: commandSpan("getMany", "MGET"),
   indexAdd: commandSpan("indexAdd", "EVAL"),
   indexMembers: commandSpan("indexMembers", "ZRANGE"),
-  indexRemove: commandSpan("indexRemove", "ZREM")
+  indexRemove: commandSpan("indexRemove", "ZREM"),
+  mergePayload: commandSpan("mergePayload", "EVALSHA")
 }
 
 /** Another command tried after a failure (its errors are reported under its own name). */
@@ -233,6 +360,21 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
 
   const moveResult = (reply: unknown): MoveResult => reply === 1 ? "Moved" : reply === 0 ? "Taken" : "Gone"
 
+  /** `EVALSHA`; a server without the script (restarted, `SCRIPT FLUSH`) gets it once by `EVAL`. */
+  const mergeArgs = (key: string, patch: PayloadPatch, ttlSeconds: number | undefined) => [
+    key,
+    ttlSeconds ?? "",
+    patch.rest,
+    patch.set.length,
+    ...patch.set.flat(),
+    ...patch.remove
+  ]
+  const mergeRecovery = (args: ReadonlyArray<string | number>) => (cause: unknown): Retry<unknown> | undefined =>
+    errorName(cause) === "ReplyError" && errorMessage(cause).startsWith("NOSCRIPT")
+      ? { command: "EVAL", attempt: client.eval(mergeScript, 1, ...args) }
+      : undefined
+  const mergeResult = (reply: unknown): MergeResult => reply === 1 ? "Merged" : reply === 0 ? "Gone" : "Unreadable"
+
   const isOk = (reply: "OK" | null) => reply === "OK"
   const isOne = (reply: number) => reply === 1
   const same = (reply: number) => reply
@@ -268,6 +410,15 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
     indexRemove: (index, members) =>
       members.length === 0
         ? Effect.void
-        : run(spans.indexRemove, () => client.zrem(index, ...members), () => undefined)
+        : run(spans.indexRemove, () => client.zrem(index, ...members), () => undefined),
+    mergePayload: (key, patch, options) => {
+      const args = mergeArgs(key, patch, options?.ttlSeconds)
+      return run(
+        spans.mergePayload,
+        (): Promise<unknown> => client.evalsha(mergeScriptSha, 1, ...args),
+        mergeResult,
+        mergeRecovery(args)
+      )
+    }
   }
 }

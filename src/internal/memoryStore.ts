@@ -3,7 +3,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type MoveResult, type RedisClientShape, SessionStoreError } from "../RedisClient.js"
+import { type MergeResult, type MoveResult, type RedisClientShape, SessionStoreError } from "../RedisClient.js"
+import { applyPatch } from "./payloadMerge.js"
 
 interface MemoryEntry {
   readonly value: string
@@ -150,6 +151,19 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
         if (index === undefined) return
         for (const m of members) index.members.delete(m)
         if (index.members.size === 0) indexes.delete(key)
-      })
+      }),
+    mergePayload: (key, patch, options) =>
+      Effect.zipRight(
+        options?.ttlSeconds === undefined ? Effect.void : checkTtl("EVALSHA", options.ttlSeconds, true),
+        now((t): MergeResult => {
+          const entry = lookup(key, t)
+          if (entry === undefined) return "Gone"
+          const merged = applyPatch(entry.value, patch)
+          if (merged === undefined) return "Unreadable"
+          const ttl = options?.ttlSeconds
+          write(key, { value: merged, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
+          return "Merged"
+        })
+      )
   }
 })

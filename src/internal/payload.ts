@@ -3,7 +3,7 @@
  * "c": created, "v": version, "t"?: timeout, "x"?: expiry}`, times in whole
  * epoch seconds. Imports nothing from Effect.
  */
-import { createHash } from "node:crypto"
+import type { PayloadPatch } from "../RedisClient.js"
 import type { Serializer } from "../Serializer.js"
 
 /** @internal */
@@ -86,9 +86,33 @@ export const encode = (serializer: Serializer, payload: Payload): string => {
   return serializer.serialize(out)
 }
 
-/** Fingerprint of the data, for change detection. */
-export const fingerprint = (serializer: Serializer, data: Data): string =>
-  createHash("sha1").update(serializer.serialize(data)).digest("base64")
+/** How every payload `encode` writes with an empty `m` begins: `m` comes first. */
+const EMPTY_M = "{\"m\":{}"
+
+/**
+ * The merge write of `payload`: the members of `m` named in `set` (with
+ * their values as the serializer writes them) and `removed`, and the
+ * top-level fields as a whole. Undefined when the serializer does not write
+ * `m` first as plain JSON: then only a whole write is safe.
+ */
+export const encodePatch = (
+  serializer: Serializer,
+  payload: Payload,
+  set: ReadonlyArray<string>,
+  removed: ReadonlyArray<string>
+): PayloadPatch | undefined => {
+  const skeleton = encode(serializer, { ...payload, m: {} })
+  if (!skeleton.startsWith(EMPTY_M)) return undefined
+  const entries: Array<readonly [string, string]> = []
+  const remove = removed.map((key) => JSON.stringify(key))
+  for (const key of set) {
+    const value: unknown = serializer.serialize(payload.m[key])
+    // A value JSON cannot hold (undefined, a function) is left out of a whole payload too.
+    if (typeof value === "string") entries.push([JSON.stringify(key), value])
+    else remove.push(JSON.stringify(key))
+  }
+  return { set: entries, remove, rest: skeleton.slice(EMPTY_M.length) }
+}
 
 /** Integer seconds, rounded up like pyramid_session_redis (`ceil(time.time())`). */
 export const epochSeconds = (millis: number): number => Math.ceil(millis / 1000)

@@ -1,6 +1,6 @@
 /**
  * The writes of a session's payload, each moving `SessionState` on once the
- * store has answered: create (`SET NX`), update (`SET XX`) and move
+ * store has answered: create (`SET NX`), update (a merge, or `SET XX`) and move
  * (`regenerate`). A payload whose changed values put it over
  * `maxPayloadBytes` is refused before any command, and nothing changes.
  */
@@ -48,19 +48,28 @@ export const create = (
       (written) => state.created(written, payload)
     ))
 
-/** Updates the stored session; false when another request deleted it meanwhile (it is over here too). */
+/**
+ * Updates the stored session: with `merge`, only the keys this request
+ * changed, applied to the payload stored now; else the whole payload. False
+ * when another request deleted it meanwhile (it is over here too).
+ */
 export const update = (
   policy: SessionPolicyShape,
   redis: RedisClientShape,
   state: SessionState,
   id: string,
+  merge: boolean,
   now: number
 ): Effect.Effect<boolean, SessionStoreError | SessionTooLarge> =>
-  Effect.flatMap(encode(policy, state, now), ({ payload, text }) =>
-    Effect.tap(
-      Store.update(policy, redis, id, text, state.ttlSeconds(now)),
-      (written) => written ? state.saved(payload) : state.gone()
-    ))
+  Effect.flatMap(encode(policy, state, now), ({ payload, text }) => {
+    const ttl = state.ttlSeconds(now)
+    const changes = merge ? state.data.changes() : undefined
+    const patch = changes && Payload.encodePatch(policy.serializer, payload, changes.set, changes.removed)
+    const written = patch === undefined
+      ? Store.update(policy, redis, id, text, ttl)
+      : Store.merge(policy, redis, id, patch, text, ttl)
+    return Effect.tap(written, (ok) => ok ? state.saved(payload) : state.gone())
+  })
 
 /** Moves the session to a new id (`regenerate`); undefined when it was deleted meanwhile. */
 export const move = (
@@ -99,7 +108,7 @@ export const write = (
         (id): Commit.Outcome => ({ _tag: "Created", id })
       )
     case "Update":
-      return Effect.map(update(policy, redis, state, planned.id, now), (ok) => ok ? updated : gone)
+      return Effect.map(update(policy, redis, state, planned.id, planned.merge, now), (ok) => ok ? updated : gone)
     case "Move":
       return Effect.map(
         move(policy, redis, state, planned.from, planned.id, now),

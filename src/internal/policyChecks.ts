@@ -60,7 +60,8 @@ const known: { readonly [K in keyof Options]-?: true } = {
   onInvalid: true,
   generateId: true,
   idPrefix: true,
-  serializer: true
+  serializer: true,
+  writeMode: true
 }
 
 /** The first key that is no option (a misspelling such as `cookieSecrue` must not pass unnoticed). */
@@ -93,6 +94,9 @@ export const wrongType = (
   if (wrong((u) => sameSites.includes(u))("cookieSameSite")) {
     return { option: "cookieSameSite", reason: "must be \"lax\", \"strict\" or \"none\"" }
   }
+  if (wrong((u) => u === "merge" || u === "replace")("writeMode")) {
+    return { option: "writeMode", reason: "must be \"merge\" or \"replace\"" }
+  }
   if (wrong(Redacted.isRedacted)("secret")) return { option: "secret", reason: "must be a Redacted string" }
   if (wrong((u) => Array.isArray(u) && u.length > 0 && u.every(Redacted.isRedacted))("secrets")) {
     return { option: "secrets", reason: "must be a non-empty array of Redacted strings, the current secret first" }
@@ -102,6 +106,13 @@ export const wrongType = (
   }
   if (wrong((u) => hasMethods(u, "serialize", "deserialize"))("serializer")) {
     return { option: "serializer", reason: "must have serialize and deserialize functions" }
+  }
+  if (
+    wrong((u) => Reflect.get(Object(u), "format") === undefined || Reflect.get(Object(u), "format") === "json")(
+      "serializer"
+    )
+  ) {
+    return { option: "serializer", reason: "format, if given, must be \"json\"" }
   }
   return undefined
 }

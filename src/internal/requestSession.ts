@@ -225,10 +225,16 @@ export class RequestSession {
             case "Gone":
               return Effect.void
             case "Stored":
-              return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.id }, now))
+              return Effect.flatMap(
+                nowSeconds,
+                (now) => this.#persist(Commit.updateOf(this.policy, this.state.mergeable, backing.id), now)
+              )
             case "Moving":
               // The move itself waits for the commit, which knows whether the new cookie can be sent.
-              return Effect.flatMap(nowSeconds, (now) => this.#persist({ _tag: "Update", id: backing.from }, now))
+              return Effect.flatMap(
+                nowSeconds,
+                (now) => this.#persist(Commit.updateOf(this.policy, this.state.mergeable, backing.from), now)
+              )
             case "New":
               if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
               if (this.#commit._tag !== "Open") {
@@ -290,6 +296,7 @@ export class RequestSession {
       loaded,
       empty: state.data.isEmpty,
       changed: state.changed,
+      mergeable: state.mergeable,
       staleIds: state.staleIds === undefined ? noIds : [...state.staleIds],
       expireClientCookie: state.expireClientCookie,
       recookie: this.#recookie,

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto"
 import type { Serializer } from "../Serializer.js"
-import { type Data, fingerprint } from "./payload.js"
+import type { Data } from "./payload.js"
 
 /** Flash messages live under `_f_` + queue name; the default queue is `""`. */
 const FLASH_PREFIX = "_f_"
@@ -24,20 +24,33 @@ export interface DataOptions {
   readonly detectChanges: boolean
 }
 
+/** The keys a request changed since the load or the last save: what a merge write sends. */
+export interface DataChanges {
+  /** Keys whose value was set or mutated in place (present now). */
+  readonly set: ReadonlyArray<string>
+  /** Keys removed (absent now). */
+  readonly removed: ReadonlyArray<string>
+  /** Every key counts: the values were cleared, or `markChanged` said something unseen changed. */
+  readonly whole: boolean
+}
+
 /**
  * Invariant: `changed` is true iff the values differ from what was loaded or
- * last saved, as far as the options let us see. Writes through this class
- * mark it directly; in-place mutations of handed-out objects are seen by
- * fingerprinting the values when the first object is handed out.
+ * last saved, as far as the options let us see; `changes` names the keys.
+ * Writes through this class record their key; in-place mutations of
+ * handed-out objects are seen by comparing each handed-out key's serialized
+ * value with its baseline, taken when it was first handed out.
  *
  * @internal
  */
 export class SessionData {
   #values: Data
-  #dirty = false
-  /** Fingerprint of the values when the first mutable value was handed out, or at the last save since. */
-  #baseline: string | undefined
-  #exposed = false
+  /** Keys set or removed since the load or the last save. */
+  #touched = new Set<string>()
+  /** Everything changed: `clear`, or `markChanged`. */
+  #whole = false
+  /** Serialized values of the keys whose mutable value was handed out, when it was (or at the last save). */
+  #baselines: Map<string, string> | undefined
 
   constructor(values: Data, readonly options: DataOptions) {
     this.#values = values
@@ -54,19 +67,38 @@ export class SessionData {
   }
 
   get changed(): boolean {
-    if (this.#dirty) return true
-    return this.#baseline !== undefined && fingerprint(this.options.serializer, this.#values) !== this.#baseline
+    if (this.#whole || this.#touched.size > 0) return true
+    if (this.#baselines === undefined) return false
+    for (const key of this.#baselines.keys()) if (this.#mutated(key)) return true
+    return false
+  }
+
+  /** Which keys changed. */
+  changes(): DataChanges {
+    const set: Array<string> = []
+    const removed: Array<string> = []
+    for (const key of this.#touched) (this.has(key) ? set : removed).push(key)
+    if (this.#baselines !== undefined) {
+      for (const key of this.#baselines.keys()) if (!this.#touched.has(key) && this.#mutated(key)) set.push(key)
+    }
+    return { set, removed, whole: this.#whole }
   }
 
   /** The values were written: changes count from here. */
   saved(): void {
-    this.#dirty = false
-    this.#baseline = this.#exposed ? fingerprint(this.options.serializer, this.#values) : undefined
+    const held = [...(this.#baselines?.keys() ?? []), ...this.#touched]
+    this.#touched = new Set()
+    this.#whole = false
+    this.#baselines = undefined
+    // The caller may still hold, and mutate, the objects it was handed or set: they stay watched.
+    if (this.options.detectChanges) {
+      for (const key of held) if (this.has(key) && isObject(this.#values[key])) this.#watch(key)
+    }
   }
 
   /** Marks the session as changed, for in-place mutations that change detection does not see. */
   markChanged(): void {
-    this.#dirty = true
+    this.#whole = true
   }
 
   has(key: string): boolean {
@@ -75,7 +107,7 @@ export class SessionData {
 
   /** The value under `key` (undefined when absent: ask `has`). The caller may mutate it. */
   get(key: string): unknown {
-    return this.has(key) ? this.#expose(this.#values[key]) : undefined
+    return this.has(key) ? this.#expose(key, this.#values[key]) : undefined
   }
 
   keys(): ReadonlyArray<string> {
@@ -83,25 +115,25 @@ export class SessionData {
   }
 
   entries(): ReadonlyArray<readonly [string, unknown]> {
-    return Object.entries(this.#values).map(([key, value]) => [key, this.#expose(value)] as const)
+    return Object.entries(this.#values).map(([key, value]) => [key, this.#expose(key, value)] as const)
   }
 
   set(key: string, value: unknown): void {
     // defineProperty: a key like "__proto__" is data, never the object's prototype.
     Object.defineProperty(this.#values, key, { value, writable: true, enumerable: true, configurable: true })
-    this.#dirty = true
+    this.#touched.add(key)
   }
 
   /** Removes a key; true when it was there. */
   delete(key: string): boolean {
     if (!this.has(key)) return false
     delete this.#values[key]
-    this.#dirty = true
+    this.#touched.add(key)
     return true
   }
 
   clear(): void {
-    if (!this.isEmpty) this.#dirty = true
+    if (!this.isEmpty) this.#whole = true
     this.#values = {}
   }
 
@@ -138,12 +170,24 @@ export class SessionData {
     return typeof token === "string" ? token : this.newCsrfToken()
   }
 
-  /** The first mutable value handed out fixes the baseline its mutations are compared with. */
-  #expose<A>(value: A): A {
-    if (this.options.detectChanges && !this.#exposed && isObject(value)) {
-      this.#exposed = true
-      if (!this.#dirty) this.#baseline = fingerprint(this.options.serializer, this.#values)
+  /** Handing out a mutable value fixes the baseline its mutations are compared with. */
+  #expose<A>(key: string, value: A): A {
+    if (this.options.detectChanges && isObject(value) && !this.#touched.has(key) && !this.#baselines?.has(key)) {
+      this.#watch(key)
     }
     return value
+  }
+
+  #watch(key: string): void {
+    ;(this.#baselines ??= new Map()).set(key, this.#serialized(key))
+  }
+
+  #mutated(key: string): boolean {
+    return this.#baselines?.get(key) !== this.#serialized(key)
+  }
+
+  /** A key's value as the serializer writes it; a removed key serializes to "". */
+  #serialized(key: string): string {
+    return this.has(key) ? String(this.options.serializer.serialize(this.#values[key])) : ""
   }
 }

@@ -8,6 +8,7 @@
 import type { Backing } from "./commit.js"
 import * as Expiry from "./expiry.js"
 import type { Binding, Payload } from "./payload.js"
+import { isWellFormed } from "./payloadMerge.js"
 import { type DataOptions, SessionData } from "./sessionData.js"
 
 /** The policy settings the state reads. */
@@ -126,6 +127,12 @@ export class SessionState {
   /** The payload differs from what is stored. */
   get changed(): boolean {
     return this.rewrite || this.data.changed
+  }
+
+  /** The changes can be merged into the stored payload key by key (see `Commit.updateOf`). */
+  get mergeable(): boolean {
+    const changes = this.data.changes()
+    return !changes.whole && changes.set.every(isWellFormed) && changes.removed.every(isWellFormed)
   }
 
   ensureId(): string {

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { createHmac, randomBytes } from "node:crypto"
 import * as InvalidSession from "../InvalidSession.js"
-import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
+import type { PayloadPatch, RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { SessionError } from "../Session.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 import * as Expiry from "./expiry.js"
@@ -141,3 +141,36 @@ export const update = (
     written
       ? Effect.void
       : Effect.logInfo("session vanished before it could be written", { session: redactId(id) }))
+
+/**
+ * The changed keys applied to the payload stored now (`mergePayload`): false
+ * when the key is gone, never re-creating it. A stored value the merge cannot
+ * read (written by something else) is replaced whole with `SET XX`, as a
+ * `replace` policy would.
+ */
+export const merge = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  id: string,
+  patch: PayloadPatch,
+  payload: string,
+  ttlSeconds: number | undefined
+): Effect.Effect<boolean, SessionStoreError> =>
+  Effect.flatMap(redis.mergePayload(policy.storageKey(id), patch, { ttlSeconds }), (result) => {
+    switch (result) {
+      case "Merged":
+        return Effect.succeed(true)
+      case "Gone":
+        return Effect.as(
+          Effect.logInfo("session vanished before it could be written", { session: redactId(id) }),
+          false
+        )
+      case "Unreadable":
+        return Effect.zipRight(
+          Effect.logWarning("stored session payload could not be merged; writing it whole", {
+            session: redactId(id)
+          }),
+          update(policy, redis, id, payload, ttlSeconds)
+        )
+    }
+  })

@@ -19,5 +19,6 @@ export const allCommands = (
   ["MGET", redis.getMany([key])],
   ["EVAL", redis.indexAdd(`${key}:index`, key, 1, 100)],
   ["ZRANGE", redis.indexMembers(`${key}:index`)],
-  ["ZREM", redis.indexRemove(`${key}:index`, [key])]
+  ["ZREM", redis.indexRemove(`${key}:index`, [key])],
+  ["EVALSHA", redis.mergePayload(key, { set: [], remove: [], rest: ",\"c\":1,\"v\":1}" }, { ttlSeconds: 100 })]
 ]

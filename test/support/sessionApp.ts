@@ -455,7 +455,8 @@ export const recording = (inner: RedisClientShape) => {
     getMany: (keys) => tap("mget", inner.getMany(keys)),
     indexAdd: (index, member, score, ttl) => tap("indexadd", inner.indexAdd(index, member, score, ttl)),
     indexMembers: (index) => tap("zrange", inner.indexMembers(index)),
-    indexRemove: (index, members) => tap("zrem", inner.indexRemove(index, members))
+    indexRemove: (index, members) => tap("zrem", inner.indexRemove(index, members)),
+    mergePayload: (key, patch, options) => tap("merge", inner.mergePayload(key, patch, options))
   }
   return { client, log }
 }
@@ -487,6 +488,11 @@ export const slowSets = (store: RedisClientShape, turns = 1) => {
       Effect.zipRight(
         Effect.sync(() => sets.push(`${options?.condition} ${key}`)),
         late(store.set(key, value, options), turns)
+      ),
+    mergePayload: (key, patch, options) =>
+      Effect.zipRight(
+        Effect.sync(() => sets.push(`MERGE ${key}`)),
+        late(store.mergePayload(key, patch, options), turns)
       )
   }
   return { client, sets }
