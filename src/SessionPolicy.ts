@@ -148,7 +148,24 @@ export interface Options {
   readonly idPrefix?: string | undefined
   /** Payload serializer; default `Serializer.json`, wire-compatible with pyramid_session_redis. */
   readonly serializer?: Serializer.Serializer | undefined
+  /**
+   * When loading a session finds Redis unreachable (`SessionStoreError` with reason `Connection` or
+   * `Timeout`): `"fail"` answers `503` with `Retry-After` (the default); `"anonymous"` goes on with an
+   * anonymous session that is never written, leaving the client's cookie alone. A route can choose
+   * for itself with `SessionMiddleware.tolerateStoreOutage` / `failOnStoreOutage`.
+   *
+   * @since 0.2.0
+   */
+  readonly onStoreUnavailable?: StoreOutageMode | undefined
 }
+
+/**
+ * What a request does when its session store cannot be reached (see `Options.onStoreUnavailable`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type StoreOutageMode = "fail" | "anonymous"
 
 /**
  * A policy whose options contradict each other or are unsafe. Raised when
@@ -225,6 +242,8 @@ export interface SessionPolicyShape {
   readonly onInvalid: InvalidSessionHook | undefined
   readonly generateId: () => string
   readonly serializer: Serializer.Serializer
+  /** The default for routes that don't choose (`SessionMiddleware.tolerateStoreOutage`). */
+  readonly onStoreUnavailable: StoreOutageMode
 }
 
 /**
@@ -381,7 +400,8 @@ export const make: (
     responseAllowsCookie: options.responseAllowsCookie,
     onInvalid: options.onInvalid,
     generateId: idPrefix === "" ? generate : () => idPrefix + generate(),
-    serializer: options.serializer ?? Serializer.json
+    serializer: options.serializer ?? Serializer.json,
+    onStoreUnavailable: options.onStoreUnavailable ?? "fail"
   }
   // The one place a policy is branded: everything above validated it.
   return resolved as SessionPolicyShape

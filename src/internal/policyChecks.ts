@@ -5,7 +5,7 @@
  */
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
-import type { Options, SameSite } from "../SessionPolicy.js"
+import type { Options, SameSite, StoreOutageMode } from "../SessionPolicy.js"
 
 const booleanOptions = [
   "hashIds",
@@ -60,7 +60,8 @@ const known: { readonly [K in keyof Options]-?: true } = {
   onInvalid: true,
   generateId: true,
   idPrefix: true,
-  serializer: true
+  serializer: true,
+  onStoreUnavailable: true
 }
 
 /** The first key that is no option (a misspelling such as `cookieSecrue` must not pass unnoticed). */
@@ -68,6 +69,8 @@ export const unknownOption = (options: Options): string | undefined =>
   Object.keys(options).find((key) => !Object.hasOwn(known, key))
 
 const sameSites: ReadonlyArray<unknown> = ["lax", "strict", "none"] satisfies ReadonlyArray<SameSite>
+
+const outageModes: ReadonlyArray<unknown> = ["fail", "anonymous"] satisfies ReadonlyArray<StoreOutageMode>
 
 const hasMethods = (value: unknown, ...names: ReadonlyArray<string>): boolean =>
   Predicate.isObject(value) && names.every((name) => Predicate.isFunction(Reflect.get(value, name)))
@@ -92,6 +95,9 @@ export const wrongType = (
   if (notFunction !== undefined) return { option: notFunction, reason: "must be a function" }
   if (wrong((u) => sameSites.includes(u))("cookieSameSite")) {
     return { option: "cookieSameSite", reason: "must be \"lax\", \"strict\" or \"none\"" }
+  }
+  if (wrong((u) => outageModes.includes(u))("onStoreUnavailable")) {
+    return { option: "onStoreUnavailable", reason: "must be \"fail\" or \"anonymous\"" }
   }
   if (wrong(Redacted.isRedacted)("secret")) return { option: "secret", reason: "must be a Redacted string" }
   if (wrong((u) => Array.isArray(u) && u.length > 0 && u.every(Redacted.isRedacted))("secrets")) {

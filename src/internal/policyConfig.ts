@@ -8,7 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type { Options, SameSite } from "../SessionPolicy.js"
+import type { Options, SameSite, StoreOutageMode } from "../SessionPolicy.js"
 
 const seconds = (name: string) =>
   Config.integer(name).pipe(
@@ -38,6 +38,15 @@ const sameSiteConfig = Config.string("SESSION_COOKIE_SAMESITE").pipe(
     return value === "lax" || value === "strict" || value === "none"
       ? Either.right(value)
       : Either.left(ConfigError.InvalidData([], `Expected lax, strict or none, got "${text}"`))
+  })
+)
+
+const outageConfig = Config.string("SESSION_ON_STORE_UNAVAILABLE").pipe(
+  Config.mapOrFail((text): Either.Either<StoreOutageMode, ConfigError.ConfigError> => {
+    const value = text.trim().toLowerCase()
+    return value === "fail" || value === "anonymous"
+      ? Either.right(value)
+      : Either.left(ConfigError.InvalidData([], `Expected fail or anonymous, got "${text}"`))
   })
 )
 
@@ -93,7 +102,8 @@ const otherOptions = Config.all({
   maxLifetime: optional(seconds("SESSION_MAX_LIFETIME")),
   maxPayloadBytes: optional(Config.integer("SESSION_MAX_PAYLOAD_BYTES")),
   maxTimeout: optional(seconds("SESSION_MAX_TIMEOUT")),
-  hashIds: optional(Config.boolean("SESSION_HASH_IDS"))
+  hashIds: optional(Config.boolean("SESSION_HASH_IDS")),
+  onStoreUnavailable: optional(outageConfig)
 })
 
 /** @internal */
