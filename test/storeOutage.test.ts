@@ -49,11 +49,24 @@ const login = Effect.gen(function*() {
   return json({ ok: true, storeAvailable: yield* session.storeAvailable })
 })
 
+/** What `/regenerate` runs between loading the session and regenerating it (a test pauses Redis there). */
+let betweenLoadAndRegenerate: Effect.Effect<void> = Effect.void
+
 const routes = HttpRouter.empty.pipe(
   HttpRouter.get("/read", read),
   HttpRouter.get("/incr", incr),
   HttpRouter.get("/available", available),
   HttpRouter.get("/login", login),
+  HttpRouter.get(
+    "/regenerate",
+    Effect.gen(function*() {
+      yield* Session.get("n")
+      yield* Effect.suspend(() => betweenLoadAndRegenerate)
+      yield* Session.regenerate
+      yield* Session.set("user", "ann")
+      return json({ ok: true })
+    })
+  ),
   HttpRouter.get("/logout", Effect.as(Session.invalidate, json({ ok: true }))),
   HttpRouter.get("/require", Effect.as(Session.require, json({ ok: true }))),
   HttpRouter.get("/tolerant/read", SessionMiddleware.tolerateStoreOutage(read)),
@@ -448,6 +461,42 @@ describe("against redis-server", () => {
         expect(client.cookie).toBe(cookie)
         const after = yield* client.request("/read")
         expect(after).toMatchObject({ status: 200, body: { n: 2 } })
+      }))
+
+    it.scoped("a new session's SET NX that timed out is undone once Redis answers: no key without a cookie", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        yield* Effect.promise(() => server.flushall())
+        const client = yield* Effect.provide(makeClient, yield* Layer.build(services(server.url, {})))
+        yield* Effect.acquireRelease(Effect.sync(() => server.pause()), () => Effect.sync(() => server.resume()))
+        const reply = yield* client.request("/incr")
+        expect(reply).toMatchObject({ status: 503, setCookies: [] })
+        server.resume()
+        yield* Effect.sleep("300 millis")
+        expect(yield* Effect.promise(() => server.keys())).toEqual([])
+      }))
+
+    it.scoped("a regenerate whose move timed out is moved back once Redis answers: the client's cookie still works", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        yield* Effect.promise(() => server.flushall())
+        const client = yield* Effect.provide(makeClient, yield* Layer.build(services(server.url, {})))
+        yield* client.request("/incr")
+        const keys = yield* Effect.promise(() => server.keys())
+        expect(keys).toHaveLength(1)
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            betweenLoadAndRegenerate = Effect.void
+            if (server.running) server.resume()
+          })
+        )
+        betweenLoadAndRegenerate = Effect.sync(() => server.pause())
+        const reply = yield* client.request("/regenerate")
+        expect(reply.status).toBe(503)
+        server.resume()
+        yield* Effect.sleep("300 millis")
+        expect(yield* Effect.promise(() => server.keys())).toEqual(keys)
+        expect((yield* client.request("/read")).body).toEqual({ n: 1 })
       }))
   })
 })
