@@ -28,7 +28,12 @@
  * Prints progress every 5 s and a Markdown summary; exits non-zero when a
  * criterion fails.
  *
- * Environment: SOAK_SECONDS (60), SOAK_CONNECTIONS (256), SOAK_WARMUP_SECONDS (10).
+ * Environment: SOAK_SECONDS (60), SOAK_CONNECTIONS (256), SOAK_WARMUP_SECONDS (10);
+ * SOAK_HEAP_AFTER_GC=1, a diagnostic for a failed RSS check: the server runs
+ * with `--expose-gc`, and after the RSS is measured at the end of the warm-up
+ * and at the end of the run it runs one full GC and reports the heap that
+ * stays alive (a leak grows it; a heap V8 simply has not collected yet does
+ * not). Off by default: a forced GC changes what is measured after it.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
@@ -56,6 +61,7 @@ const WARMUP_SECONDS = Math.min(intFromEnv("SOAK_WARMUP_SECONDS", 10), Math.max(
 const PROGRESS_MS = 5_000
 const RSS_GROWTH_LIMIT = 0.1
 const HOST = "127.0.0.1"
+const HEAP_AFTER_GC = process.env["SOAK_HEAP_AFTER_GC"] === "1"
 
 /** The request mix, in percent. */
 const MIX = [
@@ -92,7 +98,7 @@ type Memory = Omit<Extract<FromServer, { _tag: "Rss" }>, "_tag">
 interface AppServer {
   readonly port: number
   readonly pid: number | undefined
-  readonly memory: () => Promise<Memory>
+  readonly memory: (collect?: boolean) => Promise<Memory>
 }
 
 const appServer = (env: Record<string, string>) =>
@@ -102,7 +108,11 @@ const appServer = (env: Record<string, string>) =>
         fileURLToPath(
           new URL(import.meta.url.endsWith(".ts") ? "./soakServer.ts" : "./soakServer.js", import.meta.url)
         ),
-        { env: { ...process.env, ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"] }
+        {
+          env: { ...process.env, ...env },
+          execArgv: HEAP_AFTER_GC ? [...process.execArgv, "--expose-gc"] : process.execArgv,
+          stdio: ["ignore", "inherit", "inherit", "ipc"]
+        }
       )
     ),
     (child) =>
@@ -126,7 +136,7 @@ const appServer = (env: Record<string, string>) =>
           resume(Effect.succeed({
             port: message.port,
             pid: child.pid,
-            memory: () =>
+            memory: (collect = false) =>
               new Promise<Memory>((resolve, reject) => {
                 const onRss = (reply: FromServer) => {
                   if (reply._tag !== "Rss") return
@@ -134,7 +144,7 @@ const appServer = (env: Record<string, string>) =>
                   resolve(reply)
                 }
                 child.on("message", onRss)
-                if (!child.send({ _tag: "Rss" } satisfies ToServer)) reject(new Error("the server is gone"))
+                if (!child.send({ _tag: "Rss", collect } satisfies ToServer)) reject(new Error("the server is gone"))
               })
           }))
         })
@@ -325,6 +335,7 @@ const program = Effect.gen(function*() {
     let maxLoopDelay = 0
     let warmRss: number | undefined
     let warmHeap: number | undefined
+    let warmHeapAfterGc: number | undefined
     let warmLatencyIndex = 0
     let lastRequests = 0
     let lastAt = started
@@ -352,9 +363,10 @@ const program = Effect.gen(function*() {
     }, PROGRESS_MS)
     const warm = setTimeout(() => {
       warmLatencyIndex = stats.latencies.length
-      void server.memory().then(({ heapUsed, rss }) => {
+      void server.memory(HEAP_AFTER_GC).then(({ heapAfterGc, heapUsed, rss }) => {
         warmRss = rss
         warmHeap = heapUsed
+        warmHeapAfterGc = heapAfterGc
         console.log(`  warm-up over: server RSS ${mb(rss)} (heap ${mb(heapUsed)})`)
       })
     }, WARMUP_SECONDS * 1000)
@@ -366,7 +378,7 @@ const program = Effect.gen(function*() {
     const elapsedMs = performance.now() - started
     clearInterval(progress)
     clearTimeout(warm)
-    const end = await server.memory()
+    const end = await server.memory(HEAP_AFTER_GC)
     maxLoopDelay = Math.max(maxLoopDelay, end.loopDelayMax)
     return {
       elapsedMs,
@@ -375,6 +387,8 @@ const program = Effect.gen(function*() {
       warmHeap,
       endRss: end.rss,
       endHeap: end.heapUsed,
+      warmHeapAfterGc,
+      endHeapAfterGc: end.heapAfterGc,
       rssSamples,
       warmLatencyIndex,
       maxLoopDelay
@@ -434,6 +448,11 @@ const program = Effect.gen(function*() {
     `| server RSS after warm-up: min / max | ${mb(rssMin)} / ${mb(rssMax)} |`,
     `| server V8 heap in use: after warm-up / end | ${mb(result.warmHeap ?? 0)} / ${mb(result.endHeap)} |`,
     `| server event loop delay, max | ${fmt(result.maxLoopDelay)} ms |`,
+    ...(result.warmHeapAfterGc === undefined || result.endHeapAfterGc === undefined ? [] : [
+      `| server heap alive after a full GC: after warm-up / end (diagnostic) | ${mb(result.warmHeapAfterGc)} / ${
+        mb(result.endHeapAfterGc)
+      } |`
+    ]),
     `| session keys / cookies held | ${fmt(check.sessionKeys)} / ${fmt(check.heldCookies)} |`,
     `| cookies held whose key is gone (a failed logout or login leaves these; harmless) | ${fmt(check.deadCookies)} |`,
     `| user index keys (live members, ended members) | ${fmt(check.indexKeys)} (${fmt(check.liveIndexMembers)}, ${

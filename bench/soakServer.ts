@@ -17,7 +17,8 @@ import { createServer } from "node:http"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { makeApp, SessionsLive } from "../docs/examples/app.js"
 
-export type ToServer = { readonly _tag: "Rss" }
+/** `collect`: after measuring, run a full GC and measure the heap again (needs `--expose-gc`). */
+export type ToServer = { readonly _tag: "Rss"; readonly collect?: boolean }
 export type FromServer =
   | { readonly _tag: "Listening"; readonly port: number }
   | {
@@ -28,6 +29,8 @@ export type FromServer =
     /** The event loop's delay since the previous report, ms: p99 and max. */
     readonly loopDelayP99: number
     readonly loopDelayMax: number
+    /** The heap in use right after a full GC, when asked for and possible: what stays alive. */
+    readonly heapAfterGc: number | undefined
   }
 
 const send = (message: FromServer): void => {
@@ -46,12 +49,19 @@ const program = Effect.gen(function*() {
   process.on("message", (message: ToServer) => {
     if (message._tag !== "Rss") return
     const { heapUsed, rss } = process.memoryUsage()
+    const gc: unknown = Reflect.get(globalThis, "gc")
+    let heapAfterGc: number | undefined
+    if (message.collect === true && typeof gc === "function") {
+      gc()
+      heapAfterGc = process.memoryUsage().heapUsed
+    }
     send({
       _tag: "Rss",
       rss,
       heapUsed,
       loopDelayP99: loopDelay.percentile(99) / 1e6,
-      loopDelayMax: loopDelay.max / 1e6
+      loopDelayMax: loopDelay.max / 1e6,
+      heapAfterGc
     })
     loopDelay.reset()
   })
