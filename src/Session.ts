@@ -209,6 +209,13 @@ export interface SessionShape {
   readonly timeout: Effect.Effect<Option.Option<number>, SessionError>
   /** When the session expires if left idle from now, epoch seconds. */
   readonly expires: Effect.Effect<Option.Option<number>, SessionError>
+  /**
+   * False when Redis was unreachable and this request goes on with an anonymous session that is
+   * never written (`onStoreUnavailable: "anonymous"`, or `SessionMiddleware.tolerateStoreOutage`).
+   *
+   * @since 0.2.0
+   */
+  readonly storeAvailable: Effect.Effect<boolean, SessionError>
 }
 
 /**

@@ -8,6 +8,10 @@
  * - `HttpApi`: `SessionMiddleware.HttpApiSession` + `layerHttpApi`
  * - `HttpLayerRouter`: `SessionMiddleware.layerRouter`
  *
+ * When Redis is unreachable, a request that needs its session fails with
+ * `503` and `Retry-After` unless the policy (`onStoreUnavailable`) or the
+ * route (`tolerateStoreOutage`) lets it go on with an anonymous session.
+ *
  * @since 0.1.0
  */
 import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
@@ -17,8 +21,10 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
 import * as Scope from "effect/Scope"
 import { RequestSession } from "./internal/requestSession.js"
+import * as StoreOutage from "./internal/storeOutage.js"
 import { RedisClient, type RedisClientShape } from "./RedisClient.js"
 import { Session } from "./Session.js"
 import { SessionPolicy, type SessionPolicyShape } from "./SessionPolicy.js"
@@ -129,3 +135,48 @@ export const layerRouter = HttpLayerRouter.middleware<{ provides: Session }>()(
     return (httpEffect) => begin(policy, redis, (session) => provideSession(session, httpEffect))
   })
 ).layer
+
+/**
+ * Lets the wrapped handler (a route, a group, a whole app) go on when its
+ * session cannot be loaded because Redis is unreachable (`SessionStoreError`
+ * with reason `Connection` or `Timeout`): the session is a new, empty,
+ * anonymous one that is never written, and the client's cookie is left as it
+ * is, so its real session is there again once Redis is back. Reads find
+ * nothing; writes are kept for the rest of the request only; `persistNow`,
+ * `regenerate`, `bindUser` and `refreshNow` write nothing; `invalidate` and
+ * `require` fail with the store's error (a logout that cannot happen must not
+ * look done, and "not logged in" would be a lie). `session.storeAvailable`
+ * tells the handler. A write at the end of the request that finds Redis
+ * unreachable is dropped the same way, without a cookie (unless it deletes a
+ * session). Each such request counts in `storeUnavailable` and logs a warning.
+ *
+ * Decided when the request's session is first loaded: wrap the effect that
+ * loads it. Overrides the policy's `onStoreUnavailable`.
+ *
+ * @since 0.2.0
+ * @category store outages
+ */
+export const tolerateStoreOutage = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(self, StoreOutage.currentMode, "anonymous")
+
+/**
+ * The opposite of `tolerateStoreOutage`: the wrapped handler answers `503`
+ * with `Retry-After` when Redis is unreachable, whatever the policy's
+ * `onStoreUnavailable` (for a login, a payment, anything that must not go on
+ * without its session).
+ *
+ * @since 0.2.0
+ * @category store outages
+ */
+export const failOnStoreOutage = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locally(self, StoreOutage.currentMode, "fail")
+
+/**
+ * Counts the requests that went on with an anonymous, unwritten session
+ * because Redis was unreachable, tagged with `reason` (`Connection`,
+ * `Timeout`). Never a key or an id.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const storeUnavailable: Metric.Metric.Counter<number> = StoreOutage.counter

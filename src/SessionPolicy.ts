@@ -168,6 +168,15 @@ export interface Options {
    * write the whole payload.
    */
   readonly writeMode?: WriteMode | undefined
+  /**
+   * When loading a session finds Redis unreachable (`SessionStoreError` with reason `Connection` or
+   * `Timeout`): `"fail"` answers `503` with `Retry-After` (the default); `"anonymous"` goes on with an
+   * anonymous session that is never written, leaving the client's cookie alone. A route can choose
+   * for itself with `SessionMiddleware.tolerateStoreOutage` / `failOnStoreOutage`.
+   *
+   * @since 0.2.0
+   */
+  readonly onStoreUnavailable?: StoreOutageMode | undefined
 }
 
 /**
@@ -177,6 +186,14 @@ export interface Options {
  * @category models
  */
 export type WriteMode = "merge" | "replace"
+
+/**
+ * What a request does when its session store cannot be reached (see `Options.onStoreUnavailable`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type StoreOutageMode = "fail" | "anonymous"
 
 /**
  * A policy whose options contradict each other or are unsafe. Raised when
@@ -255,6 +272,8 @@ export interface SessionPolicyShape {
   readonly serializer: Serializer.Serializer
   /** How an existing session is updated: `merge` only with a JSON serializer. */
   readonly writeMode: WriteMode
+  /** The default for routes that don't choose (`SessionMiddleware.tolerateStoreOutage`). */
+  readonly onStoreUnavailable: StoreOutageMode
 }
 
 /**
@@ -419,7 +438,8 @@ export const make: (
     onInvalid: options.onInvalid,
     generateId: idPrefix === "" ? generate : () => idPrefix + generate(),
     serializer,
-    writeMode: options.writeMode ?? (jsonSerializer ? "merge" : "replace")
+    writeMode: options.writeMode ?? (jsonSerializer ? "merge" : "replace"),
+    onStoreUnavailable: options.onStoreUnavailable ?? "fail"
   }
   // The one place a policy is branded: everything above validated it.
   return resolved as SessionPolicyShape

@@ -13,6 +13,7 @@ const ok: Commit.ResponseFacts = { status: 200, failed: false, checkPassed: true
 const newSession: Commit.Backing = { _tag: "New", id: undefined, idRequested: false }
 const stored: Commit.Backing = { _tag: "Stored", id: "s1", createdHere: false }
 const createdHere: Commit.Backing = { _tag: "Stored", id: "s1", createdHere: true }
+const unavailable: Commit.Backing = { _tag: "Unavailable" }
 
 /** A request that loaded an existing session and changed nothing; rows override what they are about. */
 const snapshot = (overrides: Partial<Commit.Snapshot> = {}): Commit.Snapshot => ({
@@ -285,6 +286,32 @@ const rows: ReadonlyArray<Row> = [
   {
     request: "recookie on a refused response: no cookie",
     snapshot: snapshot({ recookie: true, response: { ...ok, checkPassed: false } }),
+    write: none,
+    cookie: keep
+  },
+  // the store was unreachable and an anonymous session stands in (onStoreUnavailable: "anonymous")
+  {
+    request: "store unavailable, values written in the request: nothing, the client's cookie kept",
+    snapshot: snapshot({ backing: unavailable, changed: true }),
+    write: none,
+    cookie: keep
+  },
+  {
+    request: "store unavailable, emptied under invalidateEmptySession: no delete, cookie kept",
+    snapshot: snapshot({ backing: unavailable, empty: true, changed: true }),
+    rules: { ...rules, invalidateEmptySession: true },
+    write: none,
+    cookie: keep
+  },
+  {
+    request: "store unavailable, stale ids and an expired cookie asked for: nothing deleted, cookie kept",
+    snapshot: snapshot({ backing: unavailable, staleIds: ["c1"], expireClientCookie: true }),
+    write: none,
+    cookie: keep
+  },
+  {
+    request: "store unavailable, recookie: the cookie is not re-sent",
+    snapshot: snapshot({ backing: unavailable, recookie: true, clientId: "c1" }),
     write: none,
     cookie: keep
   }

@@ -494,7 +494,8 @@ export const makeBaselineSession = (): Session.SessionShape => {
     isNew: Effect.succeed(false),
     created: Effect.succeed(created),
     timeout: Effect.succeedNone,
-    expires: Effect.succeedNone
+    expires: Effect.succeedNone,
+    storeAvailable: Effect.succeed(true)
   })
 }
 

@@ -21,6 +21,12 @@ export type Backing =
   | { readonly _tag: "Moving"; readonly from: string; readonly id: string | undefined; readonly createdHere: boolean }
   /** Deleted by another request while this one held it: never written again. */
   | { readonly _tag: "Gone" }
+  /**
+   * The store could not be reached when loading, and the request goes on with an anonymous
+   * session (`onStoreUnavailable: "anonymous"`): nothing is ever written for it, and the
+   * client's cookie is left alone so its real session survives the outage.
+   */
+  | { readonly _tag: "Unavailable" }
 
 /** The policy settings the decision reads. */
 export interface CommitRules {
@@ -111,10 +117,10 @@ export const cookieAllowed = (rules: CommitRules, response: ResponseFacts): bool
  * The store writes of the commit. A key is created only together with its
  * cookie, so no key is ever left that no client holds a cookie for.
  */
-export const planWrites = (rules: CommitRules, s: Snapshot): WritePlan => ({
-  deletes: s.staleIds,
-  write: decideWrite(rules, s)
-})
+export const planWrites = (rules: CommitRules, s: Snapshot): WritePlan =>
+  s.backing._tag === "Unavailable" ? nothing : { deletes: s.staleIds, write: decideWrite(rules, s) }
+
+const nothing: WritePlan = { deletes: [], write: noWrite }
 
 /** The update of the stored session `id`: a merge when the policy asks for one and the changes allow it. */
 export const updateOf = (rules: CommitRules, mergeable: boolean, id: string): Write => ({
@@ -127,6 +133,7 @@ const decideWrite = (rules: CommitRules, s: Snapshot): Write => {
   const { backing } = s
   switch (backing._tag) {
     case "Gone":
+    case "Unavailable":
       return noWrite
     case "New":
       return (backing.idRequested || !s.empty) && cookieAllowed(rules, s.response)
@@ -151,8 +158,9 @@ export const hasWrites = (plan: WritePlan): boolean => plan.deletes.length > 0 |
 
 /** The cookie, once the write's outcome is known. */
 export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = unchanged): CookieAction => {
-  if (!cookieAllowed(rules, s.response)) return keep
   const { backing } = s
+  // The client's cookie names its real session, which must outlive the outage.
+  if (backing._tag === "Unavailable" || !cookieAllowed(rules, s.response)) return keep
   switch (outcome._tag) {
     case "Created":
     case "Moved":

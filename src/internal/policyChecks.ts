@@ -5,7 +5,7 @@
  */
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
-import type { Options, SameSite } from "../SessionPolicy.js"
+import type { Options, SameSite, StoreOutageMode } from "../SessionPolicy.js"
 
 const booleanOptions = [
   "hashIds",
@@ -61,7 +61,8 @@ const known: { readonly [K in keyof Options]-?: true } = {
   generateId: true,
   idPrefix: true,
   serializer: true,
-  writeMode: true
+  writeMode: true,
+  onStoreUnavailable: true
 }
 
 /** The first key that is no option (a misspelling such as `cookieSecrue` must not pass unnoticed). */
@@ -69,6 +70,8 @@ export const unknownOption = (options: Options): string | undefined =>
   Object.keys(options).find((key) => !Object.hasOwn(known, key))
 
 const sameSites: ReadonlyArray<unknown> = ["lax", "strict", "none"] satisfies ReadonlyArray<SameSite>
+
+const outageModes: ReadonlyArray<unknown> = ["fail", "anonymous"] satisfies ReadonlyArray<StoreOutageMode>
 
 const hasMethods = (value: unknown, ...names: ReadonlyArray<string>): boolean =>
   Predicate.isObject(value) && names.every((name) => Predicate.isFunction(Reflect.get(value, name)))
@@ -96,6 +99,9 @@ export const wrongType = (
   }
   if (wrong((u) => u === "merge" || u === "replace")("writeMode")) {
     return { option: "writeMode", reason: "must be \"merge\" or \"replace\"" }
+  }
+  if (wrong((u) => outageModes.includes(u))("onStoreUnavailable")) {
+    return { option: "onStoreUnavailable", reason: "must be \"fail\" or \"anonymous\"" }
   }
   if (wrong(Redacted.isRedacted)("secret")) return { option: "secret", reason: "must be a Redacted string" }
   if (wrong((u) => Array.isArray(u) && u.length > 0 && u.every(Redacted.isRedacted))("secrets")) {

@@ -8,7 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type { Options, SameSite, WriteMode } from "../SessionPolicy.js"
+import type { Options, SameSite, StoreOutageMode, WriteMode } from "../SessionPolicy.js"
 
 const seconds = (name: string) =>
   Config.integer(name).pipe(
@@ -47,6 +47,15 @@ const writeModeConfig = Config.string("SESSION_WRITE_MODE").pipe(
     return value === "merge" || value === "replace"
       ? Either.right(value)
       : Either.left(ConfigError.InvalidData([], `Expected merge or replace, got "${text}"`))
+  })
+)
+
+const outageConfig = Config.string("SESSION_ON_STORE_UNAVAILABLE").pipe(
+  Config.mapOrFail((text): Either.Either<StoreOutageMode, ConfigError.ConfigError> => {
+    const value = text.trim().toLowerCase()
+    return value === "fail" || value === "anonymous"
+      ? Either.right(value)
+      : Either.left(ConfigError.InvalidData([], `Expected fail or anonymous, got "${text}"`))
   })
 )
 
@@ -103,7 +112,8 @@ const otherOptions = Config.all({
   maxPayloadBytes: optional(Config.integer("SESSION_MAX_PAYLOAD_BYTES")),
   maxTimeout: optional(seconds("SESSION_MAX_TIMEOUT")),
   hashIds: optional(Config.boolean("SESSION_HASH_IDS")),
-  writeMode: optional(writeModeConfig)
+  writeMode: optional(writeModeConfig),
+  onStoreUnavailable: optional(outageConfig)
 })
 
 /** @internal */

@@ -10,12 +10,13 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as InvalidSession from "../InvalidSession.js"
 import { type RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { SessionError, SessionShape, SessionTooLarge } from "../Session.js"
-import type { SessionPolicyShape } from "../SessionPolicy.js"
+import type { SessionPolicyShape, StoreOutageMode } from "../SessionPolicy.js"
 import { ClientCookie } from "./clientCookie.js"
 import * as Commit from "./commit.js"
 import { Once } from "./once.js"
@@ -25,6 +26,7 @@ import * as ResponseCookie from "./responseCookie.js"
 import { SessionService } from "./sessionService.js"
 import { SessionState } from "./sessionState.js"
 import * as Store from "./store.js"
+import * as StoreOutage from "./storeOutage.js"
 import * as Tracing from "./tracing.js"
 import * as UserIndex from "./userIndex.js"
 
@@ -73,6 +75,10 @@ export class RequestSession {
   #commit: CommitState = open
   /** Made by the first `persistNow`: overlapping writes would create two keys for one new session. */
   #writeLock: Effect.Semaphore | undefined
+  /** What a store outage does to this request: the route's choice when the session was first loaded. */
+  #outageMode: StoreOutageMode
+  /** The load found the store unreachable and an anonymous session stands in (`#outageMode` anonymous). */
+  #unavailable: SessionStoreError | undefined
 
   constructor(
     readonly policy: SessionPolicyShape,
@@ -84,6 +90,7 @@ export class RequestSession {
     this.#scope = scope
     this.#cookieMaxAge = policy.cookie.maxAge
     this.#cookieExpires = policy.cookie.expires
+    this.#outageMode = policy.onStoreUnavailable
   }
 
   get state(): SessionState {
@@ -102,9 +109,10 @@ export class RequestSession {
   ensureLoaded(): Effect.Effect<void, SessionError> {
     this.#touched = true
     return this.#load.run(() =>
-      Effect.clockWith((clock) => this.#loadAt(epochSeconds(clock))).pipe(
-        Tracing.withSpan("Session.load")
-      )
+      Effect.flatMap(FiberRef.get(StoreOutage.currentMode), (mode) => {
+        if (mode !== undefined) this.#outageMode = mode
+        return Effect.clockWith((clock) => this.#loadAt(epochSeconds(clock)))
+      }).pipe(Tracing.withSpan("Session.load"))
     )
   }
 
@@ -116,7 +124,8 @@ export class RequestSession {
     if (raw === undefined) return this.#report(new InvalidSession.NoSessionCookie())
     const id = this.#cookie.id
     if (Option.isNone(id)) return this.#report(new InvalidSession.InvalidCookie())
-    return Effect.flatMap(Store.load(this.policy, this.redis, id.value, now), (loaded) => {
+    return Effect.flatMap(this.#read(id.value, now), (loaded) => {
+      if (loaded === undefined) return Effect.void
       if (loaded._tag === "Invalid") {
         if (loaded.stale) state.expired(id.value)
         return this.#report(loaded.cause)
@@ -127,6 +136,25 @@ export class RequestSession {
       if (this.policy.signer.isStale?.(raw) === true) this.#recookie = true
       return state.ttlRefresh === undefined ? Effect.void : this.#scheduleTtlRefresh()
     })
+  }
+
+  /** The stored session; `undefined` when an unreachable store leaves an anonymous stand-in in its place. */
+  #read(id: string, now: number): Effect.Effect<Store.Loaded | undefined, SessionError> {
+    return Effect.catchIf(
+      Store.load(this.policy, this.redis, id, now),
+      (error): error is SessionStoreError =>
+        error instanceof SessionStoreError && StoreOutage.tolerates(this.#outageMode, error.reason),
+      (error) => {
+        this.#unavailable = error
+        this.state.unavailable(now)
+        return Effect.as(StoreOutage.report(error, "load"), undefined)
+      }
+    )
+  }
+
+  /** This request's session stands in for one the store could not deliver. */
+  get storeUnavailable(): boolean {
+    return this.#unavailable !== undefined
   }
 
   #report(cause: InvalidSession.InvalidSession): Effect.Effect<void> {
@@ -147,6 +175,7 @@ export class RequestSession {
   /** The store failure of this request, if any: a write's, or the load's. */
   #storeFailure(): SessionStoreError | undefined {
     if (this.#storeError !== undefined) return this.#storeError
+    if (this.#unavailable !== undefined) return this.#unavailable
     const failure = this.#load.failure
     const error = failure === undefined ? undefined : Option.getOrUndefined(Cause.failureOption(failure))
     return error instanceof SessionStoreError ? error : undefined
@@ -175,7 +204,12 @@ export class RequestSession {
   require(): Effect.Effect<void, SessionError | InvalidSession.InvalidSession> {
     return Effect.flatMap(
       this.ensureLoaded(),
-      () => this.#adopted ? Effect.void : Effect.fail(this.#invalid ?? new InvalidSession.NotInBackend())
+      (): Effect.Effect<void, SessionError | InvalidSession.InvalidSession> => {
+        if (this.#adopted) return Effect.void
+        // Whether the client's session is valid is unknown: a 401 would tell it that it is not.
+        if (this.#unavailable !== undefined) return Effect.fail(this.#unavailable)
+        return Effect.fail(this.#invalid ?? new InvalidSession.NotInBackend())
+      }
     )
   }
 
@@ -198,7 +232,9 @@ export class RequestSession {
       this.#failed = true
     })
 
-  invalidate(): Effect.Effect<void> {
+  invalidate(): Effect.Effect<void, SessionStoreError> {
+    // The store is unreachable: the client's session cannot be ended, and saying it was would leave it alive.
+    if (this.#unavailable !== undefined) return Effect.fail(this.#unavailable)
     this.#touched = true
     // Not loaded: the cookie's session is deleted without reading it.
     if (!this.#load.done) Option.map(this.#cookie.id, (id) => this.state.stale(id))
@@ -206,9 +242,16 @@ export class RequestSession {
     // A load in progress would adopt the old session after this: let it finish first.
     return Effect.zipRight(
       this.#load.settled(),
-      Effect.map(nowSeconds, (now) => {
-        this.state.invalidate(now)
-        this.#load.complete()
+      Effect.suspend(() => {
+        const unavailable = this.#unavailable
+        if (unavailable !== undefined) {
+          this.state.expireClientCookie = false
+          return Effect.fail(unavailable)
+        }
+        return Effect.map(nowSeconds, (now) => {
+          this.state.invalidate(now)
+          this.#load.complete()
+        })
       })
     )
   }
@@ -223,6 +266,7 @@ export class RequestSession {
           const backing = this.state.backing
           switch (backing._tag) {
             case "Gone":
+            case "Unavailable":
               return Effect.void
             case "Stored":
               return Effect.flatMap(
@@ -377,6 +421,15 @@ export class RequestSession {
     }).pipe(
       Tracing.withSpan("Session.commit"),
       Effect.catchAll((error) => {
+        if (this.#toleratedAtCommit(error, plan)) {
+          return Effect.zipRight(
+            Effect.zipRight(
+              StoreOutage.report(error, "commit"),
+              Persist.dropCreated(this.policy, this.redis, this.state)
+            ),
+            Effect.sync(() => this.#finish(response, Commit.keep, 0))
+          )
+        }
         // A failed commit sends no cookie: a key `persistNow` created in this request would be orphaned.
         this.#release()
         const logged = error._tag === "SessionTooLarge"
@@ -388,6 +441,16 @@ export class RequestSession {
         )
       })
     )
+  }
+
+  /**
+   * An unreachable store at the commit, on a route that tolerates it: the response goes out as the
+   * handler made it, without a cookie, and the client keeps the session it had. Never for a plan
+   * that deletes: a logout that could not happen must not look done.
+   */
+  #toleratedAtCommit(error: SessionStoreError | SessionTooLarge, plan: Commit.WritePlan): error is SessionStoreError {
+    return error._tag === "SessionStoreError" && StoreOutage.tolerates(this.#outageMode, error.reason) &&
+      plan.deletes.length === 0 && plan.write._tag !== "Delete"
   }
 
   #finish(

@@ -157,6 +157,9 @@ export class SessionService implements SessionShape {
   get timeout() {
     return this.#s.withLoaded((state) => Option.fromNullable(state.times.timeout))
   }
+  get storeAvailable() {
+    return Effect.map(this.#s.withLoaded(() => undefined), () => !this.#s.storeUnavailable)
+  }
   get expires() {
     return Effect.flatMap(
       this.#s.withLoaded((state) => state),

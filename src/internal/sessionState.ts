@@ -17,6 +17,7 @@ export interface StateRules extends Expiry.ExpiryRules, DataOptions {
 }
 
 const newSession: Backing = { _tag: "New", id: undefined, idRequested: false }
+const unavailable: Backing = { _tag: "Unavailable" }
 
 /** @internal */
 export class SessionState {
@@ -50,6 +51,12 @@ export class SessionState {
     this.ttlRefresh = undefined
     this.binding = undefined
     this.indexChange = undefined
+  }
+
+  /** The store could not be reached: an anonymous session from `now`, never written. */
+  unavailable(now: number): void {
+    this.startFresh(now)
+    this.backing = unavailable
   }
 
   /** The stored session `id` as loaded at `now`. */
@@ -93,6 +100,8 @@ export class SessionState {
     if (backing._tag === "Stored") this.stale(backing.id)
     if (backing._tag === "Moving") this.stale(backing.from)
     this.startFresh(now)
+    // Still nothing may be written.
+    if (backing._tag === "Unavailable") this.backing = unavailable
   }
 
   /**
@@ -115,13 +124,15 @@ export class SessionState {
         this.backing = { ...backing, id: undefined }
         return
       case "Gone":
+      case "Unavailable":
         return
     }
   }
 
   get isNew(): boolean {
     const backing = this.backing
-    return backing._tag === "New" || backing._tag === "Gone" || (backing._tag === "Stored" && backing.createdHere)
+    return backing._tag === "New" || backing._tag === "Gone" || backing._tag === "Unavailable" ||
+      (backing._tag === "Stored" && backing.createdHere)
   }
 
   /** The payload differs from what is stored. */
@@ -147,7 +158,8 @@ export class SessionState {
         return id
       }
       case "Gone":
-        // A session that vanished stays gone: the id is never written.
+      case "Unavailable":
+        // A session that vanished stays gone, an anonymous stand-in is never stored: the id is never written.
         return this.rules.generateId()
     }
   }
@@ -159,7 +171,7 @@ export class SessionState {
    */
   idIfExists(): string | undefined {
     const backing = this.backing
-    if (this.data.isEmpty || backing._tag === "Gone") return undefined
+    if (this.data.isEmpty || backing._tag === "Gone" || backing._tag === "Unavailable") return undefined
     if (backing._tag === "Stored") return backing.id
     const id = backing.id ?? this.rules.generateId()
     this.backing = { ...backing, id }

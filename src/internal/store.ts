@@ -66,6 +66,19 @@ export const load = (
 }
 
 /**
+ * A write that timed out may still be applied: Redis runs it when it gets to
+ * it. Its undo is sent on the same connection after it, so Redis runs the
+ * undo after the write, whichever way the write went, and no key is left
+ * that no client holds a cookie for. Not awaited: the request has waited
+ * long enough, and its answer (a 503) does not depend on it.
+ */
+const undoAfterTimeout = (
+  error: SessionStoreError,
+  undo: Effect.Effect<unknown, SessionStoreError>
+): Effect.Effect<void> =>
+  error.reason === "Timeout" ? Effect.asVoid(Effect.forkDaemon(Effect.ignore(undo))) : Effect.void
+
+/**
  * `SET id payload NX [EX t]`, with a new id if the first one is taken;
  * succeeds with the id written.
  */
@@ -78,8 +91,12 @@ export const create = (
   attempt = 1
 ): Effect.Effect<string, SessionStoreError> => {
   const candidate = id ?? policy.generateId()
+  const key = policy.storageKey(candidate)
   return Effect.flatMap(
-    redis.set(policy.storageKey(candidate), payload, { condition: "NX", ttlSeconds }),
+    Effect.tapError(
+      redis.set(key, payload, { condition: "NX", ttlSeconds }),
+      (error) => undoAfterTimeout(error, redis.del(key))
+    ),
     (written) => {
       if (written) return Effect.succeed(candidate)
       if (attempt >= CREATE_ATTEMPTS) {
@@ -107,7 +124,12 @@ export const moveSession = (
   attempt = 1
 ): Effect.Effect<string | undefined, SessionStoreError> => {
   const candidate = id ?? policy.generateId()
-  const move = redis.move(policy.storageKey(from), policy.storageKey(candidate), payload, { ttlSeconds })
+  const [fromKey, toKey] = [policy.storageKey(from), policy.storageKey(candidate)]
+  // The undo moves the session back, if it moved: the client keeps the old cookie after a failure.
+  const move = Effect.tapError(
+    redis.move(fromKey, toKey, payload, { ttlSeconds }),
+    (error) => undoAfterTimeout(error, redis.move(toKey, fromKey, payload, { ttlSeconds }))
+  )
   return Effect.flatMap(move, (result) => {
     switch (result) {
       case "Moved":
