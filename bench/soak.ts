@@ -209,7 +209,11 @@ const send = (agent: http.Agent, port: number, client: VirtualClient, action: Ac
         if (status < 200 || status >= 400) return fail(`${action}: HTTP ${status}`)
         for (const line of res.headers["set-cookie"] ?? []) {
           const match = /^session=([^;]*)/.exec(line)
-          if (match !== null) client.cookie = match[1] === "" ? undefined : match[1]
+          if (match === null) continue
+          client.cookie = match[1] === "" ? undefined : match[1]
+          // A new session that a login did not start is anonymous: the old one is over (for
+          // example after a logout answered with a 503 whose DEL Redis still ran).
+          if (action !== "login") client.loggedIn = false
         }
         if (action === "login") client.loggedIn = true
         if (action === "logout") client.loggedIn = false
