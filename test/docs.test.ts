@@ -55,19 +55,23 @@ const fixture = [
   "const notChecked = 1 +", //                                        28: not TypeScript
   "```", //                                                           29
   "", //                                                              30
-  "```ts excerpt=package.json", //                                    31
-  "\"name\": \"effect-session-redis\"", //                            32: verbatim in package.json
+  "```ts excerpt=test/support/commands.ts", //                        31
+  "export const allCommands = (", //                                  32: verbatim in that file
   "```", //                                                           33
   "", //                                                              34
-  "```ts excerpt=package.json", //                                    35
-  "\"name\": \"another-package\"", //                                 36: not in package.json
-  "```" //                                                            37
+  "```ts excerpt=test/support/commands.ts", //                        35
+  "export const noCommands = (", //                                   36: not in that file
+  "```", //                                                           37
+  "", //                                                              38
+  "```ts excerpt=package.json", //                                    39
+  "\"name\": \"effect-session-redis\"", //                            40: verbatim, but not TypeScript
+  "```" //                                                            41
 ].join("\n")
 const fixtureBlocks = extractBlocks("fixture.md", fixture)
 
 let diagnostics: ReadonlyArray<Diagnostic> = []
-beforeAll(() => {
-  diagnostics = typeCheck(root, toModules([...blocks, ...fixtureBlocks]))
+beforeAll(async () => {
+  diagnostics = await typeCheck(root, toModules([...blocks, ...fixtureBlocks]))
 }, 180_000)
 
 const codes = (file: string) =>
@@ -120,14 +124,16 @@ describe("the checker", () => {
       [4, 18, "fragment"],
       [5, 24, "module"],
       [6, 32, "excerpt"],
-      [7, 36, "excerpt"]
+      [7, 36, "excerpt"],
+      [8, 40, "excerpt"]
     ])
     expect(fixtureBlocks[4]!.code).toBe("import * as Commit from \"effect-session-redis/internal/commit\"")
   })
 
-  it("reports an excerpt its source file no longer holds", () => {
+  it("reports an excerpt its source file no longer holds, or of a file tsc does not check", () => {
     expect(staleExcerpts(root, fixtureBlocks)).toEqual([
-      "fixture.md:35 (block 7): not a verbatim excerpt of package.json any more; copy the current code"
+      "fixture.md:35 (block 7): not a verbatim excerpt of test/support/commands.ts any more; copy the current code",
+      "fixture.md:39 (block 8): excerpt of package.json, which `tsc -p .` does not check (tsconfig.json \"include\")"
     ])
   })
 
