@@ -5,7 +5,9 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/dist", "**/dist-bench", "**/node_modules", "**/reports", "**/.stryker-tmp", "**/coverage"] },
+  {
+    ignores: ["**/dist", "**/dist-bench", "**/node_modules", "**/reports", "**/.stryker-tmp", "**/coverage", "docs/api"]
+  },
   js.configs.recommended,
   tseslint.configs.recommended,
   ...effectEslint.configs.dprint,

@@ -1,6 +1,11 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  resolve: {
+    // tests can import the package by its name, as the documentation's examples do (see tsconfig.json paths)
+    alias: [{ find: /^effect-session-redis$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],

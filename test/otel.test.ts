@@ -445,7 +445,8 @@ it("the snippet in docs/getting-started.md is the one in docs/examples/otel.ts",
   )
   const doc = read("../docs/getting-started.md")
   const section = doc.slice(doc.indexOf("### Exporting with OpenTelemetry"))
-  const printed = section.slice(section.indexOf("```ts\n") + "```ts\n".length, section.indexOf("\n```\n") + 1)
+  const fence = "```ts excerpt=docs/examples/otel.ts\n" // see test/docs.test.ts
+  const printed = section.slice(section.indexOf(fence) + fence.length, section.indexOf("\n```\n") + 1)
   expect(snippet).toContain("NodeSdk.layer")
   expect(printed).toBe(snippet)
 })

@@ -1,14 +1,8 @@
 /**
- * The HttpApi testing recipe of docs/getting-started.md, run as it is printed.
- *
- * Keep this file and the document in sync: the code below the marker line is
- * the snippet under "Testing an HttpApi app" (docs/getting-started.md), copied
- * verbatim except for the import of the library, which here is
- * "../src/index.js" instead of "effect-session-redis". Change one, change both;
- * the last test fails while they differ.
+ * The HttpApi testing recipe of docs/getting-started.md ("Testing an HttpApi
+ * app"), which prints the code below this comment verbatim (test/docs.test.ts
+ * checks it).
  */
-import { readFileSync } from "node:fs"
-// --- docs/getting-started.md, "Testing an HttpApi app" ---
 import {
   Cookies,
   HttpApi,
@@ -21,7 +15,7 @@ import {
 import { NodeHttpServer } from "@effect/platform-node"
 import { expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, Ref, Schema, TestClock } from "effect"
-import { InvalidSession, RedisClient, Session, SessionMiddleware, SessionPolicy } from "../src/index.js"
+import { InvalidSession, RedisClient, Session, SessionMiddleware, SessionPolicy } from "effect-session-redis"
 
 const User = Session.key("user", Schema.String)
 
@@ -79,17 +73,3 @@ it.effect("a login lasts while it is used and ends after 20 idle minutes", () =>
     yield* TestClock.adjust("21 minutes")
     expect(yield* client.auth.whoami()).toEqual({ user: null }) // idle too long: expired
   }).pipe(Effect.provide(TestServer)))
-// --- end of the snippet ---
-
-it("the snippet above is the one printed in docs/getting-started.md", () => {
-  const read = (path: string) => readFileSync(new URL(path, import.meta.url), "utf8")
-  const test = read("./recipes.test.ts")
-  const snippet = test.slice(
-    test.indexOf("\n", test.indexOf("// --- docs/getting-started.md")) + 1,
-    test.indexOf("// --- end of the snippet ---")
-  ).replace("from \"../src/index.js\"", "from \"effect-session-redis\"")
-  const doc = read("../docs/getting-started.md")
-  const section = doc.slice(doc.indexOf("### Testing an HttpApi app"))
-  const printed = section.slice(section.indexOf("```ts\n") + "```ts\n".length, section.indexOf("\n```\n") + 1)
-  expect(printed).toBe(snippet)
-})
