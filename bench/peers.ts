@@ -7,19 +7,20 @@
  * keep-alive connections in a closed loop), and then, one server at a time,
  * forks each framework's server (bench/peerServer.ts → bench/peerApps.ts)
  * without sessions and with sessions. Each connection is a client with its
- * own session, established by one `/api/incr` first. For each route: a
- * warm-up, then CONFIG RESETSTAT, the measured window, INFO commandstats.
+ * own session, established by one `/api/incr` first. Each new server process
+ * is first warmed up on every route but the login; then for each route: a
+ * warm-up, CONFIG RESETSTAT, the measured window, INFO commandstats.
  * `/api/login` runs last and follows the cookies the server sets (each login
  * replaces the session id), as a browser would.
  *
- * With BENCH_ROUNDS > 1 the whole sequence repeats (every server restarted)
- * and each figure is the median over the rounds; commands per request are
- * summed over them.
+ * With BENCH_ROUNDS > 1 the whole sequence repeats (every server restarted,
+ * the order of frameworks and of with/without rotated) and each figure is the
+ * median over the rounds; commands per request are summed over them.
  *
  * Writes the generated section of docs/benchmarks.md (between its markers)
  * and the chart docs/benchmarks/peers.svg.
  *
- * Environment: BENCH_CONNECTIONS (50), BENCH_SECONDS (2, per measured window),
+ * Environment: BENCH_CONNECTIONS (50), BENCH_SECONDS (1.5, per measured window),
  * BENCH_WARMUP_SECONDS (1, per server and route), BENCH_ROUNDS (2),
  * BENCH_NO_WRITE (set: print only, leave the docs alone).
  */
@@ -41,7 +42,7 @@ const numberFromEnv = (name: string, fallback: number): number => {
 }
 
 const CONNECTIONS = Math.round(numberFromEnv("BENCH_CONNECTIONS", 50))
-const SECONDS = numberFromEnv("BENCH_SECONDS", 2)
+const SECONDS = numberFromEnv("BENCH_SECONDS", 1.5)
 const WARMUP_SECONDS = numberFromEnv("BENCH_WARMUP_SECONDS", 1)
 const ROUNDS = Math.round(numberFromEnv("BENCH_ROUNDS", 2))
 const WRITE = process.env["BENCH_NO_WRITE"] === undefined
@@ -60,6 +61,8 @@ const repoRoot = process.cwd()
 
 const children = new Set<ChildProcess>()
 process.on("exit", () => children.forEach((child) => child.kill("SIGKILL")))
+// Ctrl-C or kill: exit, so that the exit hooks stop the children and the redis-server
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130))
 
 const stopChild = (child: ChildProcess, message?: string) =>
   new Promise<void>((resolve) => {
@@ -183,8 +186,10 @@ const main = async () => {
         `${WARMUP_SECONDS} s warm-up + ${SECONDS} s measured per scenario, ${ROUNDS} round(s), ${scenarios} scenarios`
     )
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const framework of frameworks) {
-        for (const sessions of [false, true]) {
+      // Rotate the order from round to round, so that no framework or variant always runs at the same moment.
+      const order = frameworks.map((_, i) => frameworks[(i + round - 1) % frameworks.length] ?? "express-session")
+      for (const framework of order) {
+        for (const sessions of round % 2 === 1 ? [false, true] : [true, false]) {
           await redis.flushall()
           const server = await startServerProcess({ framework, sessions, redisUrl: redis.url })
           try {
@@ -200,15 +205,28 @@ const main = async () => {
               }
               cookies = established
             }
+            // A fresh process: warm every route but the login up once before the first measurement.
+            for (const route of ROUTES.slice(0, 3)) {
+              await load.run({
+                host: HOST,
+                port: server.port,
+                path: route,
+                connections: CONNECTIONS,
+                cookies,
+                durationMs: WARMUP_SECONDS * 1000
+              })
+            }
             for (const route of ROUTES) {
               const label = `[${++done}/${scenarios}] round ${round} ${framework.padEnd(20)} ${
                 sessions ? "with sessions   " : "without sessions"
               } ${ROUTE_LABEL(route).padEnd(10)}`
               // a terminal gets one line per scenario, rewritten when it finishes; a log gets both lines
               process.stdout.write(process.stdout.isTTY ? `${label} …` : `${label} started\n`)
-              const sanity = await get(server.port, route.replaceAll("{i}", "0"), cookies[0])
+              // (a login from no session: a login with cookies[0] would end that session before the measurement)
+              const isLogin = route.startsWith("/api/login")
+              const sanity = await get(server.port, route.replaceAll("{i}", "0"), isLogin ? undefined : cookies[0])
               if (sanity.status !== 200) throw new Error(`${label}: ${sanity.status} ${sanity.body}`)
-              const followCookie = route.startsWith("/api/login") && sessions ? COOKIE_NAME : undefined
+              const followCookie = isLogin && sessions ? COOKIE_NAME : undefined
               const task = { host: HOST, port: server.port, path: route, connections: CONNECTIONS, followCookie }
               const warm = await load.run({ ...task, cookies, durationMs: WARMUP_SECONDS * 1000 })
               if (followCookie !== undefined) cookies = warm.cookies
