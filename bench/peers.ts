@@ -172,6 +172,7 @@ const versionOf = (name: string): string => {
 const main = async () => {
   const started = Date.now()
   const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(" / ")
+  const loadPerCpu = (os.loadavg()[0] ?? 0) / Math.max(1, os.cpus().length)
   const redis = await startRedisServer()
   if (redis.port === 6379) throw new Error("refusing to benchmark against port 6379")
   const load = startLoadGenerator()
@@ -295,6 +296,15 @@ const main = async () => {
         fmt(os.totalmem() / 2 ** 30, 1)
       } GiB, ${os.type()} ${os.release()}`,
       load: loadAtStart,
+      loadPerCpu,
+      rounds: ROUNDS,
+      worstSpread: Math.max(
+        1,
+        ...[...windows.values()].map((list) => {
+          const rates = list.map((w) => w.reqPerSec)
+          return Math.max(...rates) / Math.max(1e-9, Math.min(...rates))
+        })
+      ),
       totalSeconds,
       versions: [
         ["node", process.version.slice(1)],

@@ -33,6 +33,11 @@ export interface RunInfo {
   readonly date: string
   readonly machine: string
   readonly load: string
+  /** The 1-minute load average at the start, over the number of CPUs. */
+  readonly loadPerCpu: number
+  /** The largest max/min ratio of one scenario's req/s over the rounds (1 with one round). */
+  readonly worstSpread: number
+  readonly rounds: number
   readonly versions: ReadonlyArray<readonly [string, string]>
   readonly settings: ReadonlyArray<readonly [string, string]>
   readonly totalSeconds: number
@@ -95,6 +100,21 @@ export const section = (rows: ReadonlyArray<Row>, info: RunInfo, chartPath: stri
     `Measured ${info.date} on ${info.machine}; load average at the start ${info.load}.`,
     `The whole run took ${fmt(info.totalSeconds)} s.`,
     "",
+    ...(info.loadPerCpu > 1
+      ? [
+        `**The machine was busy: a load average of ${fmt(info.loadPerCpu, 1)} per CPU at the start. These figures ` +
+        "show contention with other work more than the frameworks' own costs, ratios included; rerun on a quiet " +
+        "machine before drawing conclusions.**",
+        ""
+      ]
+      : []),
+    ...(info.rounds > 1
+      ? [
+        `Noise: the requests/s of one scenario varied by up to ${fmt(info.worstSpread, 1)}× between its ` +
+        `${info.rounds} rounds (the table gives medians).`,
+        ""
+      ]
+      : []),
     `![Requests/s with sessions, ratio to the framework without sessions, Redis commands per request](${chartPath})`,
     "",
     resultsTable(rows),
