@@ -15,10 +15,17 @@ export interface RunRequest {
   readonly id: number
   readonly host: string
   readonly port: number
+  /** `{i}` in it becomes the connection's index (one user name per connection, say). */
   readonly path: string
   readonly cookies: ReadonlyArray<string>
   readonly connections: number
   readonly durationMs: number
+  /**
+   * A cookie jar per connection: a `Set-Cookie` of this name replaces the
+   * connection's cookie (as a browser would), so a session whose id changes
+   * (login) keeps being sent. Without it, every request sends the same cookie.
+   */
+  readonly followCookie?: string | undefined
 }
 
 export interface RunResult {
@@ -32,6 +39,8 @@ export interface RunResult {
   readonly errors: number
   readonly elapsedMs: number
   readonly latencyMs: { readonly mean: number; readonly p50: number; readonly p99: number; readonly max: number }
+  /** Each connection's cookie at the end (with `followCookie`: the last one the server set). */
+  readonly cookies: ReadonlyArray<string>
 }
 
 const agents = new Map<number, http.Agent>()
@@ -48,22 +57,30 @@ const agentFor = (port: number, connections: number): http.Agent => {
 const percentile = (sorted: Float64Array, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
 
+/** Replaces `headers.cookie` with the `name=` cookie of `setCookie`, if there is one. */
+const follow = (headers: http.OutgoingHttpHeaders, setCookie: ReadonlyArray<string> | undefined, name: string) => {
+  const cookie = setCookie?.find((c) => c.startsWith(`${name}=`))?.split(";")[0]
+  if (cookie !== undefined) headers["cookie"] = cookie
+}
+
 const run = async (task: RunRequest): Promise<RunResult> => {
+  const pathOf = (i: number) => task.path.replaceAll("{i}", String(i))
   const agent = agentFor(task.port, task.connections)
   const statuses: Record<string, number> = {}
   const latencies: Array<number> = []
   let ok = 0
   let errors = 0
 
-  const once = (headers: http.OutgoingHttpHeaders): Promise<void> =>
+  const once = (path: string, headers: http.OutgoingHttpHeaders): Promise<void> =>
     new Promise((resolve) => {
       const started = performance.now()
       const req = http.request(
-        { agent, host: task.host, port: task.port, path: task.path, method: "GET", headers },
+        { agent, host: task.host, port: task.port, path, method: "GET", headers },
         (res) => {
           res.on("data", () => {})
           res.on("end", () => {
             latencies.push(performance.now() - started)
+            if (task.followCookie !== undefined) follow(headers, res.headers["set-cookie"], task.followCookie)
             if (res.statusCode === 200) ok++
             else statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1
             resolve()
@@ -83,10 +100,14 @@ const run = async (task: RunRequest): Promise<RunResult> => {
 
   const started = performance.now()
   const deadline = started + task.durationMs
+  const finalCookies: Array<string> = []
   const connection = async (i: number) => {
     const cookie = task.cookies.length === 0 ? undefined : task.cookies[i % task.cookies.length]
     const headers: http.OutgoingHttpHeaders = cookie === undefined ? {} : { cookie }
-    while (performance.now() < deadline) await once(headers)
+    finalCookies[i] = cookie ?? ""
+    const path = pathOf(i)
+    while (performance.now() < deadline) await once(path, headers)
+    finalCookies[i] = typeof headers["cookie"] === "string" ? headers["cookie"] : ""
   }
   await Promise.all(Array.from({ length: task.connections }, (_, i) => connection(i)))
   const elapsedMs = performance.now() - started
@@ -100,6 +121,7 @@ const run = async (task: RunRequest): Promise<RunResult> => {
     statuses,
     errors,
     elapsedMs,
+    cookies: task.cookies.length === 0 ? [] : finalCookies,
     latencyMs: {
       mean: latencies.length === 0 ? 0 : sum / latencies.length,
       p50: percentile(sorted, 50),
