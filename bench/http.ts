@@ -186,7 +186,7 @@ interface Measured {
 // the reference: a Redis read without the session library
 // -----------------------------------------------------------------------------
 
-type App = "without" | "with" | "reference"
+type App = "without" | "with" | "reference" | "replace"
 
 const REFERENCE_KEY = "bench:reference"
 
@@ -234,26 +234,33 @@ const program = Effect.gen(function*() {
   const redis = yield* redisServer
   console.log(`redis-server ${redis.url} (pid ${redis.pid}), private to this run`)
 
-  const sessionServices = SessionsLive.pipe(
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
-      new Map([
-        ["REDIS_URL", redis.url],
-        ["SESSION_SECRET", randomBytes(32).toString("base64url")],
-        ["SESSION_COOKIE_SECURE", "false"]
-      ])
-    )))
-  )
+  const sessionSecret = randomBytes(32).toString("base64url")
+  /** The demo's services; `writeMode` chooses how /api/incr's update is written. */
+  const sessionServices = (writeMode: "merge" | "replace") =>
+    SessionsLive.pipe(
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
+        new Map([
+          ["REDIS_URL", redis.url],
+          ["SESSION_SECRET", sessionSecret],
+          ["SESSION_COOKIE_SECURE", "false"],
+          ["SESSION_WRITE_MODE", writeMode]
+        ])
+      )))
+    )
   const referenceClient = yield* referenceRedis(redis.url)
   const ports: Record<App, number> = {
     without: yield* serve(HttpServer.serve(makeApp({ sessions: false }))),
-    with: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices))),
+    with: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices("merge")))),
+    replace: yield* serve(
+      HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices("replace")))
+    ),
     reference: yield* serve(
       HttpServer.serve(Effect.provideService(router, Session.Session, referenceSession(referenceClient)))
     )
   }
   console.log(
-    `demo app without sessions on ${HOST}:${ports.without}, with sessions on ${HOST}:${ports.with}, ` +
-      `reference on ${HOST}:${ports.reference}`
+    `demo app without sessions on ${HOST}:${ports.without}, with sessions (merge writes) on ${HOST}:${ports.with}, ` +
+      `with sessions (replace writes) on ${HOST}:${ports.replace}, reference on ${HOST}:${ports.reference}`
   )
   // Acquired after the servers, so released before them: closing a server waits for the
   // load generator's keep-alive connections, which go away with the load generator.
@@ -273,6 +280,8 @@ const program = Effect.gen(function*() {
     for (
       const port of route === "/api/read"
         ? [ports.without, ports.with, ports.reference]
+        : route === "/api/incr"
+        ? [ports.without, ports.with, ports.replace]
         : [ports.without, ports.with]
     ) {
       const reply = yield* get(port, route, cookies[0])
@@ -350,8 +359,16 @@ const program = Effect.gen(function*() {
   const ratios: Record<string, number> = {}
   const reference: Array<Measured> = []
   const referenceRatios: Array<number> = []
+  const replace: Array<Measured> = []
+  const incrWindows: Array<Measured> = []
+  const withSessionsIncr = () => incrWindows
+  const mergeOverReplace: Array<number> = []
   for (const route of ROUTES) {
-    const apps: ReadonlyArray<App> = route === "/api/read" ? ["without", "with", "reference"] : ["without", "with"]
+    const apps: ReadonlyArray<App> = route === "/api/read"
+      ? ["without", "with", "reference"]
+      : route === "/api/incr"
+      ? ["without", "with", "replace"]
+      : ["without", "with"]
     for (const app of apps) yield* warmUp(ports[app], route)
     const without: Array<Measured> = []
     const withSessions: Array<Measured> = []
@@ -372,7 +389,12 @@ const program = Effect.gen(function*() {
         reference.push(r)
         referenceRatios.push(r.reqPerSec / w.reqPerSec)
       }
-      const measured = [w, s, ...(r === undefined ? [] : [r])]
+      const p = windows.replace
+      if (p !== undefined) {
+        replace.push(p)
+        mergeOverReplace.push(s.reqPerSec / p.reqPerSec)
+      }
+      const measured = [w, s, ...(r === undefined ? [] : [r]), ...(p === undefined ? [] : [p])]
       const problems = notOk(measured)
       console.log(
         `  ${route.padEnd(10)} round ${String(round + 1).padStart(2)}/${ROUNDS}: without ${
@@ -382,6 +404,9 @@ const program = Effect.gen(function*() {
           (r === undefined
             ? ""
             : `; reference ${fmt(r.reqPerSec).padStart(6)} req/s, ${fmt(r.reqPerSec / w.reqPerSec, 2)}×`) +
+          (p === undefined
+            ? ""
+            : `; replace ${fmt(p.reqPerSec).padStart(6)} req/s, merge/replace ${fmt(s.reqPerSec / p.reqPerSec, 3)}×`) +
           (problems > 0
             ? `  !! ${problems} not 200: ${JSON.stringify(measured.map((m) => m.result.statuses))}` +
               ` socket errors=${sum(measured.map((m) => m.result.errors))}`
@@ -390,6 +415,7 @@ const program = Effect.gen(function*() {
     }
     const ratio = median(roundRatios)
     ratios[route] = ratio
+    if (route === "/api/incr") incrWindows.push(...withSessions)
     const baselineCommands = sum(without.flatMap((w) => Object.values(w.commands)))
     const baselineRequests = sum(without.map((w) => w.result.requests))
     rows.push([
@@ -419,6 +445,13 @@ const program = Effect.gen(function*() {
       `  ${fmt(rate(reference))} req/s, ${fmt(median(referenceRatios), 2)}× the app without sessions ` +
       `(range ${range(referenceRatios)}), server CPU ${cpu(reference)} µs/req, ` +
       `${fmt(commandsPerRequest(reference), 2)} Redis cmds/req (${commandBreakdown(reference)})\n`
+  )
+  console.log(
+    "/api/incr (a write), with sessions: merge writes (the default, one EVALSHA) against replace writes (SET XX):\n" +
+      `  merge ${fmt(rate(withSessionsIncr()))} req/s, replace ${fmt(rate(replace))} req/s; ` +
+      `merge/replace ${fmt(median(mergeOverReplace), 3)}× (range ${range(mergeOverReplace)}), ` +
+      `server CPU µs/req merge ${cpu(withSessionsIncr())} / replace ${cpu(replace)}; ` +
+      `replace ${fmt(commandsPerRequest(replace), 2)} Redis cmds/req (${commandBreakdown(replace)})\n`
   )
   // The floors, in the same run: /api/read ≥ 0.85× the app without sessions and ≥ 0.90× the bare GETEX reference.
   const readRatio = ratios["/api/read"] ?? 0
