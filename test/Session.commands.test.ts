@@ -95,37 +95,13 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         })
       ))
 
-    it.effect("writing a session is GETEX + one EVALSHA (the merge; GET and SET run inside it)", () =>
+    it.effect("writing a session is GETEX + SET XX", () =>
       withSessions(
         {},
-        Effect.gen(function*() {
-          const client = yield* makeClient
-          yield* client.request("/incr")
-          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
-        })
-      ))
-
-    it.effect("with writeMode replace, writing a session is GETEX + SET XX", () =>
-      withSessions(
-        { writeMode: "replace" },
         Effect.gen(function*() {
           const client = yield* makeClient
           yield* client.request("/incr")
           expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, set: 1 })
-        })
-      ))
-
-    it.effect("the first merge after SCRIPT FLUSH (or a restart) is EVALSHA, NOSCRIPT, then one EVAL", () =>
-      withSessions(
-        {},
-        Effect.gen(function*() {
-          const server = yield* RedisServer
-          const client = yield* makeClient
-          yield* client.request("/incr")
-          const admin = new Redis(server.url)
-          yield* Effect.promise(() => admin.script("FLUSH").finally(() => admin.quit()))
-          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, eval: 1, ...merge })
-          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
         })
       ))
 
@@ -195,6 +171,60 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
       ))
   })
 
+  describe("merge writes (writeMode: merge)", () => {
+    it.effect("writing a session is GETEX + one EVALSHA (GET and SET run inside it)", () =>
+      withSessions(
+        { writeMode: "merge" },
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/incr")
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
+        })
+      ))
+
+    it.effect("creating and regenerating are unchanged: SET NX, and the move EVAL", () =>
+      withSessions(
+        { writeMode: "merge" },
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ set: 1 })
+          expect(yield* commandsOf(client.request("/regenerate"))).toEqual({
+            getex: 1,
+            eval: 1,
+            exists: 1,
+            set: 1,
+            del: 1
+          })
+        })
+      ))
+
+    it.effect("LRU mode: GET + one EVALSHA whose SET has no EX", () =>
+      withSessions(
+        { writeMode: "merge", setRedisTtl: false },
+        Effect.gen(function*() {
+          const client = yield* makeClient
+          yield* client.request("/incr")
+          const id = Option.getOrThrow(CookieSigner.make(secret).verify(client.cookie ?? ""))
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ ...merge, get: 2 })
+          expect(yield* ttlOf(id)).toBe(-1)
+        })
+      ))
+
+    it.effect("the first merge after SCRIPT FLUSH (or a restart) is EVALSHA, NOSCRIPT, then one EVAL", () =>
+      withSessions(
+        { writeMode: "merge" },
+        Effect.gen(function*() {
+          const server = yield* RedisServer
+          const client = yield* makeClient
+          yield* client.request("/incr")
+          const admin = new Redis(server.url)
+          yield* Effect.promise(() => admin.script("FLUSH").finally(() => admin.quit()))
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, eval: 1, ...merge })
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
+        })
+      ))
+  })
+
   describe("LRU mode (setRedisTtl off)", () => {
     it.effect("reading is one GET and keys have no TTL", () =>
       withSessions(
@@ -208,13 +238,13 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         })
       ))
 
-    it.effect("writing is GET + one EVALSHA whose SET has no EX", () =>
+    it.effect("writing is GET + SET XX without EX", () =>
       withSessions(
         { setRedisTtl: false },
         Effect.gen(function*() {
           const client = yield* makeClient
           yield* client.request("/incr")
-          expect(yield* commandsOf(client.request("/incr"))).toEqual({ ...merge, get: 2 })
+          expect(yield* commandsOf(client.request("/incr"))).toEqual({ get: 1, set: 1 })
         })
       ))
   })
@@ -247,7 +277,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
         })
       ))
 
-    it.effect("the first read past the threshold is GET + one merge with the new expiry, then GET again", () =>
+    it.effect("the first read past the threshold is GET + one SET with the new expiry, then GET again", () =>
       withSessions(
         options,
         Effect.gen(function*() {
@@ -256,7 +286,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
           const start = Math.ceil((yield* Clock.currentTimeMillis) / 1000)
           yield* client.request("/incr")
           yield* TestClock.adjust("600 seconds")
-          expect(yield* commandsOf(client.request("/read"))).toEqual({ ...merge, get: 2 })
+          expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1, set: 1 })
           expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1 })
           const who = (yield* client.request("/whoami")).body as { expires: number }
           expect(who.expires).toBe(start + 600 + 1200)
@@ -285,7 +315,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
           yield* client.request("/incr")
           expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1 })
           yield* TestClock.adjust("5 seconds")
-          expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, ...merge })
+          expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, set: 1 })
         })
       ))
 
@@ -387,7 +417,7 @@ layer(layerRedisServer, { timeout: 30_000 })("Redis commands per request", (it) 
           expect(names.filter((name) => name.startsWith("RedisClient."))).toEqual([
             "RedisClient.set",
             "RedisClient.getEx",
-            "RedisClient.mergePayload"
+            "RedisClient.set"
           ])
         })
       ))

@@ -223,23 +223,14 @@ describe("SessionPolicy.make", () => {
     it.effect.each<
       { readonly case: string; readonly options: Omit<SessionPolicy.Options, "secret">; readonly mode: string }
     >([
-      { case: "the default, with the default JSON serializer, is merge", options: {}, mode: "merge" },
-      { case: "replace when asked", options: { writeMode: "replace" }, mode: "replace" },
+      { case: "the default is replace", options: {}, mode: "replace" },
+      { case: "merge when asked", options: { writeMode: "merge" }, mode: "merge" },
       {
-        case: "a custom serializer that declares JSON keeps merge",
-        options: { serializer: declaredJson },
+        case: "merge with a custom serializer that declares JSON",
+        options: { serializer: declaredJson, writeMode: "merge" },
         mode: "merge"
       },
-      {
-        case: "a custom serializer that does not falls back to replace",
-        options: { serializer: custom },
-        mode: "replace"
-      },
-      {
-        case: "a custom serializer with replace asked",
-        options: { serializer: custom, writeMode: "replace" },
-        mode: "replace"
-      }
+      { case: "a custom serializer without a mode builds (replace)", options: { serializer: custom }, mode: "replace" }
     ])("$case", ({ mode, options }) =>
       Effect.gen(function*() {
         expect((yield* make(options)).writeMode).toBe(mode)
