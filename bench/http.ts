@@ -11,6 +11,8 @@
  *   cookie, no Redis). `/api/read` is a Map lookup, `/api/incr` a Map update.
  * - with sessions: `makeApp({ sessions: true })` with `SessionMiddleware`,
  *   the demo's policy and `RedisClient.layerConfig()` on the private Redis.
+ * - with sessions and merge writes, on `/api/incr` only: the same with
+ *   `SESSION_WRITE_MODE=merge` (one `EVALSHA` per update instead of `SET XX`).
  * - reference, on `/api/read` only: the app without sessions whose read does
  *   one `GETEX` through ioredis and parses the stored JSON, without the
  *   session library: what a Redis read in a handler costs on this stack, the
@@ -186,7 +188,7 @@ interface Measured {
 // the reference: a Redis read without the session library
 // -----------------------------------------------------------------------------
 
-type App = "without" | "with" | "reference"
+type App = "without" | "with" | "reference" | "merge"
 
 const REFERENCE_KEY = "bench:reference"
 
@@ -234,26 +236,31 @@ const program = Effect.gen(function*() {
   const redis = yield* redisServer
   console.log(`redis-server ${redis.url} (pid ${redis.pid}), private to this run`)
 
-  const sessionServices = SessionsLive.pipe(
-    Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
-      new Map([
-        ["REDIS_URL", redis.url],
-        ["SESSION_SECRET", randomBytes(32).toString("base64url")],
-        ["SESSION_COOKIE_SECURE", "false"]
-      ])
-    )))
-  )
+  const sessionSecret = randomBytes(32).toString("base64url")
+  /** The demo's services; `writeMode` chooses how /api/incr's update is written ("with" is the default, replace). */
+  const sessionServices = (writeMode: "merge" | "replace") =>
+    SessionsLive.pipe(
+      Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
+        new Map([
+          ["REDIS_URL", redis.url],
+          ["SESSION_SECRET", sessionSecret],
+          ["SESSION_COOKIE_SECURE", "false"],
+          ["SESSION_WRITE_MODE", writeMode]
+        ])
+      )))
+    )
   const referenceClient = yield* referenceRedis(redis.url)
   const ports: Record<App, number> = {
     without: yield* serve(HttpServer.serve(makeApp({ sessions: false }))),
-    with: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices))),
+    with: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices("replace")))),
+    merge: yield* serve(HttpServer.serve(makeApp({ sessions: true })).pipe(Layer.provide(sessionServices("merge")))),
     reference: yield* serve(
       HttpServer.serve(Effect.provideService(router, Session.Session, referenceSession(referenceClient)))
     )
   }
   console.log(
     `demo app without sessions on ${HOST}:${ports.without}, with sessions on ${HOST}:${ports.with}, ` +
-      `reference on ${HOST}:${ports.reference}`
+      `with sessions and merge writes on ${HOST}:${ports.merge}, reference on ${HOST}:${ports.reference}`
   )
   // Acquired after the servers, so released before them: closing a server waits for the
   // load generator's keep-alive connections, which go away with the load generator.
@@ -273,6 +280,8 @@ const program = Effect.gen(function*() {
     for (
       const port of route === "/api/read"
         ? [ports.without, ports.with, ports.reference]
+        : route === "/api/incr"
+        ? [ports.without, ports.with, ports.merge]
         : [ports.without, ports.with]
     ) {
       const reply = yield* get(port, route, cookies[0])
@@ -350,8 +359,15 @@ const program = Effect.gen(function*() {
   const ratios: Record<string, number> = {}
   const reference: Array<Measured> = []
   const referenceRatios: Array<number> = []
+  const merge: Array<Measured> = []
+  const replace: Array<Measured> = []
+  const mergeOverReplace: Array<number> = []
   for (const route of ROUTES) {
-    const apps: ReadonlyArray<App> = route === "/api/read" ? ["without", "with", "reference"] : ["without", "with"]
+    const apps: ReadonlyArray<App> = route === "/api/read"
+      ? ["without", "with", "reference"]
+      : route === "/api/incr"
+      ? ["without", "with", "merge"]
+      : ["without", "with"]
     for (const app of apps) yield* warmUp(ports[app], route)
     const without: Array<Measured> = []
     const withSessions: Array<Measured> = []
@@ -372,7 +388,12 @@ const program = Effect.gen(function*() {
         reference.push(r)
         referenceRatios.push(r.reqPerSec / w.reqPerSec)
       }
-      const measured = [w, s, ...(r === undefined ? [] : [r])]
+      const p = windows.merge
+      if (p !== undefined) {
+        merge.push(p)
+        mergeOverReplace.push(p.reqPerSec / s.reqPerSec)
+      }
+      const measured = [w, s, ...(r === undefined ? [] : [r]), ...(p === undefined ? [] : [p])]
       const problems = notOk(measured)
       console.log(
         `  ${route.padEnd(10)} round ${String(round + 1).padStart(2)}/${ROUNDS}: without ${
@@ -382,6 +403,9 @@ const program = Effect.gen(function*() {
           (r === undefined
             ? ""
             : `; reference ${fmt(r.reqPerSec).padStart(6)} req/s, ${fmt(r.reqPerSec / w.reqPerSec, 2)}×`) +
+          (p === undefined
+            ? ""
+            : `; merge ${fmt(p.reqPerSec).padStart(6)} req/s, merge/replace ${fmt(p.reqPerSec / s.reqPerSec, 3)}×`) +
           (problems > 0
             ? `  !! ${problems} not 200: ${JSON.stringify(measured.map((m) => m.result.statuses))}` +
               ` socket errors=${sum(measured.map((m) => m.result.errors))}`
@@ -390,6 +414,7 @@ const program = Effect.gen(function*() {
     }
     const ratio = median(roundRatios)
     ratios[route] = ratio
+    if (route === "/api/incr") replace.push(...withSessions)
     const baselineCommands = sum(without.flatMap((w) => Object.values(w.commands)))
     const baselineRequests = sum(without.map((w) => w.result.requests))
     rows.push([
@@ -419,6 +444,14 @@ const program = Effect.gen(function*() {
       `  ${fmt(rate(reference))} req/s, ${fmt(median(referenceRatios), 2)}× the app without sessions ` +
       `(range ${range(referenceRatios)}), server CPU ${cpu(reference)} µs/req, ` +
       `${fmt(commandsPerRequest(reference), 2)} Redis cmds/req (${commandBreakdown(reference)})\n`
+  )
+  console.log(
+    "/api/incr (a write), with sessions: writeMode merge (one EVALSHA) against replace (the default, SET XX):\n" +
+      `  merge ${fmt(rate(merge))} req/s, replace ${fmt(rate(replace))} req/s; ` +
+      `merge/replace ${fmt(median(mergeOverReplace), 3)}× (range ${range(mergeOverReplace)}), ` +
+      `server CPU µs/req merge ${cpu(merge)} / replace ${cpu(replace)}; ` +
+      `merge ${fmt(commandsPerRequest(merge), 2)} Redis cmds/req (${commandBreakdown(merge)}; ` +
+      "GET and SET run inside the EVALSHA)\n"
   )
   // The floors, in the same run: /api/read ≥ 0.85× the app without sessions and ≥ 0.90× the bare GETEX reference.
   const readRatio = ratios["/api/read"] ?? 0

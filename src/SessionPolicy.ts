@@ -151,21 +151,19 @@ export interface Options {
   /**
    * How a request writes an existing session it changed (`SESSION_WRITE_MODE`).
    *
-   * - `"merge"` (the default with a JSON serializer): only the keys this
-   *   request set or removed are applied to the payload stored *now*, in one
+   * - `"merge"`: only the keys this request set or removed are applied to the payload stored *now*, in one
    *   atomic server-side step (one `EVALSHA`). Concurrent requests of one
    *   session that change different keys all keep their changes; the same
    *   key changed by both: the last writer wins. Top-level fields (expiry,
    *   timeout, user binding) are the last writer's. A session deleted or
    *   regenerated meanwhile is never brought back.
-   * - `"replace"`: the whole payload as this request sees it (`SET XX`): the
-   *   last writer's payload wins, and concurrent changes to other keys are
-   *   lost.
+   * - `"replace"` (the default): the whole payload as this request sees it
+   *   (`SET XX`): the last writer's payload wins, and concurrent changes to
+   *   other keys are lost.
    *
    * Merge needs a serializer that declares `format: "json"`; with another
-   * one, `"merge"` fails the Layer with `InvalidPolicy`, and the default is
-   * `"replace"`. New sessions, `regenerate`, `clear` and `markChanged` always
-   * write the whole payload.
+   * one, `"merge"` fails the Layer with `InvalidPolicy`. New sessions,
+   * `regenerate`, `clear` and `markChanged` always write the whole payload.
    */
   readonly writeMode?: WriteMode | undefined
   /**
@@ -438,7 +436,7 @@ export const make: (
     onInvalid: options.onInvalid,
     generateId: idPrefix === "" ? generate : () => idPrefix + generate(),
     serializer,
-    writeMode: options.writeMode ?? (jsonSerializer ? "merge" : "replace"),
+    writeMode: options.writeMode ?? "replace",
     onStoreUnavailable: options.onStoreUnavailable ?? "fail"
   }
   // The one place a policy is branded: everything above validated it.

@@ -328,7 +328,7 @@ describe("persistence", () => {
           yield* client.request("/persist-now-twice-at-once")
           const id = Option.getOrThrow(signer.verify(client.cookie ?? ""))
           // one key created, then the second persistNow rewrites that same key
-          expect(writes).toEqual([`NX ${id}`, `MERGE ${id}`])
+          expect(writes).toEqual([`NX ${id}`, `XX ${id}`])
           expect((yield* client.request("/read")).body).toEqual({ n: 1 })
         }),
         layerWithStore(slow)

@@ -197,19 +197,9 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
           })
         ))
 
-      it.effect("writing a session is GETEX + one EVALSHA (the merge; GET and SET run inside it)", () =>
+      it.effect("writing a session is GETEX + SET XX", () =>
         withSessions(
           {},
-          Effect.gen(function*() {
-            const client = yield* makeClient
-            yield* client.request("/incr")
-            expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
-          })
-        ))
-
-      it.effect("with writeMode replace, writing a session is GETEX + SET XX", () =>
-        withSessions(
-          { writeMode: "replace" },
           Effect.gen(function*() {
             const client = yield* makeClient
             yield* client.request("/incr")
@@ -277,6 +267,40 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
         ))
     })
 
+    describe("merge writes (writeMode: merge)", () => {
+      it.effect("writing a session is GETEX + one EVALSHA (GET and SET run inside it)", () =>
+        withSessions(
+          { writeMode: "merge" },
+          Effect.gen(function*() {
+            const client = yield* makeClient
+            yield* client.request("/incr")
+            expect(yield* commandsOf(client.request("/incr"))).toEqual({ getex: 1, ...merge })
+          })
+        ))
+
+      it.effect("creating and regenerating are unchanged: SET NX, and the move", () =>
+        withSessions(
+          { writeMode: "merge" },
+          Effect.gen(function*() {
+            const client = yield* makeClient
+            expect(yield* commandsOf(client.request("/incr"))).toEqual({ set: 1 })
+            expect(yield* commandsOf(client.request("/regenerate"))).toEqual(regenerate.commands)
+          })
+        ))
+
+      it.effect("LRU mode: GET + one EVALSHA whose SET has no EX", () =>
+        withSessions(
+          { writeMode: "merge", setRedisTtl: false },
+          Effect.gen(function*() {
+            const client = yield* makeClient
+            yield* client.request("/incr")
+            const id = Option.getOrThrow(CookieSigner.make(secret).verify(client.cookie ?? ""))
+            expect(yield* commandsOf(client.request("/incr"))).toEqual({ ...merge, get: 2 })
+            expect(yield* ttlOf(id)).toBe(-1)
+          })
+        ))
+    })
+
     describe("LRU mode (setRedisTtl off)", () => {
       it.effect("reading is one GET and keys have no TTL", () =>
         withSessions(
@@ -290,13 +314,13 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
           })
         ))
 
-      it.effect("writing is GET + one EVALSHA whose SET has no EX", () =>
+      it.effect("writing is GET + SET XX without EX", () =>
         withSessions(
           { setRedisTtl: false },
           Effect.gen(function*() {
             const client = yield* makeClient
             yield* client.request("/incr")
-            expect(yield* commandsOf(client.request("/incr"))).toEqual({ ...merge, get: 2 })
+            expect(yield* commandsOf(client.request("/incr"))).toEqual({ get: 1, set: 1 })
           })
         ))
     })
@@ -329,7 +353,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
           })
         ))
 
-      it.effect("the first read past the threshold is GET + one merge with the new expiry, then GET again", () =>
+      it.effect("the first read past the threshold is GET + one SET with the new expiry, then GET again", () =>
         withSessions(
           options,
           Effect.gen(function*() {
@@ -338,7 +362,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
             const start = Math.ceil((yield* Clock.currentTimeMillis) / 1000)
             yield* client.request("/incr")
             yield* TestClock.adjust("600 seconds")
-            expect(yield* commandsOf(client.request("/read"))).toEqual({ ...merge, get: 2 })
+            expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1, set: 1 })
             expect(yield* commandsOf(client.request("/read"))).toEqual({ get: 1 })
             const who = (yield* client.request("/whoami")).body as { expires: number }
             expect(who.expires).toBe(start + 600 + 1200)
@@ -367,7 +391,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
             yield* client.request("/incr")
             expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1 })
             yield* TestClock.adjust("5 seconds")
-            expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, ...merge })
+            expect(yield* commandsOf(client.request("/read"))).toEqual({ getex: 1, set: 1 })
           })
         ))
 
@@ -464,7 +488,7 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
             expect(names.filter((name) => name.startsWith("RedisClient."))).toEqual([
               "RedisClient.set",
               "RedisClient.getEx",
-              "RedisClient.mergePayload"
+              "RedisClient.set"
             ])
           })
         ))
@@ -527,6 +551,7 @@ layer(layerRedisServer, { timeout: 30_000 })("the merge script on redis-server",
       const server = yield* RedisServer
       yield* Effect.promise(() => server.flushall())
       const redis = Layer.orDie(RedisClient.layer({ url: server.url }))
+      yield* Effect.provide(loadMergeScript, redis)
       yield* Effect.gen(function*() {
         const client = yield* makeClient
         yield* client.request("/incr")
@@ -540,7 +565,7 @@ layer(layerRedisServer, { timeout: 30_000 })("the merge script on redis-server",
           })
         expect(yield* commands(client.request("/incr"))).toEqual({ getex: 1, eval: 1, ...merge })
         expect(yield* commands(client.request("/incr"))).toEqual({ getex: 1, ...merge })
-      }).pipe(Effect.provide(layerWith(redis, {})))
+      }).pipe(Effect.provide(layerWith(redis, { writeMode: "merge" })))
     }))
 })
 

@@ -216,6 +216,50 @@ describe("SessionPolicy.make", () => {
       }))
   })
 
+  describe("writeMode", () => {
+    const custom = { serialize: (value: unknown) => JSON.stringify(value), deserialize: (text: string) => text }
+    const declaredJson = { ...custom, format: "json" as const }
+
+    it.effect.each<
+      { readonly case: string; readonly options: Omit<SessionPolicy.Options, "secret">; readonly mode: string }
+    >([
+      { case: "the default is replace", options: {}, mode: "replace" },
+      { case: "merge when asked", options: { writeMode: "merge" }, mode: "merge" },
+      {
+        case: "merge with a custom serializer that declares JSON",
+        options: { serializer: declaredJson, writeMode: "merge" },
+        mode: "merge"
+      },
+      { case: "a custom serializer without a mode builds (replace)", options: { serializer: custom }, mode: "replace" }
+    ])("$case", ({ mode, options }) =>
+      Effect.gen(function*() {
+        expect((yield* make(options)).writeMode).toBe(mode)
+      }))
+
+    it.effect("merge with a serializer that does not declare JSON is refused when the policy is built", () =>
+      Effect.gen(function*() {
+        expectInvalid(yield* rejection({ secret, serializer: custom, writeMode: "merge" }), "writeMode", "serializer")
+      }))
+
+    it.effect("an unknown mode is refused", () =>
+      Effect.gen(function*() {
+        expectInvalid(yield* rejection(untyped({ secret, writeMode: "patch" })), "writeMode")
+      }))
+
+    it.effect("a serializer format other than json is refused", () =>
+      Effect.gen(function*() {
+        expectInvalid(yield* rejection(untyped({ secret, serializer: { ...custom, format: "msgpack" } })), "serializer")
+      }))
+
+    it.effect("SESSION_WRITE_MODE sets it from configuration", () =>
+      Effect.gen(function*() {
+        expect((yield* fromEnv(withSecret({ SESSION_WRITE_MODE: "replace" }))).writeMode).toBe("replace")
+        expect((yield* fromEnv(withSecret({ SESSION_WRITE_MODE: " Merge " }))).writeMode).toBe("merge")
+        const error = yield* Effect.flip(fromEnv(withSecret({ SESSION_WRITE_MODE: "patch" })))
+        expect(String(error)).toContain("SESSION_WRITE_MODE")
+      }))
+  })
+
   describe("rejected combinations", () => {
     it.effect("both secret and signer", () =>
       Effect.gen(function*() {

@@ -107,7 +107,7 @@ describe("UserSessions", () => {
         expect(log).toEqual(["getex", "move", "indexadd"])
         log.length = 0
         yield* client.request("/incr")
-        expect(log).toEqual(["getex", "merge"])
+        expect(log).toEqual(["getex", "set"])
       }).pipe(Effect.provide(layerWithStore(store)))
     }))
 

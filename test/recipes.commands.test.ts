@@ -58,8 +58,7 @@ it.effect("an untouched request costs nothing, a read one GETEX, a write one com
     expect(created.commands).toEqual(["SET"]) // no cookie: nothing to read, one SET NX EX
     expect((yield* commands("/health", created.cookie)).commands).toEqual([])
     expect((yield* commands("/theme", created.cookie)).commands).toEqual(["GETEX"])
-    // the changed key merged into the stored payload: one EVALSHA on Redis
-    expect((yield* commands("/dark", created.cookie)).commands).toEqual(["GETEX", "MERGE"])
+    expect((yield* commands("/dark", created.cookie)).commands).toEqual(["GETEX", "SET"]) // SET XX EX
   }).pipe(
     Effect.provide(Layer.merge(
       layerCounting(log),

@@ -340,7 +340,8 @@ export class RequestSession {
       loaded,
       empty: state.data.isEmpty,
       changed: state.changed,
-      mergeable: state.mergeable,
+      // Only a merge policy reads it: replace writes never pay for the per-key scan.
+      mergeable: this.policy.writeMode === "merge" && state.mergeable,
       staleIds: state.staleIds === undefined ? noIds : [...state.staleIds],
       expireClientCookie: state.expireClientCookie,
       recookie: this.#recookie,
