@@ -141,7 +141,9 @@ export interface RedisClientShape {
    * Moves a session to a new key atomically, in one round trip (a Lua
    * script): while `from` exists, `SET to value NX [EX seconds]`, then
    * `DEL from`. `Taken` (`to` exists) and `Gone` (`from` is missing) change
-   * nothing. Both keys must be in one hash slot under Redis Cluster.
+   * nothing. On Redis Cluster, where the two keys are in different slots, it
+   * is `SET to NX`, then `DEL from` (and `DEL to` again, answering `Gone`,
+   * when `from` was already deleted): two round trips, never reviving `from`.
    */
   readonly move: (
     from: string,
@@ -149,7 +151,7 @@ export interface RedisClientShape {
     value: string,
     options?: { readonly ttlSeconds?: number | undefined }
   ) => Effect.Effect<MoveResult, SessionStoreError>
-  /** `MGET keys`: each value, in order. */
+  /** `MGET keys`: each value, in order (on Redis Cluster, one `GET` per key, concurrently). */
   readonly getMany: (
     keys: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyArray<Option.Option<string>>, SessionStoreError>
@@ -157,7 +159,9 @@ export interface RedisClientShape {
    * Adds `member` to the sorted set `index` with `score`, in one atomic step
    * (a Lua script) that first drops the members whose key no longer exists.
    * With `ttlSeconds` the index expires no earlier than that; without, it
-   * has no TTL. A user's sessions index is the one use.
+   * has no TTL. A user's sessions index is the one use. On Redis Cluster the
+   * script touches the index alone, and the members whose key is gone are
+   * dropped after it (one `TTL` per member, then `ZREM`), best effort.
    */
   readonly indexAdd: (
     index: string,

@@ -4,7 +4,12 @@
  * Runs with no environment at all (in-memory store, a random development
  * secret, cookies without Secure). Environment:
  *
- * - `REDIS_URL`: use Redis (`redis://[user:password@]host:port[/db]`) instead of memory
+ * - `REDIS_CLUSTER_NODES`: use a Redis Cluster (`host:port,host:port`, some of its nodes)
+ * - `REDIS_SENTINELS` + `REDIS_SENTINEL_MASTER`: use the master that these sentinels
+ *   (`host:port,…`) watch under that name
+ * - `REDIS_PASSWORD`, `REDIS_SENTINEL_PASSWORD`: the passwords of Cluster or Sentinel
+ * - `REDIS_URL`: use one Redis server (`redis://[user:password@]host:port[/db]`)
+ * - none of these: the in-memory store
  * - `PORT` (default 3000), `HOST` (default 127.0.0.1)
  * - `SESSION_SECRET` (≥ 32 characters), `SESSION_COOKIE_SECURE`, and every
  *   other `SESSION_*` option of `SessionPolicy.config`

@@ -186,13 +186,14 @@ export const makeCluster = (
 const hostPort = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/
 
 /**
- * `host:port,host:port` (IPv6 as `[::1]:port`), whitespace around entries
- * ignored; at least one entry, every port in 1–65535.
+ * `host:port,host:port` (IPv6 as `[::1]:port`); whitespace around entries and
+ * empty entries (a trailing comma) are ignored; at least one entry, every port
+ * in 1–65535.
  */
 /** @internal */
 export const parseHostPorts = (text: string): Either.Either<ReadonlyArray<RedisClient.HostPort>, string> => {
-  const entries = text.split(",").map((entry) => entry.trim())
-  if (entries.every((entry) => entry === "")) {
+  const entries = text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "")
+  if (entries.length === 0) {
     return Either.left("expected a comma-separated list of host:port, got an empty value")
   }
   const parsed: Array<RedisClient.HostPort> = []
