@@ -11,13 +11,13 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import type * as Option from "effect/Option"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
@@ -26,6 +26,7 @@ import { Redis } from "ioredis"
 import type { RedisOptions } from "ioredis"
 import * as Ioredis from "./internal/ioredisClient.js"
 import * as MemoryStore from "./internal/memoryStore.js"
+import * as ReplicaAcks from "./internal/replicaAcks.js"
 
 const Reason = Schema.Literal("Timeout", "Connection", "Reply")
 
@@ -101,6 +102,19 @@ export class SessionStoreError extends Schema.TaggedError<SessionStoreError>()(
  */
 export const storeErrors = Metric.counter("session_store_errors_total", {
   description: "Redis commands of the session store that failed, by command and reason",
+  incremental: true
+})
+
+/**
+ * Counts the writes that fewer replicas than `replicaAcks.replicas`
+ * acknowledged within `replicaAcks.timeout` (or whose `WAIT` Redis refused),
+ * tagged with `command`. The write itself succeeded on the master.
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const replicaAckShortfalls = Metric.counter("session_replica_ack_shortfall_total", {
+  description: "Session writes acknowledged by fewer replicas than replicaAcks.replicas within its timeout",
   incremental: true
 })
 
@@ -244,7 +258,47 @@ export interface Options {
    * Default: 1 second.
    */
   readonly commandTimeout?: Duration.DurationInput | undefined
+  /**
+   * Follow every write that changes a session (`SET`, `DEL`, the `move` and
+   * user-index scripts, `ZREM`) with `WAIT replicas timeout` in the same
+   * pipeline: no extra round trip, but each write answers only once
+   * `replicas` replicas have it, or after `timeout`. A write that fewer
+   * replicas acknowledged still succeeds (it stands on the master) and is
+   * counted in `session_replica_ack_shortfall_total`. TTL slides (`GETEX`,
+   * `EXPIRE`) don't wait. `timeout` must be shorter than `commandTimeout`.
+   * See docs/failover.md for what this does and does not guarantee.
+   * Unset: no `WAIT` (Redis replicates asynchronously).
+   */
+  readonly replicaAcks?: ReplicaAcksOptions | undefined
 }
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface ReplicaAcksOptions {
+  /** How many replicas must acknowledge each write (a whole number ≥ 1). */
+  readonly replicas: number
+  /** How long each write may wait for them (≥ 1 ms, shorter than `commandTimeout`). */
+  readonly timeout: Duration.DurationInput
+}
+
+/**
+ * `replicaAcks` from `REDIS_REPLICA_ACKS` (a whole number ≥ 1; unset: no
+ * `WAIT`) and `REDIS_REPLICA_ACKS_TIMEOUT` (a duration such as `100 millis`,
+ * the default).
+ *
+ * @since 0.3.0
+ * @category config
+ */
+export const replicaAcksConfig: Config.Config<Option.Option<ReplicaAcksOptions>> = Config.all({
+  replicas: Config.option(
+    Config.integer("REDIS_REPLICA_ACKS").pipe(
+      Config.validate({ message: "REDIS_REPLICA_ACKS must be at least 1", validation: (n) => n >= 1 })
+    )
+  ),
+  timeout: Config.duration("REDIS_REPLICA_ACKS_TIMEOUT").pipe(Config.withDefault(Duration.millis(100)))
+}).pipe(Config.map(({ replicas, timeout }) => Option.map(replicas, (replicas) => ({ replicas, timeout }))))
 
 const defaultConnectTimeout = Duration.seconds(2)
 const defaultCommandTimeout = Duration.seconds(1)
@@ -271,6 +325,10 @@ const close = (client: Redis): Effect.Effect<void> =>
  */
 export const make = (options: Options = {}): Effect.Effect<RedisClientShape, SessionStoreError, Scope.Scope> =>
   Effect.gen(function*() {
+    if (options.replicaAcks !== undefined) {
+      const invalid = ReplicaAcks.invalid(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout)
+      if (invalid !== undefined) return yield* Effect.dieMessage(invalid)
+    }
     const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
     const runtime = yield* Effect.runtime<never>()
     const redisOptions: RedisOptions = {
@@ -326,7 +384,9 @@ export const make = (options: Options = {}): Effect.Effect<RedisClientShape, Ses
       }),
       close
     )
-    return Ioredis.fromIoredis(client, options.commandTimeout ?? defaultCommandTimeout)
+    const commandTimeout = options.commandTimeout ?? defaultCommandTimeout
+    const acks = options.replicaAcks
+    return Ioredis.fromIoredis(acks === undefined ? client : ReplicaAcks.decorate(client, acks), commandTimeout)
   })
 
 /**
@@ -348,6 +408,8 @@ export const layerConfig = (options: {
   readonly url?: Config.Config<Redacted.Redacted<string>> | undefined
   readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
   readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
+  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
 } = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
   Layer.scoped(
     RedisClient,
@@ -355,7 +417,14 @@ export const layerConfig = (options: {
       const url = yield* (options.url ?? Config.redacted("REDIS_URL"))
       const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
       const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
-      return yield* make({ url, connectTimeout, commandTimeout })
+      const replicaAcks = Option.getOrUndefined(yield* (options.replicaAcks ?? replicaAcksConfig))
+      if (replicaAcks !== undefined) {
+        const invalid = ReplicaAcks.invalid(replicaAcks, commandTimeout ?? defaultCommandTimeout)
+        if (invalid !== undefined) {
+          return yield* Effect.fail(ConfigError.InvalidData(["REDIS_REPLICA_ACKS_TIMEOUT"], invalid))
+        }
+      }
+      return yield* make({ url, connectTimeout, commandTimeout, replicaAcks })
     })
   )
 
@@ -371,9 +440,20 @@ export const layerConfig = (options: {
  */
 export const layerFromClient = (
   client: IoredisClient,
-  options: { readonly commandTimeout?: Duration.DurationInput | undefined } = {}
-): Layer.Layer<RedisClient> =>
-  Layer.succeed(RedisClient, Ioredis.fromIoredis(client, options.commandTimeout ?? defaultCommandTimeout))
+  options: {
+    readonly commandTimeout?: Duration.DurationInput | undefined
+    /** As in `Options`; the client's pipelines must support `WAIT` (every ioredis client's do). */
+    readonly replicaAcks?: ReplicaAcksOptions | undefined
+  } = {}
+): Layer.Layer<RedisClient> => {
+  const commandTimeout = options.commandTimeout ?? defaultCommandTimeout
+  const acks = options.replicaAcks
+  if (acks === undefined) return Layer.succeed(RedisClient, Ioredis.fromIoredis(client, commandTimeout))
+  const invalid = ReplicaAcks.invalid(acks, commandTimeout)
+  return invalid !== undefined
+    ? Layer.die(new Error(invalid))
+    : Layer.succeed(RedisClient, Ioredis.fromIoredis(ReplicaAcks.decorate(client, acks), commandTimeout))
+}
 
 /**
  * An in-memory store with Redis semantics. TTLs are measured on the Effect

@@ -1,0 +1,114 @@
+/**
+ * `replicaAcks`: every write that changes a session's content or existence
+ * is followed by `WAIT replicas timeout` in the same pipeline, on the same
+ * connection, so it costs no extra round trip (the two commands leave in one
+ * write; `WAIT` answers once enough replicas have acknowledged everything the
+ * connection wrote before it, or at the timeout).
+ *
+ * Decorates the ioredis client rather than the service, so spans, time bounds
+ * and error mapping stay `fromIoredis`'s own. On a Cluster the pipeline goes to
+ * the master of the write's slot (`WAIT` has no key), so it waits for that
+ * master's replicas.
+ *
+ * Which writes wait: `SET`, `DEL`, the `move` and `indexAdd` scripts (`EVAL`)
+ * and `ZREM`. TTL slides (`GETEX`, `EXPIRE`) don't: losing one at a failover
+ * only moves an expiry back to where it was a moment earlier.
+ *
+ * A shortfall (fewer replicas within the timeout, or `WAIT` refused) does not
+ * fail the write: it is already applied on the master, and will reach the
+ * replicas unless the master dies first. Failing the request would answer 503
+ * for a write that stands, and would turn the loss of a replica into an outage
+ * of every write. It is counted in `session_replica_ack_shortfall_total`.
+ */
+import * as Duration from "effect/Duration"
+import * as MetricLabel from "effect/MetricLabel"
+import type { IoredisClient } from "../RedisClient.js"
+import { replicaAckShortfalls } from "../RedisClient.js"
+
+/** @internal */
+export interface ReplicaAcks {
+  /** How many replicas must acknowledge each write (at least 1). */
+  readonly replicas: number
+  /** How long `WAIT` may wait (at least 1 ms; `WAIT 0` would wait forever). */
+  readonly timeout: Duration.DurationInput
+}
+
+type PipelineReply = Array<[error: Error | null, result: unknown]> | null
+
+/** What this module needs of an ioredis pipeline (a `Redis` or `Cluster` one). */
+interface AckPipeline {
+  set(...args: Array<string | number>): AckPipeline
+  del(key: string): AckPipeline
+  eval(script: string, numKeys: number, ...args: Array<string | number>): AckPipeline
+  zrem(key: string, ...members: Array<string>): AckPipeline
+  wait(replicas: number, timeoutMillis: number): AckPipeline
+  exec(): Promise<PipelineReply>
+}
+
+/** An ioredis client whose pipelines can `WAIT`: `Redis` and `Cluster` of ioredis 5 and 6. */
+/** @internal */
+export type AckClient = IoredisClient & { readonly pipeline: () => unknown }
+
+/** The bad option, in words; undefined when the options are usable with `commandTimeout`. */
+/** @internal */
+export const invalid = (acks: ReplicaAcks, commandTimeout: Duration.DurationInput): string | undefined => {
+  const timeout = Duration.decode(acks.timeout)
+  if (!Number.isInteger(acks.replicas) || acks.replicas < 1) {
+    return `replicaAcks.replicas must be a whole number ≥ 1, got ${acks.replicas}`
+  }
+  if (Duration.toMillis(timeout) < 1) return "replicaAcks.timeout must be at least 1 millisecond"
+  if (Duration.greaterThanOrEqualTo(timeout, Duration.decode(commandTimeout))) {
+    return `replicaAcks.timeout (${Duration.format(timeout)}) must be shorter than commandTimeout (${
+      Duration.format(Duration.decode(commandTimeout))
+    })`
+  }
+  return undefined
+}
+
+const shortfall = (command: string): void =>
+  replicaAckShortfalls.unsafeUpdate(1, [MetricLabel.make("command", command)])
+
+/**
+ * The client with its writes followed by `WAIT`. Reads and TTL slides go to
+ * the client untouched.
+ */
+/** @internal */
+export const decorate = (client: AckClient, acks: ReplicaAcks): IoredisClient => {
+  const timeoutMillis = Math.max(1, Math.round(Duration.toMillis(Duration.decode(acks.timeout))))
+  const replicas = acks.replicas
+  // ioredis types `pipeline()` per client class; every one has the commands above.
+  const pipeline = () => client.pipeline() as unknown as AckPipeline
+
+  const written = async (command: string, queue: (pipeline: AckPipeline) => AckPipeline): Promise<unknown> => {
+    const results = await queue(pipeline()).wait(replicas, timeoutMillis).exec()
+    if (results === null) throw new Error(`${command}: pipeline aborted`)
+    const [write, wait] = results
+    if (write === undefined) throw new Error(`${command}: no reply in pipeline`)
+    if (write[0] !== null) throw write[0]
+    if (wait === undefined || wait[0] !== null || typeof wait[1] !== "number" || wait[1] < replicas) {
+      shortfall(command)
+    }
+    return write[1]
+  }
+
+  // The overloads of ioredis's `set`, `del`, `eval` and `zrem` all end up as
+  // a flat argument list; the results keep their types (the same commands run).
+  const overrides = {
+    set: (...args: Array<string | number>) => written("SET", (p) => p.set(...args)),
+    del: (key: string) => written("DEL", (p) => p.del(key)),
+    eval: (script: string, numKeys: number, ...args: Array<string | number>) =>
+      written("EVAL", (p) => p.eval(script, numKeys, ...args)),
+    zrem: (key: string, ...members: Array<string>) => written("ZREM", (p) => p.zrem(key, ...members))
+  } as unknown as Pick<IoredisClient, "set" | "del" | "eval" | "zrem">
+
+  return {
+    get: client.get.bind(client),
+    getex: client.getex.bind(client),
+    expire: client.expire.bind(client),
+    ttl: client.ttl.bind(client),
+    mget: client.mget.bind(client),
+    zrange: client.zrange.bind(client),
+    pipeline: client.pipeline.bind(client),
+    ...overrides
+  }
+}
