@@ -160,6 +160,22 @@ describe.each(clients)("replicaAcks on %s", (_, Client) => {
     expect(await onReplica.get(key)).toBe("v1")
   })
 
+  it("with the replica stopped, 20 concurrent writes and a read all answer within two WAIT timeouts", async () => {
+    const keys = Array.from({ length: 20 }, () => randomUUID())
+    replica.pause()
+    try {
+      const { millis } = await withStore(Client, acks, (redis) =>
+        timed(Effect.all([
+          Effect.forEach(keys, (key) => redis.set(key, "v"), { concurrency: "unbounded" }),
+          Effect.delay(redis.get(keys[0] ?? ""), "10 millis")
+        ], { concurrency: "unbounded" })))
+      expect(millis).toBeLessThan(2 * Duration.toMillis(waitTimeout) + 100)
+    } finally {
+      replica.resume()
+    }
+    await replicated()
+  })
+
   it("GETEX and EXPIRE (TTL slides) don't wait", async () => {
     const key = randomUUID()
     await withStore(Client, acks, (redis) => redis.set(key, "v"))
@@ -184,6 +200,17 @@ describe("replicaAcks options", () => {
       (redis) => Effect.zip(redis.set(key, "v"), redis.del(key))
     )
     expect(await dataCommands()).toEqual({ set: 1, del: 1, wait: 2 })
+  })
+
+  it("writes issued together share one WAIT", async () => {
+    const keys = Array.from({ length: 10 }, () => randomUUID())
+    await master.resetStats()
+    await withStore(
+      Redis5,
+      { replicas: 1, timeout: waitTimeout },
+      (redis) => Effect.forEach(keys, (key) => redis.set(key, "v"), { concurrency: "unbounded" })
+    )
+    expect(await dataCommands()).toEqual({ set: 10, wait: 1 })
   })
 
   it.each([

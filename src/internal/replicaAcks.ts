@@ -65,6 +65,8 @@ export const invalid = (acks: ReplicaAcks, commandTimeout: Duration.DurationInpu
   return undefined
 }
 
+const releaseMarginMillis = 500
+
 const shortfall = (command: string): void =>
   replicaAckShortfalls.unsafeUpdate(1, [MetricLabel.make("command", command)])
 
@@ -79,17 +81,80 @@ export const decorate = (client: AckClient, acks: ReplicaAcks): IoredisClient =>
   // ioredis types `pipeline()` per client class; every one has the commands above.
   const pipeline = () => client.pipeline() as unknown as AckPipeline
 
-  const written = async (command: string, queue: (pipeline: AckPipeline) => AckPipeline): Promise<unknown> => {
+  /** One `WAIT` after one write (a Cluster: each write's pipeline goes to its own slot's master). */
+  const alone = async (command: string, queue: (pipeline: AckPipeline) => AckPipeline): Promise<unknown> => {
     const results = await queue(pipeline()).wait(replicas, timeoutMillis).exec()
     if (results === null) throw new Error(`${command}: pipeline aborted`)
     const [write, wait] = results
     if (write === undefined) throw new Error(`${command}: no reply in pipeline`)
     if (write[0] !== null) throw write[0]
-    if (wait === undefined || wait[0] !== null || typeof wait[1] !== "number" || wait[1] < replicas) {
-      shortfall(command)
-    }
+    if (!acknowledged(wait)) shortfall(command)
     return write[1]
   }
+
+  const acknowledged = (wait: [Error | null, unknown] | undefined): boolean =>
+    wait !== undefined && wait[0] === null && typeof wait[1] === "number" && wait[1] >= replicas
+
+  interface Pending {
+    readonly command: string
+    readonly queue: (pipeline: AckPipeline) => AckPipeline
+    readonly resolve: (value: unknown) => void
+    readonly reject: (cause: unknown) => void
+  }
+  let pending: Array<Pending> = []
+  let inFlight = false
+
+  /**
+   * Group commit (one connection): the writes issued while a batch waits go
+   * out together, followed by one `WAIT`, once it answers. `WAIT` blocks its
+   * connection until it answers, so one per write would queue every command
+   * behind every write's wait (with the replicas gone, `timeout` per write, one
+   * after the other); one batch at a time bounds any command's extra wait to
+   * about two `timeout`s.
+   */
+  const flush = (): void => {
+    const batch = pending
+    pending = []
+    inFlight = true
+    const p = pipeline()
+    for (const write of batch) write.queue(p)
+    // A batch that a stalled server never answers fails by the callers' own time bound; the next
+    // batch need not wait for it any longer than its WAIT could take, plus a round trip's margin.
+    let released = false
+    const release = () => {
+      if (released) return
+      released = true
+      clearTimeout(guard)
+      inFlight = false
+      if (pending.length > 0) flush()
+    }
+    const guard = setTimeout(release, timeoutMillis + releaseMarginMillis)
+    p.wait(replicas, timeoutMillis).exec().then(
+      (results) => {
+        const wait = results?.[batch.length]
+        const short = !acknowledged(wait)
+        batch.forEach((write, i) => {
+          const result = results?.[i]
+          if (result === undefined) write.reject(new Error(`${write.command}: no reply in pipeline`))
+          else if (result[0] !== null) write.reject(result[0])
+          else {
+            if (short) shortfall(write.command)
+            write.resolve(result[1])
+          }
+        })
+      },
+      (cause: unknown) => batch.forEach((write) => write.reject(cause))
+    ).finally(release)
+  }
+
+  const grouped = (command: string, queue: (pipeline: AckPipeline) => AckPipeline): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      pending.push({ command, queue, resolve, reject })
+      // the writes of this tick join the batch; a batch in flight takes the next ones when it answers
+      if (!inFlight && pending.length === 1) process.nextTick(() => inFlight || pending.length === 0 || flush())
+    })
+
+  const written = "isCluster" in client && client.isCluster === true ? alone : grouped
 
   // The overloads of ioredis's `set`, `del`, `eval` and `zrem` all end up as
   // a flat argument list; the results keep their types (the same commands run).
