@@ -11,8 +11,11 @@
  * SIGKILL; nothing restarts it. Prints a Markdown table of the figures of
  * bench/failoverReport.ts.
  *
- * Deployments: Sentinel (master, replica, 3 sentinels, down-after 1000 ms,
- * failover-timeout 2000 ms; test/support/sentinel.ts).
+ * Deployments (test/support/redisCluster.ts): Sentinel (master, replica, 3
+ * sentinels, down-after 1000 ms, failover-timeout 3000 ms) on
+ * `RedisClient.layerSentinel`; Cluster (3 masters with a replica each,
+ * cluster-node-timeout as the harness sets it) on `RedisClient.layerCluster`,
+ * where the kill takes down one master of three.
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -25,7 +28,6 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
-import { Redis } from "ioredis"
 import { fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as http from "node:http"
@@ -33,7 +35,7 @@ import { fileURLToPath } from "node:url"
 import { makeApp, PolicyLive } from "../docs/examples/app.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as UserSessions from "../src/UserSessions.js"
-import { masterName, type SentinelHarness, startSentinel } from "../test/support/sentinel.js"
+import { startRedisCluster, startRedisSentinel } from "../test/support/redisCluster.js"
 import type { LoadMessage, LoadRequest, RequestRecord } from "./failoverLoad.js"
 import { analyse, type FailoverFigures } from "./failoverReport.js"
 
@@ -62,49 +64,57 @@ interface Deployment {
   readonly stop: () => Promise<void>
 }
 
-/** An ioredis client on the Sentinel-managed master, configured as `RedisClient.layer` configures its own. */
-const sentinelStore = (harness: SentinelHarness) => (acks: RedisClient.ReplicaAcksOptions | undefined) =>
-  Layer.unwrapScoped(
-    Effect.map(
-      Effect.acquireRelease(
-        Effect.promise(async () => {
-          const client = new Redis({
-            sentinels: harness.sentinels.map(({ host, port }) => ({ host, port })),
-            name: masterName,
-            role: "master",
-            lazyConnect: true,
-            enableOfflineQueue: false,
-            maxRetriesPerRequest: 1,
-            enableAutoPipelining: true,
-            connectTimeout: 2000,
-            retryStrategy: (times) => Math.min(times * 100, 1000)
-          })
-          client.on("error", () => {})
-          await client.connect()
-          return client
-        }),
-        (client) => Effect.sync(() => client.disconnect())
-      ),
-      (client) => RedisClient.layerFromClient(client, { commandTimeout, replicaAcks: acks })
-    )
-  )
+/** Resolves with the time from `killedAt` until `promoted()` says yes (polling every 50 ms). */
+const until = async (killedAt: number, promoted: () => Promise<boolean>): Promise<number> => {
+  const deadline = killedAt + 30_000
+  for (;;) {
+    if (await promoted().catch(() => false)) return Date.now() - killedAt
+    if (Date.now() > deadline) throw new Error("no new master within 30 s")
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
 
 const sentinel = async (): Promise<Deployment> => {
-  const harness = await startSentinel()
+  const harness = await startRedisSentinel()
   return {
     name: "Sentinel",
-    store: sentinelStore(harness),
+    store: (acks) =>
+      RedisClient.layerSentinel({
+        sentinels: harness.sentinelAddresses,
+        masterName: harness.masterName,
+        commandTimeout,
+        replicaAcks: acks
+      }).pipe(Layer.orDie),
     killMaster: async () => {
-      const port = harness.master.port
+      const master = await harness.currentMaster()
       const killedAt = Date.now()
-      await harness.master.kill()
-      return { killedAt, promoted: harness.waitForPromotion(port, 30_000).then(() => Date.now() - killedAt) }
+      await harness.kill(master)
+      const promoted = until(killedAt, async () => (await harness.currentMaster()).port !== master.port)
+      return { killedAt, promoted }
     },
     stop: harness.stop
   }
 }
 
-const deployments: ReadonlyArray<() => Promise<Deployment>> = [sentinel]
+const cluster = async (): Promise<Deployment> => {
+  const harness = await startRedisCluster({ masters: 3, replicas: 1 })
+  return {
+    name: "Cluster (3 masters, 1 replica each)",
+    store: (acks) =>
+      RedisClient.layerCluster({ nodes: harness.addresses, commandTimeout, replicaAcks: acks }).pipe(Layer.orDie),
+    killMaster: async () => {
+      const [master] = await harness.masters()
+      if (master === undefined) throw new Error("no master")
+      const killedAt = Date.now()
+      await harness.kill(master)
+      const promoted = until(killedAt, async () => (await harness.masters()).length === 3)
+      return { killedAt, promoted }
+    },
+    stop: harness.stop
+  }
+}
+
+const deployments: ReadonlyArray<() => Promise<Deployment>> = [sentinel, cluster]
 
 // -----------------------------------------------------------------------------
 // one run

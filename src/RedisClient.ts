@@ -11,20 +11,20 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import * as Runtime from "effect/Runtime"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { Redis } from "ioredis"
-import type { RedisOptions } from "ioredis"
+import type { ClusterOptions as IoredisClusterOptions, Redis, RedisOptions } from "ioredis"
 import * as Ioredis from "./internal/ioredisClient.js"
+import * as IoredisCluster from "./internal/ioredisCluster.js"
+import * as Topology from "./internal/ioredisTopology.js"
 import * as MemoryStore from "./internal/memoryStore.js"
 import * as ReplicaAcks from "./internal/replicaAcks.js"
 
@@ -300,21 +300,6 @@ export const replicaAcksConfig: Config.Config<Option.Option<ReplicaAcksOptions>>
   timeout: Config.duration("REDIS_REPLICA_ACKS_TIMEOUT").pipe(Config.withDefault(Duration.millis(100)))
 }).pipe(Config.map(({ replicas, timeout }) => Option.map(replicas, (replicas) => ({ replicas, timeout }))))
 
-const defaultConnectTimeout = Duration.seconds(2)
-const defaultCommandTimeout = Duration.seconds(1)
-const quitTimeout = Duration.seconds(1)
-
-/** Reconnect after 100 ms, 200 ms, … up to 1 s between attempts, forever. */
-const retryStrategy = (times: number): number => Math.min(times * 100, 1000)
-
-/** `quit()`, or `disconnect()` if the server does not acknowledge within 1 s. */
-const close = (client: Redis): Effect.Effect<void> =>
-  Effect.tryPromise(() => client.quit()).pipe(
-    Effect.timeout(quitTimeout),
-    Effect.catchAll(() => Effect.sync(() => client.disconnect())),
-    Effect.asVoid
-  )
-
 /**
  * Creates an ioredis client, connects it, and quits it when the scope closes.
  * Fails with `SessionStoreError` (command `CONNECT`, reason `Connection`) when
@@ -324,70 +309,7 @@ const close = (client: Redis): Effect.Effect<void> =>
  * @category constructors
  */
 export const make = (options: Options = {}): Effect.Effect<RedisClientShape, SessionStoreError, Scope.Scope> =>
-  Effect.gen(function*() {
-    if (options.replicaAcks !== undefined) {
-      const invalid = ReplicaAcks.invalid(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout)
-      if (invalid !== undefined) return yield* Effect.dieMessage(invalid)
-    }
-    const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
-    const runtime = yield* Effect.runtime<never>()
-    const redisOptions: RedisOptions = {
-      retryStrategy,
-      // Commands issued in the same tick (many concurrent requests) share one write.
-      enableAutoPipelining: true,
-      ...options.redis,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: Math.max(1, Math.round(Duration.toMillis(connectTimeout))),
-      // `fromIoredis` bounds every command; a second timer per command would only cost
-      commandTimeout: undefined
-    }
-
-    const client = yield* Effect.acquireRelease(
-      Effect.suspend(() => {
-        const url = options.url === undefined
-          ? undefined
-          : Redacted.isRedacted(options.url)
-          ? Redacted.value(options.url)
-          : options.url
-        const client = url === undefined ? new Redis(redisOptions) : new Redis(url, redisOptions)
-        // Without a listener ioredis prints every connection error to the console.
-        client.on("error", (error: unknown) => {
-          Runtime.runFork(runtime)(
-            Effect.logDebug("Redis connection error", Ioredis.sanitizeMessage(Ioredis.errorMessage(error)))
-          )
-        })
-        return Effect.tryPromise({
-          try: () => client.connect(),
-          catch: (cause) =>
-            new SessionStoreError({
-              command: "CONNECT",
-              reason: "Connection",
-              detail: Ioredis.toStoreError("CONNECT", cause).detail
-            })
-        }).pipe(
-          Effect.timeoutFail({
-            duration: connectTimeout,
-            onTimeout: () =>
-              new SessionStoreError({
-                command: "CONNECT",
-                reason: "Connection",
-                detail: `not connected within ${Duration.format(connectTimeout)}`
-              })
-          }),
-          Effect.interruptible,
-          // stop the background reconnect attempts of a client we give up on
-          Effect.onError(() => Effect.sync(() => client.disconnect())),
-          Effect.as(client)
-        )
-      }),
-      close
-    )
-    const commandTimeout = options.commandTimeout ?? defaultCommandTimeout
-    const acks = options.replicaAcks
-    return Ioredis.fromIoredis(acks === undefined ? client : ReplicaAcks.decorate(client, acks), commandTimeout)
-  })
+  Topology.makeStandalone(options)
 
 /**
  * A `RedisClient` that owns its ioredis client.
@@ -417,13 +339,10 @@ export const layerConfig = (options: {
       const url = yield* (options.url ?? Config.redacted("REDIS_URL"))
       const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
       const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
-      const replicaAcks = Option.getOrUndefined(yield* (options.replicaAcks ?? replicaAcksConfig))
-      if (replicaAcks !== undefined) {
-        const invalid = ReplicaAcks.invalid(replicaAcks, commandTimeout ?? defaultCommandTimeout)
-        if (invalid !== undefined) {
-          return yield* Effect.fail(ConfigError.InvalidData(["REDIS_REPLICA_ACKS_TIMEOUT"], invalid))
-        }
-      }
+      const replicaAcks = yield* ReplicaAcks.fromConfig(
+        options.replicaAcks ?? replicaAcksConfig,
+        commandTimeout ?? Topology.defaultCommandTimeout
+      )
       return yield* make({ url, connectTimeout, commandTimeout, replicaAcks })
     })
   )
@@ -433,7 +352,8 @@ export const layerConfig = (options: {
  * neither connected nor quit by this layer. Every command is bounded by
  * `commandTimeout` (default 1 second) whatever the client's own settings. For
  * fast failures while disconnected, configure it like `make` does
- * (`enableOfflineQueue: false`, `maxRetriesPerRequest: 1`).
+ * (`enableOfflineQueue: false`, `maxRetriesPerRequest: 1`). An ioredis
+ * `Cluster` is recognised and served as `layerFromCluster` does.
  *
  * @since 0.1.0
  * @category layers
@@ -445,15 +365,235 @@ export const layerFromClient = (
     /** As in `Options`; the client's pipelines must support `WAIT` (every ioredis client's do). */
     readonly replicaAcks?: ReplicaAcksOptions | undefined
   } = {}
-): Layer.Layer<RedisClient> => {
-  const commandTimeout = options.commandTimeout ?? defaultCommandTimeout
-  const acks = options.replicaAcks
-  if (acks === undefined) return Layer.succeed(RedisClient, Ioredis.fromIoredis(client, commandTimeout))
-  const invalid = ReplicaAcks.invalid(acks, commandTimeout)
-  return invalid !== undefined
-    ? Layer.die(new Error(invalid))
-    : Layer.succeed(RedisClient, Ioredis.fromIoredis(ReplicaAcks.decorate(client, acks), commandTimeout))
+): Layer.Layer<RedisClient> =>
+  "isCluster" in client && client.isCluster === true
+    ? layerFromCluster(client, options)
+    : ReplicaAcks.layer(client, options, Topology.defaultCommandTimeout, (client, commandTimeout) =>
+      Layer.succeed(RedisClient, Ioredis.fromIoredis(client, commandTimeout)))
+
+// -----------------------------------------------------------------------------
+// Sentinel and Cluster
+// -----------------------------------------------------------------------------
+
+/**
+ * One server's address.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HostPort {
+  readonly host: string
+  readonly port: number
 }
+
+/**
+ * Options of `makeSentinel` / `layerSentinel`: a master that Redis Sentinel
+ * watches and replaces on failure. The client asks the sentinels where the
+ * master is, sends every command to it (never to a replica, which lags
+ * behind), and asks again after a failover. Fast failures as in `Options`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SentinelOptions {
+  /** Some or all of the sentinels; the client learns the others from them. */
+  readonly sentinels: ReadonlyArray<HostPort>
+  /** The master's name in the sentinels' configuration (`sentinel monitor <name> …`). */
+  readonly masterName: string
+  /** The password of the master and replicas (`requirepass` / ACL). */
+  readonly password?: string | Redacted.Redacted<string> | undefined
+  /** The password of the sentinels themselves, when they have one. */
+  readonly sentinelPassword?: string | Redacted.Redacted<string> | undefined
+  /**
+   * Passed to ioredis (username, db, tls, sentinelTLS, …); the fast-failure
+   * settings, `sentinels`, `name` and `role` are set by this module.
+   */
+  readonly redis?: RedisOptions | undefined
+  /** How long to wait for the first connection. Default: 2 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** How long a command may take. Default: 1 second. */
+  readonly commandTimeout?: Duration.DurationInput | undefined
+  /** As in `Options`: `WAIT` for the master's replicas after every session write. */
+  readonly replicaAcks?: ReplicaAcksOptions | undefined
+}
+
+/**
+ * Options of `makeCluster` / `layerCluster`: a Redis Cluster. Every command
+ * goes to the master of its key's slot (never a replica, which lags behind).
+ * Fast failures as in `Options`; the client reconnects and refreshes the slot
+ * map forever in the background.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ClusterOptions {
+  /** Nodes to discover the cluster from: any reachable ones will do, the client learns the rest. */
+  readonly nodes: ReadonlyArray<HostPort>
+  /** The password of every node (`requirepass` / ACL). */
+  readonly password?: string | Redacted.Redacted<string> | undefined
+  /** Passed to ioredis for each node's connection (username, tls, …); fast-failure settings are this module's. */
+  readonly redis?: IoredisClusterOptions["redisOptions"] | undefined
+  /**
+   * Passed to ioredis's `Cluster` (natMap, dnsLookup, slotsRefreshInterval, …);
+   * `lazyConnect`, `enableOfflineQueue` and `scaleReads` are set by this
+   * module, and a `clusterRetryStrategy` given here replaces the default one.
+   */
+  readonly cluster?: Omit<IoredisClusterOptions, "redisOptions"> | undefined
+  /** How long to wait for the first connection (the slot map included). Default: 2 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** How long a command may take. Default: 1 second. */
+  readonly commandTimeout?: Duration.DurationInput | undefined
+  /** As in `Options`: `WAIT` for the master's replicas after every session write. */
+  readonly replicaAcks?: ReplicaAcksOptions | undefined
+}
+
+/**
+ * Connects to the master that the sentinels name, and quits when the scope
+ * closes. Fails with `SessionStoreError` (command `CONNECT`) when no master
+ * is reached within `connectTimeout`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeSentinel = (
+  options: SentinelOptions
+): Effect.Effect<RedisClientShape, SessionStoreError, Scope.Scope> => Topology.makeSentinel(options)
+
+/**
+ * A `RedisClient` on a Sentinel-managed master, owning its ioredis client.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerSentinel = (options: SentinelOptions): Layer.Layer<RedisClient, SessionStoreError> =>
+  Layer.scoped(RedisClient, makeSentinel(options))
+
+/**
+ * Like `layerSentinel`, configured by `REDIS_SENTINELS` (comma-separated
+ * `host:port`), `REDIS_SENTINEL_MASTER` (the master's name), and the optional
+ * `REDIS_PASSWORD` and `REDIS_SENTINEL_PASSWORD`, unless told otherwise.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerSentinelConfig = (options: {
+  readonly sentinels?: Config.Config<ReadonlyArray<HostPort>> | undefined
+  readonly masterName?: Config.Config<string> | undefined
+  readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+  readonly sentinelPassword?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+  readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
+  readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
+  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
+} = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
+  Layer.scoped(
+    RedisClient,
+    Effect.gen(function*() {
+      const sentinels = yield* (options.sentinels ?? Topology.hostPorts("REDIS_SENTINELS"))
+      const masterName = yield* (options.masterName ?? Config.nonEmptyString("REDIS_SENTINEL_MASTER"))
+      const password = yield* (options.password ?? Config.option(Config.redacted("REDIS_PASSWORD")))
+      const sentinelPassword = yield* (options.sentinelPassword ??
+        Config.option(Config.redacted("REDIS_SENTINEL_PASSWORD")))
+      const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
+      const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
+      const replicaAcks = yield* ReplicaAcks.fromConfig(
+        options.replicaAcks ?? replicaAcksConfig,
+        commandTimeout ?? Topology.defaultCommandTimeout
+      )
+      return yield* makeSentinel({
+        sentinels,
+        masterName,
+        password: Option.getOrUndefined(password),
+        sentinelPassword: Option.getOrUndefined(sentinelPassword),
+        connectTimeout,
+        commandTimeout,
+        replicaAcks
+      })
+    })
+  )
+
+/**
+ * Connects to a Redis Cluster (the slot map included), and quits when the
+ * scope closes. Fails with `SessionStoreError` (command `CONNECT`) when the
+ * cluster is not reached within `connectTimeout`. Commands that would span
+ * several slots run as single-key steps instead: see docs/scaling.md.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeCluster = (
+  options: ClusterOptions
+): Effect.Effect<RedisClientShape, SessionStoreError, Scope.Scope> => Topology.makeCluster(options)
+
+/**
+ * A `RedisClient` on a Redis Cluster, owning its ioredis `Cluster` client.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerCluster = (options: ClusterOptions): Layer.Layer<RedisClient, SessionStoreError> =>
+  Layer.scoped(RedisClient, makeCluster(options))
+
+/**
+ * Like `layerCluster`, configured by `REDIS_CLUSTER_NODES` (comma-separated
+ * `host:port` of some of the nodes) and the optional `REDIS_PASSWORD`, unless
+ * told otherwise.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerClusterConfig = (options: {
+  readonly nodes?: Config.Config<ReadonlyArray<HostPort>> | undefined
+  readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+  readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
+  readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
+  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
+} = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
+  Layer.scoped(
+    RedisClient,
+    Effect.gen(function*() {
+      const nodes = yield* (options.nodes ?? Topology.hostPorts("REDIS_CLUSTER_NODES"))
+      const password = yield* (options.password ?? Config.option(Config.redacted("REDIS_PASSWORD")))
+      const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
+      const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
+      const replicaAcks = yield* ReplicaAcks.fromConfig(
+        options.replicaAcks ?? replicaAcksConfig,
+        commandTimeout ?? Topology.defaultCommandTimeout
+      )
+      return yield* makeCluster({
+        nodes,
+        password: Option.getOrUndefined(password),
+        connectTimeout,
+        commandTimeout,
+        replicaAcks
+      })
+    })
+  )
+
+/**
+ * A `RedisClient` over an ioredis `Cluster` (5 or 6) the application owns:
+ * neither connected nor quit by this layer. Commands that would span several
+ * slots run as single-key steps (see docs/scaling.md). For fast failures
+ * while disconnected, create it with `enableOfflineQueue: false`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerFromCluster = (
+  client: IoredisClient,
+  options: {
+    readonly commandTimeout?: Duration.DurationInput | undefined
+    /** As in `Options`: `WAIT` for the replicas of each write's master. */
+    readonly replicaAcks?: ReplicaAcksOptions | undefined
+  } = {}
+): Layer.Layer<RedisClient> =>
+  ReplicaAcks.layer(
+    client,
+    options,
+    Topology.defaultCommandTimeout,
+    (client, commandTimeout) => Layer.succeed(RedisClient, IoredisCluster.fromIoredisCluster(client, commandTimeout))
+  )
 
 /**
  * An in-memory store with Redis semantics. TTLs are measured on the Effect

@@ -1,7 +1,10 @@
 /**
  * One contract for every `RedisClient`: the in-memory store must behave like
  * a real Redis for the commands the session engine uses, and the ioredis-backed
- * client must keep it with ioredis 5 (RESP2) and ioredis 6 (RESP3).
+ * client must keep it with ioredis 5 (RESP2) and ioredis 6 (RESP3), on a
+ * single server, on a Redis Cluster (where the contract's keys fall in
+ * different slots, so a command or script spanning two of them would fail
+ * with CROSSSLOT) and on a Sentinel-managed master.
  */
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -9,11 +12,20 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import { Redis as Redis5 } from "ioredis"
-import { Redis as Redis6 } from "ioredis6"
+import { Cluster as Cluster5, Redis as Redis5 } from "ioredis"
+import { Cluster as Cluster6, Redis as Redis6 } from "ioredis6"
 import { randomUUID } from "node:crypto"
+import * as Ioredis from "../src/internal/ioredisClient.js"
 import * as RedisClient from "../src/RedisClient.js"
-import { type IoredisClass, layerRedisServer, RedisServer } from "./support/redisServer.js"
+import {
+  announceSkip,
+  clusterUnsupported,
+  layerRedisCluster,
+  layerRedisSentinel,
+  RedisCluster,
+  RedisSentinel
+} from "./support/redisCluster.js"
+import { type IoredisClass, layerRedisServer, RedisServer, send } from "./support/redisServer.js"
 
 interface Harness {
   /** Registers one test that needs a `RedisClient`. */
@@ -319,6 +331,9 @@ const contract = ({ elapse, test }: Harness) => {
     }), 10_000)
 }
 
+const clusterSkip = await clusterUnsupported()
+if (clusterSkip !== undefined) announceSkip("the RedisClient contract on Redis Cluster", clusterSkip)
+
 describe("RedisClient contract", () => {
   it.layer(RedisClient.layerMemory)("layerMemory", (it) => {
     contract({ test: (name, self, timeout) => it.effect(name, self, timeout), elapse: TestClock.adjust })
@@ -381,6 +396,132 @@ describe("RedisClient contract", () => {
           yield* redis.getEx(key, 100)
           expect(yield* Effect.promise(() => server.commandstats())).toStrictEqual({ getex: 1 })
         }))
+    })
+  })
+
+  /** An application's own client: connected when the layer is built, quit when it is released. */
+  const ownClient = <C extends { connect(): Promise<void>; quit(): Promise<unknown> }>(
+    make: () => C,
+    toLayer: (client: C) => Layer.Layer<RedisClient.RedisClient>
+  ) =>
+    Layer.unwrapScoped(
+      Effect.map(
+        Effect.acquireRelease(
+          Effect.promise(async () => {
+            const client = make()
+            await client.connect()
+            return client
+          }),
+          (client) => Effect.promise(() => client.quit())
+        ),
+        toLayer
+      )
+    )
+
+  const realTime: Pick<Harness, "elapse"> = { elapse: (duration) => Effect.sleep(Duration.decode(duration)) }
+
+  describe.skipIf(clusterSkip !== undefined)("Redis Cluster (3 masters)", () => {
+    const clientOptions = { lazyConnect: true, enableOfflineQueue: false } as const
+
+    layer(layerRedisCluster(), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+      describe.each([
+        {
+          name: "layerCluster (its own ioredis 5 Cluster)",
+          layer: Layer.unwrapEffect(
+            Effect.map(RedisCluster, (cluster) => RedisClient.layerCluster({ nodes: cluster.addresses }))
+          )
+        },
+        {
+          name: "layerFromCluster (ioredis 5)",
+          layer: Layer.unwrapEffect(Effect.map(RedisCluster, (cluster) =>
+            ownClient(
+              () => new Cluster5([...cluster.addresses], clientOptions),
+              (client) => RedisClient.layerFromCluster(client)
+            )))
+        },
+        {
+          name: "layerFromClient given an ioredis 6 Cluster",
+          layer: Layer.unwrapEffect(Effect.map(RedisCluster, (cluster) =>
+            ownClient(
+              () => new Cluster6([...cluster.addresses], clientOptions),
+              (client) => RedisClient.layerFromClient(client)
+            )))
+        }
+      ])("$name", ({ layer: backend }) => {
+        it.layer(Layer.orDie(backend), { timeout: "30 seconds" })((it) => {
+          contract({ test: (name, self, timeout) => it.effect(name, self, timeout), ...realTime })
+        })
+      })
+
+      it.scoped("the single-server scripts and MGET fail here with CROSSSLOT: this run would catch any multi-slot one", () =>
+        Effect.gen(function*() {
+          const cluster = yield* RedisCluster
+          const client = yield* Effect.acquireRelease(
+            Effect.promise(async () => {
+              const client = new Cluster5([...cluster.addresses], clientOptions)
+              await client.connect()
+              return client
+            }),
+            (client) => Effect.promise(() => client.quit())
+          )
+          const [from, to] = [freshKey("slot-a"), freshKey("slot-b")]
+          const slots = yield* Effect.promise(() =>
+            Promise.all([from, to].map((key) => send(cluster.nodes[0]!.port, ["CLUSTER", "KEYSLOT", key])))
+          )
+          expect(slots[0]).not.toBe(slots[1])
+          const singleServer = Ioredis.fromIoredis(client, "1 second")
+          yield* singleServer.set(from, "value")
+          const moved = yield* Effect.flip(singleServer.move(from, to, "value"))
+          expect(moved.reason).toBe("Reply")
+          expect(moved.detail).toMatch(/CROSSSLOT|non local key|different slot/i)
+          const read = yield* Effect.flip(singleServer.getMany([from, to]))
+          expect(read.detail).toMatch(/CROSSSLOT/)
+        }))
+    })
+  })
+
+  describe("Sentinel (a master, a replica, 3 sentinels)", () => {
+    layer(layerRedisSentinel(), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+      describe.each([
+        {
+          name: "layerSentinel (its own ioredis 5 client)",
+          layer: Layer.unwrapEffect(
+            Effect.map(
+              RedisSentinel,
+              (sentinel) =>
+                RedisClient.layerSentinel({ sentinels: sentinel.sentinelAddresses, masterName: sentinel.masterName })
+            )
+          )
+        },
+        {
+          name: "layerFromClient (an ioredis 6 client through the sentinels)",
+          layer: Layer.unwrapEffect(Effect.map(RedisSentinel, (sentinel) =>
+            ownClient(
+              () =>
+                new Redis6({
+                  sentinels: [...sentinel.sentinelAddresses],
+                  name: sentinel.masterName,
+                  lazyConnect: true,
+                  enableOfflineQueue: false,
+                  maxRetriesPerRequest: 1
+                }),
+              (client) => RedisClient.layerFromClient(client)
+            )))
+        }
+      ])("$name", ({ layer: backend }) => {
+        it.layer(Layer.orDie(backend), { timeout: "30 seconds" })((it) => {
+          contract({ test: (name, self, timeout) => it.effect(name, self, timeout), ...realTime })
+
+          it.effect("every command reaches the master", () =>
+            Effect.gen(function*() {
+              const sentinel = yield* RedisSentinel
+              const redis = yield* RedisClient.RedisClient
+              yield* Effect.promise(() => sentinel.resetStats())
+              yield* redis.set(freshKey("to-master"), "value")
+              expect(yield* Effect.promise(() => sentinel.master.commandstats())).toStrictEqual({ set: 1 })
+            }))
+        })
+      })
     })
   })
 })

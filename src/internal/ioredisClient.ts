@@ -62,12 +62,14 @@ const isUnknownCommand = (cause: unknown): boolean =>
   errorName(cause) === "ReplyError" && /unknown command/i.test(errorMessage(cause))
 
 /** A command's name for errors, and its span (built once per command, not per call). */
-interface CommandSpan {
+/** @internal */
+export interface CommandSpan {
   readonly command: string
   readonly traced: <A, E>(self: Effect.Effect<A, E>) => Effect.Effect<A, E>
 }
 
-const commandSpan = (span: string, command: string): CommandSpan => ({
+/** @internal */
+export const commandSpan = (span: string, command: string): CommandSpan => ({
   command,
   traced: Tracing.withSpan(`RedisClient.${span}`, { "db.system": "redis", "db.operation": command })
 })
@@ -113,21 +115,30 @@ const spans = {
 }
 
 /** Another command tried after a failure (its errors are reported under its own name). */
-interface Retry<A> {
+/** @internal */
+export interface Retry<A> {
   readonly command: string
   readonly attempt: Promise<A>
 }
 
+/** Runs one command: its span, its time bound, its failure as a `SessionStoreError`. */
+/** @internal */
+export type Run = <A, B>(
+  span: CommandSpan,
+  evaluate: () => Promise<A>,
+  map: (a: A) => B,
+  recover?: (cause: unknown) => Retry<A> | undefined
+) => Effect.Effect<B, SessionStoreError>
+
 /**
- * Builds the service from an ioredis client. Every command fails with a
- * `SessionStoreError` (never a defect), and with reason `Timeout` once
- * `commandTimeout` has passed since it was issued: the bound is enforced here,
- * not by the driver, because a driver's timer starts only when the command is
- * written, and with auto-pipelining a command can wait behind a stalled batch
- * for a whole timeout before that.
+ * Every command fails with a `SessionStoreError` (never a defect), and with
+ * reason `Timeout` once `commandTimeout` has passed since it was issued: the
+ * bound is enforced here, not by the driver, because a driver's timer starts
+ * only when the command is written, and with auto-pipelining a command can
+ * wait behind a stalled batch for a whole timeout before that.
  */
 /** @internal */
-export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.DurationInput): RedisClientShape => {
+export const runner = (commandTimeout: Duration.DurationInput): Run => {
   const timeout = Duration.decode(commandTimeout)
   // setTimeout takes 1 ms to 2^31 - 1 ms (it treats anything longer as 1 ms)
   const timeoutMillis = Math.min(Math.max(1, Math.round(Duration.toMillis(timeout))), 2 ** 31 - 1)
@@ -142,7 +153,7 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
    * ends the other. `recover` may answer a failure with another attempt
    * (another command) within the same bound.
    */
-  const run = <A, B>(
+  const run: Run = <A, B>(
     { command, traced }: CommandSpan,
     evaluate: () => Promise<A>,
     map: (a: A) => B,
@@ -174,6 +185,13 @@ export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.Dura
         rejected(cause)
       }
     }))
+  return run
+}
+
+/** Builds the service from an ioredis client (a single server, or a Sentinel-managed master). */
+/** @internal */
+export const fromIoredis = (client: IoredisClient, commandTimeout: Duration.DurationInput): RedisClientShape => {
+  const run = runner(commandTimeout)
 
   const reply = (command: string, result: [error: Error | null, value: unknown] | undefined): unknown => {
     if (result === undefined) {

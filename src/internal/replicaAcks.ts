@@ -20,18 +20,17 @@
  * for a write that stands, and would turn the loss of a replica into an outage
  * of every write. It is counted in `session_replica_ack_shortfall_total`.
  */
+import type * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as MetricLabel from "effect/MetricLabel"
-import type { IoredisClient } from "../RedisClient.js"
+import * as Option from "effect/Option"
+import type { IoredisClient, RedisClient, ReplicaAcksOptions } from "../RedisClient.js"
 import { replicaAckShortfalls } from "../RedisClient.js"
 
-/** @internal */
-export interface ReplicaAcks {
-  /** How many replicas must acknowledge each write (at least 1). */
-  readonly replicas: number
-  /** How long `WAIT` may wait (at least 1 ms; `WAIT 0` would wait forever). */
-  readonly timeout: Duration.DurationInput
-}
+type ReplicaAcks = ReplicaAcksOptions
 
 type PipelineReply = Array<[error: Error | null, result: unknown]> | null
 
@@ -176,4 +175,50 @@ export const decorate = (client: AckClient, acks: ReplicaAcks): IoredisClient =>
     pipeline: client.pipeline.bind(client),
     ...overrides
   }
+}
+
+/** `acks` checked against `commandTimeout`: a defect when unusable (a programming error). */
+/** @internal */
+export const check = (
+  acks: ReplicaAcks | undefined,
+  commandTimeout: Duration.DurationInput
+): Effect.Effect<void> => {
+  const problem = acks === undefined ? undefined : invalid(acks, commandTimeout)
+  return problem === undefined ? Effect.void : Effect.dieMessage(problem)
+}
+
+/** The client, decorated when `acks` is set. */
+/** @internal */
+export const apply = (client: AckClient, acks: ReplicaAcks | undefined): IoredisClient =>
+  acks === undefined ? client : decorate(client, acks)
+
+/** Reads `replicaAcks` from configuration; unusable values are a `ConfigError`. */
+/** @internal */
+export const fromConfig = (
+  config: Config.Config<Option.Option<ReplicaAcks>>,
+  commandTimeout: Duration.DurationInput
+): Effect.Effect<ReplicaAcks | undefined, ConfigError.ConfigError> =>
+  Effect.flatMap(config, (acks) => {
+    const problem = Option.isNone(acks) ? undefined : invalid(acks.value, commandTimeout)
+    return problem === undefined
+      ? Effect.succeed(Option.getOrUndefined(acks))
+      : Effect.fail(ConfigError.InvalidData(["REDIS_REPLICA_ACKS_TIMEOUT"], problem))
+  })
+
+/** A `layerFrom…` layer over `client`, decorated when `options.replicaAcks` is set (a defect when unusable). */
+/** @internal */
+export const layer = (
+  client: IoredisClient,
+  options: {
+    readonly commandTimeout?: Duration.DurationInput | undefined
+    readonly replicaAcks?: ReplicaAcks | undefined
+  },
+  defaultCommandTimeout: Duration.DurationInput,
+  build: (client: IoredisClient, commandTimeout: Duration.DurationInput) => Layer.Layer<RedisClient>
+): Layer.Layer<RedisClient> => {
+  const commandTimeout = options.commandTimeout ?? defaultCommandTimeout
+  const problem = options.replicaAcks === undefined ? undefined : invalid(options.replicaAcks, commandTimeout)
+  return problem === undefined
+    ? build(apply(client, options.replicaAcks), commandTimeout)
+    : Layer.die(new Error(problem))
 }

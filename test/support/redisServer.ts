@@ -166,7 +166,7 @@ const parse = (buf: Buffer, offset: number): { reply: Reply | RespError; next: n
 }
 
 /** Sends one command on a fresh connection and resolves with its reply. */
-const send = (port: number, args: ReadonlyArray<string>, timeoutMillis = 2_000): Promise<Reply> =>
+export const send = (port: number, args: ReadonlyArray<string>, timeoutMillis = 2_000): Promise<Reply> =>
   new Promise((resolve, reject) => {
     let buffer = Buffer.alloc(0)
     let settled = false
@@ -222,31 +222,29 @@ const debugCommandArgs = (executable: string): ReadonlyArray<string> => {
  * `debugCommand` allows `DEBUG` (for `debugSleep`).
  */
 export const startRedisServer = async (
-  options: { readonly args?: ReadonlyArray<string>; readonly debugCommand?: boolean } = {}
+  options: {
+    readonly args?: ReadonlyArray<string>
+    readonly debugCommand?: boolean
+    /** A port of the caller's choosing instead of a free one. */
+    readonly port?: number
+    /** Run as a sentinel (`redis-server <file> --sentinel`) with this writable config file. */
+    readonly sentinelConfig?: string
+  } = {}
 ): Promise<RedisServerHarness> => {
   const executable = findRedisServer()
   installExitHook()
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const extraArgs = [...(options.debugCommand === true ? debugCommandArgs(executable) : []), ...(options.args ?? [])]
   let child: ChildProcess | undefined
 
   const spawnServer = async (): Promise<void> => {
     const output: Array<string> = []
+    const listen = ["--port", String(port), "--bind", "127.0.0.1", "--daemonize", "no"]
     const proc = spawn(
       executable,
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-        ...extraArgs
-      ],
+      options.sentinelConfig === undefined
+        ? [...listen, "--save", "", "--appendonly", "no", ...extraArgs]
+        : [options.sentinelConfig, "--sentinel", ...listen, ...extraArgs],
       { stdio: ["ignore", "pipe", "pipe"] }
     )
     children.add(proc)

@@ -1,0 +1,238 @@
+/**
+ * Connecting ioredis to a Redis deployment: one server, a Sentinel-managed
+ * master, or a Cluster. Every topology gets the same fast-failure settings
+ * (no offline queue, one attempt per command, commands bounded by
+ * `fromIoredis`, reconnection forever in the background), a bounded first
+ * connection, and a clean `QUIT` when the scope closes.
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import { Cluster, Redis } from "ioredis"
+import type { ClusterOptions as IoredisClusterOptions, RedisOptions } from "ioredis"
+import type * as RedisClient from "../RedisClient.js"
+import { SessionStoreError } from "../RedisClient.js"
+import * as Ioredis from "./ioredisClient.js"
+import * as IoredisCluster from "./ioredisCluster.js"
+import * as ReplicaAcks from "./replicaAcks.js"
+
+const defaultConnectTimeout = Duration.seconds(2)
+/** @internal */
+export const defaultCommandTimeout = Duration.seconds(1)
+const quitTimeout = Duration.seconds(1)
+
+/** Reconnect after 100 ms, 200 ms, … up to 1 s between attempts, forever. */
+const retryStrategy = (times: number): number => Math.min(times * 100, 1000)
+
+/** What connecting and closing need of an ioredis `Redis` or `Cluster`. */
+interface Connectable {
+  connect(): Promise<void>
+  quit(): Promise<unknown>
+  disconnect(): void
+  on(event: "error" | "node error", listener: (error: unknown) => void): unknown
+}
+
+/** `quit()`, or `disconnect()` if the server does not acknowledge within 1 s. */
+const close = (client: Connectable): Effect.Effect<void> =>
+  Effect.tryPromise(() => client.quit()).pipe(
+    Effect.timeout(quitTimeout),
+    Effect.catchAll(() => Effect.sync(() => client.disconnect())),
+    Effect.asVoid
+  )
+
+const connectMillis = (connectTimeout: Duration.Duration): number =>
+  Math.max(1, Math.round(Duration.toMillis(connectTimeout)))
+
+/**
+ * Builds a client, connects it within `connectTimeout`, and quits it when the
+ * scope closes. A client that does not connect in time is disconnected, so it
+ * stops reconnecting in the background.
+ */
+const connected = <C extends Connectable>(
+  build: () => C,
+  connectTimeout: Duration.Duration
+): Effect.Effect<C, SessionStoreError, Scope.Scope> =>
+  Effect.flatMap(Effect.runtime<never>(), (runtime) =>
+    Effect.acquireRelease(
+      Effect.suspend(() => {
+        const client = build()
+        // Without a listener ioredis prints every connection error to the console.
+        const log = (error: unknown) => {
+          Runtime.runFork(runtime)(
+            Effect.logDebug("Redis connection error", Ioredis.sanitizeMessage(Ioredis.errorMessage(error)))
+          )
+        }
+        client.on("error", log)
+        client.on("node error", log)
+        return Effect.tryPromise({
+          try: () => client.connect(),
+          catch: (cause) =>
+            new SessionStoreError({
+              command: "CONNECT",
+              reason: "Connection",
+              detail: Ioredis.toStoreError("CONNECT", cause).detail
+            })
+        }).pipe(
+          Effect.timeoutFail({
+            duration: connectTimeout,
+            onTimeout: () =>
+              new SessionStoreError({
+                command: "CONNECT",
+                reason: "Connection",
+                detail: `not connected within ${Duration.format(connectTimeout)}`
+              })
+          }),
+          Effect.interruptible,
+          // stop the background reconnect attempts of a client we give up on
+          Effect.onError(() => Effect.sync(() => client.disconnect())),
+          Effect.as(client)
+        )
+      }),
+      close
+    ))
+
+/** The settings every connection to a data node gets, over the caller's own. */
+const nodeOptions = (redis: RedisOptions | undefined, connectTimeout: Duration.Duration): RedisOptions => ({
+  retryStrategy,
+  // Commands issued in the same tick (many concurrent requests) share one write.
+  enableAutoPipelining: true,
+  ...redis,
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  connectTimeout: connectMillis(connectTimeout),
+  // `fromIoredis` bounds every command; a second timer per command would only cost
+  commandTimeout: undefined
+})
+
+const reveal = (value: string | Redacted.Redacted<string>): string =>
+  Redacted.isRedacted(value) ? Redacted.value(value) : value
+
+/** @internal */
+export const makeStandalone = (
+  options: RedisClient.Options
+): Effect.Effect<RedisClient.RedisClientShape, SessionStoreError, Scope.Scope> => {
+  const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
+  const redisOptions = nodeOptions(options.redis, connectTimeout)
+  return Effect.zipRight(
+    ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
+    Effect.map(
+      connected(
+        () => options.url === undefined ? new Redis(redisOptions) : new Redis(reveal(options.url), redisOptions),
+        connectTimeout
+      ),
+      (client) =>
+        Ioredis.fromIoredis(
+          ReplicaAcks.apply(client, options.replicaAcks),
+          options.commandTimeout ?? defaultCommandTimeout
+        )
+    )
+  )
+}
+
+/** @internal */
+export const makeSentinel = (
+  options: RedisClient.SentinelOptions
+): Effect.Effect<RedisClient.RedisClientShape, SessionStoreError, Scope.Scope> => {
+  const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
+  const password = options.password === undefined ? {} : { password: reveal(options.password) }
+  const sentinelPassword = options.sentinelPassword === undefined
+    ? {}
+    : { sentinelPassword: reveal(options.sentinelPassword) }
+  const redisOptions: RedisOptions = {
+    ...nodeOptions({ ...options.redis, ...password, ...sentinelPassword }, connectTimeout),
+    sentinels: options.sentinels.map(({ host, port }) => ({ host, port })),
+    name: options.masterName,
+    // Commands go to the master only: a replica lags behind it.
+    role: "master"
+  }
+  return Effect.zipRight(
+    ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
+    Effect.map(
+      connected(() => new Redis(redisOptions), connectTimeout),
+      (client) =>
+        Ioredis.fromIoredis(
+          ReplicaAcks.apply(client, options.replicaAcks),
+          options.commandTimeout ?? defaultCommandTimeout
+        )
+    )
+  )
+}
+
+/** @internal */
+export const makeCluster = (
+  options: RedisClient.ClusterOptions
+): Effect.Effect<RedisClient.RedisClientShape, SessionStoreError, Scope.Scope> => {
+  const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
+  const password = options.password === undefined ? {} : { password: reveal(options.password) }
+  // A node's connection is the cluster's to retry and queue on (ioredis overrides both)
+  const { enableOfflineQueue: _queue, retryStrategy: _retry, ...perNode } = nodeOptions(
+    { ...options.redis, ...password },
+    connectTimeout
+  )
+  const clusterOptions: IoredisClusterOptions = {
+    clusterRetryStrategy: retryStrategy,
+    enableAutoPipelining: true,
+    ...options.cluster,
+    redisOptions: perNode,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    // Reads and writes go to the master of the key's slot: a replica lags behind it.
+    scaleReads: "master"
+  }
+  return Effect.zipRight(
+    ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
+    Effect.map(
+      connected(
+        () => new Cluster(options.nodes.map(({ host, port }) => ({ host, port })), clusterOptions),
+        connectTimeout
+      ),
+      (client) =>
+        IoredisCluster.fromIoredisCluster(
+          ReplicaAcks.apply(client, options.replicaAcks),
+          options.commandTimeout ?? defaultCommandTimeout
+        )
+    )
+  )
+}
+
+// -----------------------------------------------------------------------------
+// host:port lists
+// -----------------------------------------------------------------------------
+
+const hostPort = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/
+
+/**
+ * `host:port,host:port` (IPv6 as `[::1]:port`), whitespace around entries
+ * ignored; at least one entry, every port in 1–65535.
+ */
+/** @internal */
+export const parseHostPorts = (text: string): Either.Either<ReadonlyArray<RedisClient.HostPort>, string> => {
+  const entries = text.split(",").map((entry) => entry.trim())
+  if (entries.every((entry) => entry === "")) {
+    return Either.left("expected a comma-separated list of host:port, got an empty value")
+  }
+  const parsed: Array<RedisClient.HostPort> = []
+  for (const entry of entries) {
+    const match = hostPort.exec(entry)
+    const host = match?.[1] ?? match?.[2]
+    const port = Number(match?.[3])
+    if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
+      return Either.left(`expected a comma-separated list of host:port, got ${JSON.stringify(entry)}`)
+    }
+    parsed.push({ host, port })
+  }
+  return Either.right(parsed)
+}
+
+/** A `host:port` list read from one variable; bad input is a `ConfigError` naming it. */
+/** @internal */
+export const hostPorts = (name: string): Config.Config<ReadonlyArray<RedisClient.HostPort>> =>
+  Config.string(name).pipe(
+    Config.mapOrFail((text) => Either.mapLeft(parseHostPorts(text), (message) => ConfigError.InvalidData([], message)))
+  )
