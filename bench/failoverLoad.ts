@@ -82,7 +82,11 @@ const parseN = (body: string): number | null | undefined => {
   return undefined
 }
 
-const run = async (task: LoadRequest): Promise<ReadonlyArray<RequestRecord>> => {
+/** Runs the load in this process (`onStart`: the epoch ms at which the clock started); the child does the same. */
+export const run = async (
+  task: LoadRequest,
+  onStart: (at: number) => void = () => {}
+): Promise<ReadonlyArray<RequestRecord>> => {
   const records: Array<RequestRecord> = []
   const cookies: Array<string | undefined> = []
   const agents = Array.from({ length: task.clients }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }))
@@ -92,7 +96,7 @@ const run = async (task: LoadRequest): Promise<ReadonlyArray<RequestRecord>> => 
     cookies[client] = first.cookie
   }))
   const started = Date.now()
-  process.send?.({ _tag: "Started", at: started } satisfies LoadMessage)
+  onStart(started)
   const deadline = started + task.durationMs
   await Promise.all(agents.map(async (agent, client) => {
     while (Date.now() < deadline) {
@@ -117,9 +121,9 @@ const run = async (task: LoadRequest): Promise<ReadonlyArray<RequestRecord>> => 
   return records
 }
 
-if (process.send !== undefined) {
+if (process.send !== undefined && process.argv[1]?.includes("failoverLoad") === true) {
   process.once("message", (task: LoadRequest) => {
-    void run(task).then((records) => {
+    void run(task, (at) => process.send?.({ _tag: "Started", at } satisfies LoadMessage)).then((records) => {
       process.send?.({ _tag: "Done", records } satisfies LoadMessage, () => process.exit(0))
     })
   })
