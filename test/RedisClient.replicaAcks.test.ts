@@ -2,12 +2,15 @@
  * `replicaAcks` on a real master and replica: a write answers once the
  * replica has it; with the replica stopped (SIGSTOP) it answers after the
  * `WAIT` timeout, still succeeds, and is counted as a shortfall; TTL slides
- * don't wait; bad options are refused. Real time throughout.
+ * don't wait; bad options are refused; on a Cluster each write waits for its
+ * own master's replica. Real time throughout.
  */
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { Redis as Redis5 } from "ioredis"
@@ -15,6 +18,7 @@ import { Redis as Redis6 } from "ioredis6"
 import { randomUUID } from "node:crypto"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as RedisClient from "../src/RedisClient.js"
+import { startRedisCluster } from "./support/redisCluster.js"
 import { type IoredisClass, type RedisServerHarness, startRedisServer } from "./support/redisServer.js"
 
 const commandTimeout = Duration.seconds(1)
@@ -256,4 +260,34 @@ describe("replicaAcks options", () => {
     expect(Exit.isFailure(exit)).toBe(true)
     if (Exit.isFailure(exit)) expect(String(exit.cause)).toMatch(message)
   })
+})
+
+describe("replicaAcks on a Redis Cluster (3 masters, 1 replica each)", () => {
+  it("each write's WAIT goes to its slot's master, which its replica acknowledges", async () => {
+    const cluster = await startRedisCluster({ masters: 3, replicas: 1 })
+    try {
+      const keys = Array.from({ length: 30 }, () => randomUUID())
+      const before = shortfalls("SET")
+      await cluster.resetStats()
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.flatMap(
+            Layer.build(RedisClient.layerCluster({
+              nodes: cluster.addresses,
+              commandTimeout,
+              replicaAcks: { replicas: 1, timeout: waitTimeout }
+            })),
+            (context) =>
+              Effect.forEach(keys, (key) => Context.get(context, RedisClient.RedisClient).set(key, "v"), {
+                concurrency: "unbounded"
+              })
+          )
+        )
+      )
+      expect(await cluster.commandstats()).toEqual({ set: 30, wait: 30 })
+      expect(shortfalls("SET")).toBe(before)
+    } finally {
+      await cluster.stop()
+    }
+  }, 60_000)
 })
