@@ -13,7 +13,7 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -26,6 +26,7 @@ import * as Ioredis from "./internal/ioredisClient.js"
 import * as IoredisCluster from "./internal/ioredisCluster.js"
 import * as Topology from "./internal/ioredisTopology.js"
 import * as MemoryStore from "./internal/memoryStore.js"
+import * as ReplicaAcks from "./internal/replicaAcks.js"
 
 const Reason = Schema.Literal("Timeout", "Connection", "Reply")
 
@@ -101,6 +102,19 @@ export class SessionStoreError extends Schema.TaggedError<SessionStoreError>()(
  */
 export const storeErrors = Metric.counter("session_store_errors_total", {
   description: "Redis commands of the session store that failed, by command and reason",
+  incremental: true
+})
+
+/**
+ * Counts the writes that fewer replicas than `replicaAcks.replicas`
+ * acknowledged within `replicaAcks.timeout` (or whose `WAIT` Redis refused),
+ * tagged with `command`. The write itself succeeded on the master.
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const replicaAckShortfalls = Metric.counter("session_replica_ack_shortfall_total", {
+  description: "Session writes acknowledged by fewer replicas than replicaAcks.replicas within its timeout",
   incremental: true
 })
 
@@ -294,7 +308,47 @@ export interface Options {
    * Default: 1 second.
    */
   readonly commandTimeout?: Duration.DurationInput | undefined
+  /**
+   * Follow every write that changes a session (`SET`, `DEL`, the `move` and
+   * user-index scripts, `ZREM`) with `WAIT replicas timeout` in the same
+   * pipeline: no extra round trip, but each write answers only once
+   * `replicas` replicas have it, or after `timeout`. A write that fewer
+   * replicas acknowledged still succeeds (it stands on the master) and is
+   * counted in `session_replica_ack_shortfall_total`. TTL slides (`GETEX`,
+   * `EXPIRE`) don't wait. `timeout` must be shorter than `commandTimeout`.
+   * See docs/failover.md for what this does and does not guarantee.
+   * Unset: no `WAIT` (Redis replicates asynchronously).
+   */
+  readonly replicaAcks?: ReplicaAcksOptions | undefined
 }
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface ReplicaAcksOptions {
+  /** How many replicas must acknowledge each write (a whole number ≥ 1). */
+  readonly replicas: number
+  /** How long each write may wait for them (≥ 1 ms, shorter than `commandTimeout`). */
+  readonly timeout: Duration.DurationInput
+}
+
+/**
+ * `replicaAcks` from `REDIS_REPLICA_ACKS` (a whole number ≥ 1; unset: no
+ * `WAIT`) and `REDIS_REPLICA_ACKS_TIMEOUT` (a duration such as `100 millis`,
+ * the default).
+ *
+ * @since 0.3.0
+ * @category config
+ */
+export const replicaAcksConfig: Config.Config<Option.Option<ReplicaAcksOptions>> = Config.all({
+  replicas: Config.option(
+    Config.integer("REDIS_REPLICA_ACKS").pipe(
+      Config.validate({ message: "REDIS_REPLICA_ACKS must be at least 1", validation: (n) => n >= 1 })
+    )
+  ),
+  timeout: Config.duration("REDIS_REPLICA_ACKS_TIMEOUT").pipe(Config.withDefault(Duration.millis(100)))
+}).pipe(Config.map(({ replicas, timeout }) => Option.map(replicas, (replicas) => ({ replicas, timeout }))))
 
 /**
  * Creates an ioredis client, connects it, and quits it when the scope closes.
@@ -326,6 +380,8 @@ export const layerConfig = (options: {
   readonly url?: Config.Config<Redacted.Redacted<string>> | undefined
   readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
   readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
+  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
 } = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
   Layer.scoped(
     RedisClient,
@@ -333,7 +389,11 @@ export const layerConfig = (options: {
       const url = yield* (options.url ?? Config.redacted("REDIS_URL"))
       const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
       const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
-      return yield* make({ url, connectTimeout, commandTimeout })
+      const replicaAcks = yield* ReplicaAcks.fromConfig(
+        options.replicaAcks ?? replicaAcksConfig,
+        commandTimeout ?? Topology.defaultCommandTimeout
+      )
+      return yield* make({ url, connectTimeout, commandTimeout, replicaAcks })
     })
   )
 
@@ -350,11 +410,16 @@ export const layerConfig = (options: {
  */
 export const layerFromClient = (
   client: IoredisClient,
-  options: { readonly commandTimeout?: Duration.DurationInput | undefined } = {}
+  options: {
+    readonly commandTimeout?: Duration.DurationInput | undefined
+    /** As in `Options`; the client's pipelines must support `WAIT` (every ioredis client's do). */
+    readonly replicaAcks?: ReplicaAcksOptions | undefined
+  } = {}
 ): Layer.Layer<RedisClient> =>
   "isCluster" in client && client.isCluster === true
     ? layerFromCluster(client, options)
-    : Layer.succeed(RedisClient, Ioredis.fromIoredis(client, options.commandTimeout ?? Topology.defaultCommandTimeout))
+    : ReplicaAcks.layer(client, options, Topology.defaultCommandTimeout, (client, commandTimeout) =>
+      Layer.succeed(RedisClient, Ioredis.fromIoredis(client, commandTimeout)))
 
 // -----------------------------------------------------------------------------
 // Sentinel and Cluster
@@ -398,6 +463,8 @@ export interface SentinelOptions {
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** How long a command may take. Default: 1 second. */
   readonly commandTimeout?: Duration.DurationInput | undefined
+  /** As in `Options`: `WAIT` for the master's replicas after every session write. */
+  readonly replicaAcks?: ReplicaAcksOptions | undefined
 }
 
 /**
@@ -426,6 +493,8 @@ export interface ClusterOptions {
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** How long a command may take. Default: 1 second. */
   readonly commandTimeout?: Duration.DurationInput | undefined
+  /** As in `Options`: `WAIT` for the master's replicas after every session write. */
+  readonly replicaAcks?: ReplicaAcksOptions | undefined
 }
 
 /**
@@ -464,6 +533,8 @@ export const layerSentinelConfig = (options: {
   readonly sentinelPassword?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
   readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
   readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
+  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
 } = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
   Layer.scoped(
     RedisClient,
@@ -475,13 +546,18 @@ export const layerSentinelConfig = (options: {
         Config.option(Config.redacted("REDIS_SENTINEL_PASSWORD")))
       const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
       const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
+      const replicaAcks = yield* ReplicaAcks.fromConfig(
+        options.replicaAcks ?? replicaAcksConfig,
+        commandTimeout ?? Topology.defaultCommandTimeout
+      )
       return yield* makeSentinel({
         sentinels,
         masterName,
         password: Option.getOrUndefined(password),
         sentinelPassword: Option.getOrUndefined(sentinelPassword),
         connectTimeout,
-        commandTimeout
+        commandTimeout,
+        replicaAcks
       })
     })
   )
@@ -521,6 +597,8 @@ export const layerClusterConfig = (options: {
   readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
   readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
   readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
+  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
 } = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
   Layer.scoped(
     RedisClient,
@@ -529,7 +607,17 @@ export const layerClusterConfig = (options: {
       const password = yield* (options.password ?? Config.option(Config.redacted("REDIS_PASSWORD")))
       const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
       const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
-      return yield* makeCluster({ nodes, password: Option.getOrUndefined(password), connectTimeout, commandTimeout })
+      const replicaAcks = yield* ReplicaAcks.fromConfig(
+        options.replicaAcks ?? replicaAcksConfig,
+        commandTimeout ?? Topology.defaultCommandTimeout
+      )
+      return yield* makeCluster({
+        nodes,
+        password: Option.getOrUndefined(password),
+        connectTimeout,
+        commandTimeout,
+        replicaAcks
+      })
     })
   )
 
@@ -544,11 +632,17 @@ export const layerClusterConfig = (options: {
  */
 export const layerFromCluster = (
   client: IoredisClient,
-  options: { readonly commandTimeout?: Duration.DurationInput | undefined } = {}
+  options: {
+    readonly commandTimeout?: Duration.DurationInput | undefined
+    /** As in `Options`: `WAIT` for the replicas of each write's master. */
+    readonly replicaAcks?: ReplicaAcksOptions | undefined
+  } = {}
 ): Layer.Layer<RedisClient> =>
-  Layer.succeed(
-    RedisClient,
-    IoredisCluster.fromIoredisCluster(client, options.commandTimeout ?? Topology.defaultCommandTimeout)
+  ReplicaAcks.layer(
+    client,
+    options,
+    Topology.defaultCommandTimeout,
+    (client, commandTimeout) => Layer.succeed(RedisClient, IoredisCluster.fromIoredisCluster(client, commandTimeout))
   )
 
 /**

@@ -19,6 +19,7 @@ import type * as RedisClient from "../RedisClient.js"
 import { SessionStoreError } from "../RedisClient.js"
 import * as Ioredis from "./ioredisClient.js"
 import * as IoredisCluster from "./ioredisCluster.js"
+import * as ReplicaAcks from "./replicaAcks.js"
 
 const defaultConnectTimeout = Duration.seconds(2)
 /** @internal */
@@ -118,12 +119,19 @@ export const makeStandalone = (
 ): Effect.Effect<RedisClient.RedisClientShape, SessionStoreError, Scope.Scope> => {
   const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
   const redisOptions = nodeOptions(options.redis, connectTimeout)
-  return Effect.map(
-    connected(
-      () => options.url === undefined ? new Redis(redisOptions) : new Redis(reveal(options.url), redisOptions),
-      connectTimeout
-    ),
-    (client) => Ioredis.fromIoredis(client, options.commandTimeout ?? defaultCommandTimeout)
+  return Effect.zipRight(
+    ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
+    Effect.map(
+      connected(
+        () => options.url === undefined ? new Redis(redisOptions) : new Redis(reveal(options.url), redisOptions),
+        connectTimeout
+      ),
+      (client) =>
+        Ioredis.fromIoredis(
+          ReplicaAcks.apply(client, options.replicaAcks),
+          options.commandTimeout ?? defaultCommandTimeout
+        )
+    )
   )
 }
 
@@ -143,9 +151,16 @@ export const makeSentinel = (
     // Commands go to the master only: a replica lags behind it.
     role: "master"
   }
-  return Effect.map(
-    connected(() => new Redis(redisOptions), connectTimeout),
-    (client) => Ioredis.fromIoredis(client, options.commandTimeout ?? defaultCommandTimeout)
+  return Effect.zipRight(
+    ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
+    Effect.map(
+      connected(() => new Redis(redisOptions), connectTimeout),
+      (client) =>
+        Ioredis.fromIoredis(
+          ReplicaAcks.apply(client, options.replicaAcks),
+          options.commandTimeout ?? defaultCommandTimeout
+        )
+    )
   )
 }
 
@@ -170,12 +185,19 @@ export const makeCluster = (
     // Reads and writes go to the master of the key's slot: a replica lags behind it.
     scaleReads: "master"
   }
-  return Effect.map(
-    connected(
-      () => new Cluster(options.nodes.map(({ host, port }) => ({ host, port })), clusterOptions),
-      connectTimeout
-    ),
-    (client) => IoredisCluster.fromIoredisCluster(client, options.commandTimeout ?? defaultCommandTimeout)
+  return Effect.zipRight(
+    ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
+    Effect.map(
+      connected(
+        () => new Cluster(options.nodes.map(({ host, port }) => ({ host, port })), clusterOptions),
+        connectTimeout
+      ),
+      (client) =>
+        IoredisCluster.fromIoredisCluster(
+          ReplicaAcks.apply(client, options.replicaAcks),
+          options.commandTimeout ?? defaultCommandTimeout
+        )
+    )
   )
 }
 
