@@ -6,6 +6,7 @@
  * the wall clock.
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Cookies from "@effect/platform/Cookies"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
@@ -19,6 +20,7 @@ import * as Schedule from "effect/Schedule"
 import { Redis } from "ioredis"
 import { makeApp, maskUrl, SessionsLive } from "../docs/examples/app.js"
 import { CookieSigner } from "../src/index.js"
+import { problems } from "./support/htmlCheck.js"
 import { layerRedisServer, RedisServer, type RedisServerHarness } from "./support/redisServer.js"
 
 // -----------------------------------------------------------------------------
@@ -58,6 +60,8 @@ interface Reply {
   readonly setCookie: string | undefined
   /** `session=<value>` from Set-Cookie, ready to send back. */
   readonly cookie: string | undefined
+  /** `csrf=<value>` from Set-Cookie: the page's CSRF cookie. */
+  readonly csrf: string | undefined
   readonly text: string
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the fields of its route
   readonly json: any
@@ -82,9 +86,10 @@ const request = (path: string, options: RequestOptions = {}) =>
     const response = yield* client.execute(req)
     const text = yield* response.text
     const millis = Date.now() - started
-    const raw: unknown = response.headers["set-cookie"]
-    const setCookie = Array.isArray(raw) ? raw.join("\n") : typeof raw === "string" ? raw : undefined
+    const headers = Cookies.toSetCookieHeaders(response.cookies)
+    const setCookie = headers.length === 0 ? undefined : headers.join("\n")
     const value = /(?:^|\n)session=([^;]*)/.exec(setCookie ?? "")?.[1]
+    const csrf = /(?:^|\n)csrf=([^;]*)/.exec(setCookie ?? "")?.[1]
     let json: unknown = undefined
     try {
       json = JSON.parse(text)
@@ -96,6 +101,7 @@ const request = (path: string, options: RequestOptions = {}) =>
       headers: response.headers,
       setCookie,
       cookie: value === undefined ? undefined : `session=${value}`,
+      csrf: csrf === undefined ? undefined : `csrf=${csrf}`,
       text,
       json,
       millis
@@ -447,18 +453,25 @@ const routeTests = <R>(
       expect(fresh.setCookie).toBeUndefined()
     }))
 
-  it.effect("/api/csrf: a token that stays the same for the session", () =>
+  it.effect("/api/csrf: the forms' token, in an HttpOnly SameSite=Strict cookie too; no session, no command", () =>
     Effect.gen(function*() {
       const ctx = yield* context
       const [first, stats] = yield* counting(ctx, request("/api/csrf"))
-      expect(first.json.token).toMatch(/^[0-9a-f]{64}$/)
-      expectNewSessionCookie(first)
-      expectCommands(stats, { set: 1 })
-      const [again, stats2] = yield* counting(ctx, request("/api/csrf", { cookie: first.cookie }))
+      expect(first.json.token).toMatch(/^[A-Za-z0-9_-]{100,}$/)
+      expect(first.csrf).toBe(`csrf=${first.json.token}`)
+      expect(first.setCookie).toMatch(/^csrf=[^;]+; Path=\/; HttpOnly; SameSite=Strict$/)
+      expect(first.cookie).toBeUndefined()
+      expectCommands(stats, {})
+      const [again, stats2] = yield* counting(ctx, request("/api/csrf", { cookie: first.csrf }))
       expect(again.json).toEqual(first.json)
-      expectCommands(stats2, { getex: 1 })
+      expect(again.setCookie).toBeUndefined()
+      expectCommands(stats2, {})
       const other = yield* request("/api/csrf")
       expect(other.json.token).not.toBe(first.json.token)
+      // a cookie the server did not sign is replaced
+      const forged = yield* request("/api/csrf", { cookie: "csrf=forged" })
+      expect(forged.json.token).not.toBe("forged")
+      expect(forged.csrf).toBe(`csrf=${forged.json.token}`)
     }))
 
   it.effect("/api/adjust-timeout: this session's timeout; bad input is a 400", () =>
@@ -530,77 +543,194 @@ const routeTests = <R>(
       }
     }))
 
-  it.effect("GET / and its forms: CSRF-checked login, counter, flash, logout", () =>
+  /** Sends several cookies at once, like a browser's jar. */
+  const jar = (...cookies: ReadonlyArray<string | undefined>) =>
+    cookies.filter((c) => c !== undefined).join("; ") || undefined
+  const tokenOf = (html: string) => /name="csrf_token" value="([^"]+)"/.exec(html)?.[1] ?? ""
+
+  it.effect("GET / for a visitor who only looks: a CSRF cookie, no session, no store command, no key", () =>
     Effect.gen(function*() {
-      const tokenOf = (html: string) => /name="csrf_token" value="([0-9a-f]{64})"/.exec(html)?.[1] ?? ""
-      const first = yield* request("/")
+      const ctx = yield* context
+      const keysBefore = ctx.redis === undefined ? [] : yield* Effect.promise(() => ctx.redis!.keys())
+      const [first, stats] = yield* counting(ctx, request("/"))
       expect(first.status).toBe(200)
-      expect(first.headers["content-type"]).toMatch(/text\/html/)
+      expect(first.headers["content-type"]).toMatch(/^text\/html/)
+      expect(first.headers["cache-control"]).toBe("no-store")
       expect(first.text).toContain("You are not logged in.")
-      expectNewSessionCookie(first)
-      let cookie = first.cookie
+      expect(first.cookie).toBeUndefined()
+      expect(first.csrf).toBe(`csrf=${tokenOf(first.text)}`)
+      expectCommands(stats, {})
+      const [, looking] = yield* counting(
+        ctx,
+        Effect.forEach(
+          Array.from({ length: 20 }, (_, i) => i),
+          (i) =>
+            Effect.tap(request("/", { cookie: i % 2 === 0 ? first.csrf : undefined }), (reply) => {
+              expect(reply.status).toBe(200)
+              expect(reply.cookie).toBeUndefined()
+              if (i % 2 === 0) expect(reply.setCookie).toBeUndefined()
+            })
+        )
+      )
+      expectCommands(looking, {})
+      if (ctx.redis !== undefined) expect(yield* Effect.promise(() => ctx.redis!.keys())).toEqual(keysBefore)
+    }))
+
+  it.effect("a form without a valid CSRF token gets the 403 page, with a link back and no cookie", () =>
+    Effect.gen(function*() {
+      const first = yield* request("/")
       const token = tokenOf(first.text)
-      expect(token).not.toBe("")
-
-      // wrong, missing token, or no session: 403
-      for (
-        const [form, withCookie] of [
-          [{ user: "alice", csrf_token: "0".repeat(64) }, cookie],
-          [{ user: "alice" }, cookie],
-          [{ user: "alice", csrf_token: token }, undefined]
-        ] as const
-      ) {
-        const denied = yield* request("/login", { method: "POST", cookie: withCookie, form })
-        expect(denied.status).toBe(403)
-        expect(denied.setCookie).toBeUndefined()
+      const cases: ReadonlyArray<readonly [string, string | undefined, Record<string, string>]> = [
+        ["a wrong token", first.csrf, { user: "alice", csrf_token: `${token.slice(0, -2)}xx` }],
+        ["no token", first.csrf, { user: "alice" }],
+        ["no cookie", undefined, { user: "alice", csrf_token: token }],
+        ["an unsigned cookie and the same token", "csrf=forged", { user: "alice", csrf_token: "forged" }],
+        ["another browser's token", (yield* request("/api/csrf")).csrf, { user: "alice", csrf_token: token }]
+      ]
+      for (const [what, cookie, form] of cases) {
+        for (const path of ["/login", "/incr", "/logout", "/sessions/revoke-others"]) {
+          const denied = yield* request(path, { method: "POST", cookie, form })
+          expect(denied.status, `${what} ${path}`).toBe(403)
+          expect(denied.headers["content-type"]).toMatch(/^text\/html/)
+          expect(denied.headers["cache-control"]).toBe("no-store")
+          expect(denied.text).toContain("<a href=\"/\">Back to the demo page</a>")
+          expect(denied.setCookie).toBeUndefined()
+        }
       }
+    }))
 
-      const counted = yield* request("/incr", { method: "POST", cookie, form: { csrf_token: token } })
+  it.effect("GET / and its forms: counter kept across login, flash shown once, logout, errors in red", () =>
+    Effect.gen(function*() {
+      const first = yield* request("/")
+      const token = tokenOf(first.text)
+      const counted = yield* request("/incr", { method: "POST", cookie: first.csrf, form: { csrf_token: token } })
       expect(counted.status).toBe(303)
       expect(counted.headers["location"]).toBe("/")
+      expectNewSessionCookie(counted)
+      const anonymous = counted.cookie
 
-      const login = yield* request("/login", { method: "POST", cookie, form: { user: "<alice>", csrf_token: token } })
+      const login = yield* request("/login", {
+        method: "POST",
+        cookie: jar(anonymous, first.csrf),
+        form: { user: "<alice>", csrf_token: token }
+      })
       expect(login.status).toBe(303)
-      expect(login.headers["location"]).toBe("/")
       expectNewSessionCookie(login)
-      expect(login.cookie).not.toBe(cookie)
-      const before = cookie
-      cookie = login.cookie
-      // the pre-login session is gone
-      expect((yield* request("/api/read", { cookie: before })).json).toEqual({ n: null })
+      expect(login.cookie).not.toBe(anonymous)
+      // a new CSRF token when the session changes hands
+      expect(login.csrf).toBeDefined()
+      expect(login.csrf).not.toBe(first.csrf)
+      // the pre-login session id is gone; its data moved
+      expect((yield* request("/api/read", { cookie: anonymous })).json).toEqual({ n: null })
+      const cookies = jar(login.cookie, login.csrf)
 
-      const home = yield* request("/", { cookie })
+      const home = yield* request("/", { cookie: cookies })
       expect(home.text).toContain("Logged in as <strong>&lt;alice&gt;</strong>")
-      expect(home.text).toContain("Welcome, &lt;alice&gt;!")
-      expect(home.text).toContain("Counter: <strong>0</strong>")
+      expect(home.text).toContain("<ul class=\"box info\" role=\"status\"><li>Welcome, &lt;alice&gt;!</li></ul>")
+      expect(home.text).toContain("Counter: <strong>1</strong>")
       expect(home.text).not.toContain("<alice>")
       const newToken = tokenOf(home.text)
-      expect(newToken).not.toBe(token)
-      expect((yield* request("/", { cookie })).text).not.toContain("Welcome")
+      expect(`csrf=${newToken}`).toBe(login.csrf)
+      expect((yield* request("/", { cookie: cookies })).text).not.toContain("Welcome")
 
-      yield* request("/incr", { method: "POST", cookie, form: { csrf_token: newToken } })
-      expect((yield* request("/", { cookie })).text).toContain("Counter: <strong>1</strong>")
+      yield* request("/incr", { method: "POST", cookie: cookies, form: { csrf_token: newToken } })
+      expect((yield* request("/", { cookie: cookies })).text).toContain("Counter: <strong>2</strong>")
 
-      // the old token does not work any more
-      expect((yield* request("/logout", { method: "POST", cookie, form: { csrf_token: token } })).status).toBe(403)
-      const logout = yield* request("/logout", { method: "POST", cookie, form: { csrf_token: newToken } })
+      // the token from before login does not work any more
+      const stale = yield* request("/logout", { method: "POST", cookie: cookies, form: { csrf_token: token } })
+      expect(stale.status).toBe(403)
+      const logout = yield* request("/logout", { method: "POST", cookie: cookies, form: { csrf_token: newToken } })
       expect(logout.status).toBe(303)
-      // a fresh session carries the "logged out" flash
+      // a fresh session carries the "logged out" flash, with a fresh token
       expectNewSessionCookie(logout)
-      const after = yield* request("/", { cookie: logout.cookie })
+      expect(logout.csrf).not.toBe(login.csrf)
+      const afterCookies = jar(logout.cookie, logout.csrf)
+      const after = yield* request("/", { cookie: afterCookies })
       expect(after.text).toContain("You are logged out.")
       expect(after.text).toContain("You are not logged in.")
-      expect((yield* request("/api/whoami", { cookie })).json).toMatchObject({ user: null })
+      expect(after.text).toContain("Counter: <strong>0</strong>")
+      expect((yield* request("/", { cookie: afterCookies })).text).not.toContain("You are logged out.")
+      expect((yield* request("/api/whoami", { cookie: login.cookie })).json).toMatchObject({ user: null })
 
-      // an empty user name is refused with a flash, not an error
-      const again = tokenOf(after.text)
+      // an empty user name is refused with an error flash (the red box), not an error page
       const empty = yield* request("/login", {
         method: "POST",
-        cookie: logout.cookie,
-        form: { user: "  ", csrf_token: again }
+        cookie: afterCookies,
+        form: { user: "  ", csrf_token: tokenOf(after.text) }
       })
       expect(empty.status).toBe(303)
-      expect((yield* request("/", { cookie: logout.cookie })).text).toContain("Please enter a user name")
+      expect((yield* request("/", { cookie: afterCookies })).text).toContain(
+        "<ul class=\"box error\" role=\"alert\"><li>Please enter a user name of 1 to 64 characters.</li></ul>"
+      )
+    }))
+
+  it.effect("the page shows the store, the session's facts, its cookie's attributes and this request's commands", () =>
+    Effect.gen(function*() {
+      const ctx = yield* context
+      const fresh = (yield* request("/")).text
+      expect(fresh).toContain(ctx.redis === undefined ? "in-memory (REDIS_URL not set)" : `Redis at ${ctx.redis.url}`)
+      expect(fresh).toContain("new: this request brought no valid session cookie")
+      expect(fresh).toContain("<dt>Handle</dt><dd>none yet (not stored)</dd>")
+      expect(fresh).toContain("<dt>Store commands</dt><dd>none<br>")
+      expect(fresh).toMatch(
+        /<dt>Cookies set<\/dt><dd><ul><li><code>csrf=&lt;\d+ characters&gt;; Path=\/; HttpOnly; SameSite=Strict<\/code>/
+      )
+      expect(fresh).toContain("<code>session=&lt;signed id&gt;; Path=/; HttpOnly; SameSite=Lax</code>")
+      expect(fresh).toContain("1200 s after the last activity")
+      expect(fresh).toContain("<dt>Absolute deadline</dt><dd>none (no maximum lifetime)</dd>")
+
+      const cookie = yield* newSession
+      const [existing, stats] = yield* counting(ctx, request("/", { cookie }))
+      expect(existing.text).toContain("existing: loaded from the store")
+      expect(existing.text).toContain("Counter: <strong>1</strong>")
+      const handle = /<dt>Handle<\/dt><dd><code>([A-Za-z0-9_-]+)<\/code>/.exec(existing.text)?.[1]
+      expect(handle).toMatch(/^[A-Za-z0-9_-]{22}$/)
+      expect(existing.text).not.toContain(cookie.slice("session=".length))
+      if (ctx.redis !== undefined) expect(existing.text).not.toContain(sessionIdOf(cookie))
+      // the page's count is what the store saw
+      expect(existing.text).toContain("<dt>Store commands</dt><dd><code>GETEX</code> ×1<br>")
+      expectCommands(stats, { getex: 1 })
+      // the flash popped on this page is written after rendering, and counted
+      yield* request("/api/flash?msg=hi", { cookie })
+      const [flashed, stats2] = yield* counting(ctx, request("/", { cookie }))
+      expect(flashed.text).toContain("<dt>Store commands</dt><dd><code>GETEX</code> ×1, <code>SET</code> ×1<br>")
+      expectCommands(stats2, { getex: 1, set: 1 })
+    }))
+
+  it.effect("sign out the others: a POST form with the CSRF token; a GET changes nothing", () =>
+    Effect.gen(function*() {
+      const laptop = (yield* request("/api/login?user=yan", { headers: { "user-agent": "laptop browser" } })).cookie
+      const phone = (yield* request("/api/login?user=yan", { headers: { "user-agent": "phone browser" } })).cookie
+      const page = yield* request("/", { cookie: laptop })
+      expect(page.text).toContain("laptop browser, since")
+      expect(page.text).toContain("phone browser, since")
+      expect(page.text).toContain("<form class=\"inline\" method=\"post\" action=\"/sessions/revoke-others\">")
+      const cookies = jar(laptop, page.csrf)
+      const revoked = yield* request("/sessions/revoke-others", {
+        method: "POST",
+        cookie: cookies,
+        form: { csrf_token: tokenOf(page.text) }
+      })
+      expect(revoked.status).toBe(303)
+      const after = yield* request("/", { cookie: cookies })
+      expect(after.text).toContain("Signed out 1 other session.")
+      expect(after.text).not.toContain("phone browser")
+      expect((yield* request("/api/whoami", { cookie: phone })).json).toMatchObject({ user: null })
+      expect((yield* request("/sessions/revoke-others", { cookie: cookies })).status).toBe(404)
+    }))
+
+  it.effect("the served pages pass the structural HTML check", () =>
+    Effect.gen(function*() {
+      const anonymous = yield* request("/")
+      const user = (yield* request("/api/login?user=%3Cb%3Eval%22id%22", { headers: { "user-agent": "a<b>\"c\"" } }))
+        .cookie
+      yield* request("/api/flash?msg=%3Cscript%3E", { cookie: user })
+      const loggedIn = yield* request("/", { cookie: user })
+      expect(loggedIn.text).toContain("Logged in as")
+      const forbidden = yield* request("/incr", { method: "POST", form: {} })
+      for (const [name, reply] of [["anonymous", anonymous], ["logged in", loggedIn], ["403", forbidden]] as const) {
+        expect(problems(reply.text), name).toEqual([])
+      }
     }))
 
   it.effect("unknown routes are 404", () =>
@@ -621,6 +751,25 @@ describe("maskUrl", () => {
     expect(maskUrl("rediss://:hunter2@example.com")).toBe("rediss://:***@example.com")
     expect(maskUrl("redis://127.0.0.1:6379")).toBe("redis://127.0.0.1:6379")
     expect(maskUrl("not a url :hunter2@")).toBe("<unparseable URL>")
+  })
+})
+
+describe("the structural HTML check", () => {
+  const page = (body: string) =>
+    `<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>t</title>\n</head>\n<body>\n<h1>t</h1>\n${body}\n</body>\n</html>\n`
+  it("passes a well-formed page", () => {
+    expect(problems(page("<p>a <a href=\"/\">b</a></p>\n<label for=\"u\">U</label><input id=\"u\" name=\"u\">")))
+      .toEqual([])
+  })
+  it.each([
+    ["a form inside a p", "<p><form method=\"post\" action=\"/\"></form></p>", "<form> inside <p>"],
+    ["an unlabelled input", "<input id=\"u\" name=\"u\">", "<input name=\"u\"> without a label"],
+    ["a repeated id", "<i id=\"x\"></i><i id=\"x\"></i>", "id \"x\" repeated"],
+    ["an unclosed element", "<div>", "</body> closes <div>"],
+    ["a second h1", "<h1>again</h1>", "2 <h1> elements"],
+    ["crossed elements", "<b><i></b></i>", "</b> closes <i>"]
+  ])("finds %s", (_name, body, problem) => {
+    expect(problems(page(body))).toContain(problem)
   })
 })
 
