@@ -1,11 +1,13 @@
 /**
- * `Vary` on a response that depends on the session cookie, value by value:
- * `Cookie` is added once, whatever the case and spacing of what the
- * application already listed, and `Vary: *` (varies on everything) is left
- * alone. No HTTP: the pure function the commit plan uses.
+ * The response headers a session adds, value by value, as the pure functions
+ * the commit plan uses (no HTTP). `Vary`: `Cookie` is added once, whatever
+ * the case and spacing of what the application already listed, and `Vary: *`
+ * (varies on everything) is left alone. `Cache-Control`: how leniently a
+ * directive is read, and a private one kept exactly as written. The main
+ * tables of which responses a shared cache may store are in commit.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { varyWithCookie } from "../src/internal/responseHeaders.js"
+import { privateCacheControl, sharedCacheable, varyWithCookie } from "../src/internal/responseHeaders.js"
 
 describe("Vary on a response that depends on the session cookie", () => {
   it.each<{ readonly rule: string; readonly vary: string | undefined; readonly result: string }>([
@@ -37,5 +39,28 @@ describe("Vary on a response that depends on the session cookie", () => {
     { rule: "* among other values is kept", vary: "Origin, *", result: "Origin, *" }
   ])("$rule", ({ result, vary }) => {
     expect(varyWithCookie(vary)).toBe(result)
+  })
+})
+
+describe("Cache-Control directives as written by hand", () => {
+  const now = Date.parse("Mon, 30 Nov 2026 12:00:00 GMT")
+  it.each<{ readonly rule: string; readonly cacheControl: string; readonly shared: boolean }>([
+    { rule: "spaces around the = of max-age still give a lifetime", cacheControl: "max-age = 60", shared: true },
+    { rule: "a quoted max-age still gives a lifetime", cacheControl: "max-age=\"60\"", shared: true },
+    { rule: "a max-age without a value gives no lifetime", cacheControl: "max-age", shared: false },
+    { rule: "directive names are read in any case", cacheControl: "Max-Age=60", shared: true },
+    { rule: "NO-STORE in capitals keeps shared caches away", cacheControl: "NO-STORE, max-age=60", shared: false }
+  ])("$rule", ({ cacheControl, shared }) => {
+    expect(sharedCacheable(cacheControl, undefined, now)).toBe(shared)
+  })
+
+  it.each([
+    { cacheControl: "private,max-age=60" },
+    { cacheControl: "no-store,no-cache" },
+    { cacheControl: "PRIVATE" }
+  ])("a Cache-Control that already keeps shared caches away is kept exactly as written: $cacheControl", ({
+    cacheControl
+  }) => {
+    expect(privateCacheControl(cacheControl)).toBe(cacheControl)
   })
 })
