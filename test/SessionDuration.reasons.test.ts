@@ -24,6 +24,11 @@ describe("the reason a duration is refused", () => {
     expect(SessionDuration.toSeconds("timeout", input)).toMatchObject(Either.left({ name: "timeout", reason }))
   })
 
+  it("a bare zero, number or bigint, is zero either way: accepted", () => {
+    expect(SessionDuration.toSeconds("timeout", 0)).toEqual(Either.right(0))
+    expect(SessionDuration.toSeconds("timeout", 0n)).toEqual(Either.right(0))
+  })
+
   it("the error's message names the option and the reason", () => {
     const error = new SessionDuration.InvalidDuration({ name: "timeout", reason: "must not be negative" })
     expect(error.message).toBe("Invalid duration for timeout: must not be negative")
