@@ -166,8 +166,22 @@ const rows: ReadonlyArray<Row> = [
     cookie: keep
   },
   {
+    request: "an update that finds the key deleted, with recookie asked: no cookie for the deleted session",
+    snapshot: snapshot({ changed: true, recookie: true }),
+    outcome: gone,
+    write: { _tag: "Update", id: "s1" },
+    cookie: keep
+  },
+  {
     request: "a session found gone earlier in the request (persistNow): never written again, the cookie left alone",
     snapshot: snapshot({ backing: { _tag: "Gone" }, changed: true }),
+    write: none,
+    cookie: keep
+  },
+  {
+    request:
+      "a session found gone earlier, the client's cookie naming an ended one: the cookie left alone (a concurrent login may have set it)",
+    snapshot: snapshot({ backing: { _tag: "Gone" }, changed: true, expireClientCookie: true }),
     write: none,
     cookie: keep
   },
@@ -221,6 +235,22 @@ const rows: ReadonlyArray<Row> = [
     outcome: { _tag: "Moved", id: "r1" },
     write: { _tag: "Move", from: "s1", id: "r1" },
     cookie: set("r1")
+  },
+  {
+    request: "regenerate with invalidateEmptySession of a session that still has values: one atomic move",
+    rules: { ...rules, invalidateEmptySession: true },
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: false } }),
+    outcome: { _tag: "Moved", id: "n1" },
+    write: { _tag: "Move", from: "s1", id: undefined },
+    cookie: set("n1")
+  },
+  {
+    request: "persistNow, then regenerate of the emptied session with invalidateEmptySession: DEL, no cookie",
+    rules: { ...rules, invalidateEmptySession: true },
+    snapshot: snapshot({ backing: { _tag: "Moving", from: "s1", id: undefined, createdHere: true }, empty: true }),
+    outcome: deleted,
+    write: { _tag: "Delete", id: "s1" },
+    cookie: keep
   },
   {
     request: "regenerate of a session deleted meanwhile: nothing comes back, the cookie left alone",
@@ -387,6 +417,7 @@ describe("cookieAllowed", () => {
     { facts: { ...ok, failed: true }, cookieOnException: true, allowed: true },
     { facts: { ...ok, failed: true }, cookieOnException: false, allowed: false },
     { facts: { ...ok, status: 502 }, cookieOnException: false, allowed: false },
+    { facts: { ...ok, status: 500 }, cookieOnException: false, allowed: false },
     { facts: { ...ok, status: 404 }, cookieOnException: false, allowed: true },
     { facts: { ...ok, checkPassed: false }, cookieOnException: true, allowed: false }
   ])(
@@ -464,6 +495,12 @@ describe("response headers", () => {
       cookie: keep,
       facts: { cookieRead: true, status: 503, storeRetryAfter: 1 },
       changes: { vary: "Cookie", retryAfter: "1" }
+    },
+    {
+      rule: "a store failure the application answered itself (200) gets no Retry-After",
+      cookie: keep,
+      facts: { status: 200, storeRetryAfter: 1 },
+      changes: {}
     },
     {
       rule: "a 503 that already has Retry-After keeps it",

@@ -23,6 +23,7 @@ const headers = [
   "session=first; session=second",
   "sessionx=1; xsession=2; session=3",
   "session=\"quoted\"",
+  "session=\" quoted, with spaces \"; b=2",
   "session=\"unterminated",
   "session=a%20b",
   "session=%E0%A4%A",

@@ -176,9 +176,7 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
         : s.expireClientCookie
         ? expire
         : keep
-    case "Unchanged":
-    case "Updated":
-      break
+      // Unchanged, Updated: decided below
   }
   if (backing._tag === "Gone") return keep
   if (backing._tag === "Stored" && backing.createdHere) return { _tag: "Set", id: backing.id }

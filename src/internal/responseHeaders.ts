@@ -31,7 +31,10 @@ const cacheDirectives = (value: string): Array<string> => {
   return directives.filter((d) => d !== "")
 }
 
-const directiveName = (directive: string) => directive.split("=")[0]?.trim().toLowerCase() ?? ""
+const directiveName = (directive: string) => {
+  const eq = directive.indexOf("=")
+  return (eq === -1 ? directive : directive.slice(0, eq)).trim().toLowerCase()
+}
 
 /** Keeps every shared cache away. A qualified `private="set-cookie"` does not: it only hides the listed headers. */
 const forbidsSharedCaches = (directive: string) =>
@@ -51,12 +54,15 @@ export const sharedCacheable = (
   /** The response's time, epoch milliseconds: its `Date`. */
   now: number
 ): boolean => {
+  // Stryker disable next-line StringLiteral: equivalent, any other text is an unknown directive, ignored
   const directives = cacheDirectives(cacheControl ?? "")
   const names = directives.map(directiveName)
   if (names.includes("public") || names.includes("s-maxage")) return true
-  if (names.includes("no-store") || directives.some(forbidsSharedCaches)) return false
+  if (directives.some(forbidsSharedCaches)) return false
   const maxAge = directives.find((d) => directiveName(d) === "max-age")
-  if (maxAge !== undefined) return Number(maxAge.split("=")[1]?.trim().replace(/"/g, "")) > 0
+  // `Number` ignores the spaces around the value; a bare `max-age` is NaN: no lifetime
+  if (maxAge !== undefined) return Number(maxAge.split("=")[1]?.replace(/"/g, "")) > 0
+  // Stryker disable next-line ConditionalExpression: equivalent, `Date.parse(undefined)` is NaN, refused below
   if (expires === undefined) return false
   const at = Date.parse(expires)
   return Number.isFinite(at) && at > now
