@@ -169,7 +169,7 @@ const rows: ReadonlyArray<Row> = [
     request: "an update that finds the key deleted, with recookie asked: no cookie for the deleted session",
     snapshot: snapshot({ changed: true, recookie: true }),
     outcome: gone,
-    write: { _tag: "Update", id: "s1" },
+    write: { _tag: "Update", id: "s1", merge: true },
     cookie: keep
   },
   {
