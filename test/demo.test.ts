@@ -668,7 +668,11 @@ const routeTests = <R>(
     Effect.gen(function*() {
       const ctx = yield* context
       const fresh = (yield* request("/")).text
-      expect(fresh).toContain(ctx.redis === undefined ? "in-memory (REDIS_URL not set)" : `Redis at ${ctx.redis.url}`)
+      expect(fresh).toContain(
+        ctx.redis === undefined
+          ? "in-memory (none of REDIS_CLUSTER_NODES, REDIS_SENTINELS, REDIS_URL set)"
+          : `Redis at ${ctx.redis.url}`
+      )
       expect(fresh).toContain("new: this request brought no valid session cookie")
       expect(fresh).toContain("<dt>Handle</dt><dd>none yet (not stored)</dd>")
       expect(fresh).toContain("<dt>Store commands</dt><dd>none<br>")
