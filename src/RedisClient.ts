@@ -110,7 +110,7 @@ export const storeErrors = Metric.counter("session_store_errors_total", {
  * acknowledged within `replicaAcks.timeout` (or whose `WAIT` Redis refused),
  * tagged with `command`. The write itself succeeded on the master.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const replicaAckShortfalls = Metric.counter("session_replica_ack_shortfall_total", {
@@ -323,7 +323,7 @@ export interface Options {
 }
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface ReplicaAcksOptions {
@@ -338,7 +338,7 @@ export interface ReplicaAcksOptions {
  * `WAIT`) and `REDIS_REPLICA_ACKS_TIMEOUT` (a duration such as `100 millis`,
  * the default).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category config
  */
 export const replicaAcksConfig: Config.Config<Option.Option<ReplicaAcksOptions>> = Config.all({

@@ -508,6 +508,20 @@ describe.each(backends)("Redis commands per request, on $name", ({ layer: backen
           })
         ))
 
+      it.effect("ending a bound session that was read: GETEX + DEL + ZREM, and the user's index is gone with it", () =>
+        withSessions(
+          {},
+          Effect.gen(function*() {
+            const { deployment } = yield* Backend
+            const client = yield* makeClient
+            yield* client.request("/incr")
+            yield* client.request("/login-bind?user=gus&label=a")
+            expect((yield* Effect.promise(() => deployment.keys())).length).toBe(2)
+            expect(yield* commandsOf(client.request("/read-invalidate"))).toEqual({ getex: 1, del: 1, zrem: 1 })
+            expect(yield* Effect.promise(() => deployment.keys())).toEqual([])
+          })
+        ))
+
       it.effect("UserSessions.list of two live sessions", () =>
         withSessions(
           {},

@@ -162,7 +162,8 @@ export const router = formRoutes.pipe(
       return json({ user })
     })
   ),
-  HttpRouter.get("/api/logout", Effect.as(Session.invalidate, json({ ok: true }))),
+  // Reading first lets the library take the session out of its user's index as it ends it.
+  HttpRouter.get("/api/logout", Effect.as(Effect.zipRight(Session.get(User), Session.invalidate), json({ ok: true }))),
   HttpRouter.get("/api/whoami", whoami),
   HttpRouter.get(
     "/api/sessions",

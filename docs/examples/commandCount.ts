@@ -42,7 +42,9 @@ export const counted = (client: RedisClient.RedisClientShape): RedisClient.Redis
   indexAdd: (index, member, score, ttl) =>
     Effect.zipRight(count("EVAL (index add)"), client.indexAdd(index, member, score, ttl)),
   indexMembers: (index) => Effect.zipRight(count("ZRANGE"), client.indexMembers(index)),
-  indexRemove: (index, members) => Effect.zipRight(count("ZREM"), client.indexRemove(index, members)),
+  // the client sends nothing for an empty list
+  indexRemove: (index, members) =>
+    Effect.zipRight(members.length === 0 ? Effect.void : count("ZREM"), client.indexRemove(index, members)),
   mergePayload: (key, patch, options) =>
     Effect.zipRight(count("EVALSHA (merge)"), client.mergePayload(key, patch, options))
 })

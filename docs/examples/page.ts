@@ -181,6 +181,8 @@ ${responseFactsMarker}
 signed random value, so looking at this page stores nothing. A post is accepted when the two are equal and the
 signature is the server's; another site can make your browser send the cookie but cannot read it.</p>
 <h2>JSON API</h2>
+<p class="note">Plain GET routes for trying things and for the benchmarks: they are not CSRF-protected, so some
+of them change state on a link another site could show. A real application changes state on POST only.</p>
 <ul class="api">${
       apiLinks.map((path) => `<li><a href="${escapeHtml(path)}">${escapeHtml(path)}</a></li>`).join("")
     }</ul>`

@@ -363,7 +363,19 @@ export class RequestSession {
       (id) => this.#store(this.redis.del(this.policy.storageKey(id))),
       { discard: true }
     )
-    return Effect.zipRight(deletes, indexed)
+    return Effect.zipRight(Effect.zipRight(deletes, this.#leaveIndexes(now)), indexed)
+  }
+
+  /** The ended bound sessions leave their users' indexes (after their keys are gone): one `ZREM` each. */
+  #leaveIndexes(now: number): Effect.Effect<void, SessionStoreError> {
+    const ended = this.state.endedBindings
+    if (ended === undefined) return Effect.void
+    this.state.endedBindings = undefined
+    return Effect.forEach(
+      ended,
+      ({ id, userId }) => this.#store(UserIndex.apply(this.policy, this.redis, { _tag: "Remove", userId }, id, now)),
+      { discard: true }
+    )
   }
 
   /** The user's index learns what the write did: one more round trip, only when a binding changed. */

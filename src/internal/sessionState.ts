@@ -36,6 +36,8 @@ export class SessionState {
   binding: Binding | undefined
   /** The change to a user's sessions index owed once the session is written. */
   indexChange: { readonly _tag: "Add" | "Remove"; readonly userId: string } | undefined
+  /** Bound sessions this request ended: their ids leave their users' indexes with the deletes. */
+  endedBindings: Array<{ readonly userId: string; readonly id: string }> | undefined
 
   constructor(readonly rules: StateRules) {
     this.data = new SessionData({}, rules)
@@ -97,8 +99,12 @@ export class SessionState {
   /** Ends the stored session, if any; later writes start a new one. */
   invalidate(now: number): void {
     const backing = this.backing
-    if (backing._tag === "Stored") this.stale(backing.id)
-    if (backing._tag === "Moving") this.stale(backing.from)
+    const ended = backing._tag === "Stored" ? backing.id : backing._tag === "Moving" ? backing.from : undefined
+    if (ended !== undefined) {
+      this.stale(ended)
+      // A loaded, bound session leaves its user's index now rather than at the user's next login.
+      if (this.binding !== undefined) (this.endedBindings ??= []).push({ userId: this.binding.id, id: ended })
+    }
     this.startFresh(now)
     // Still nothing may be written.
     if (backing._tag === "Unavailable") this.backing = unavailable
