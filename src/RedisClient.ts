@@ -288,7 +288,7 @@ export interface IoredisPipeline {
  * @since 0.1.0
  * @category models
  */
-export interface Options {
+export interface Options extends ConnectionOptions {
   /** A `redis://` or `rediss://` URL. */
   readonly url?: string | Redacted.Redacted<string> | undefined
   /**
@@ -300,7 +300,17 @@ export interface Options {
    * the default one (reconnect after `min(attempt * 100, 1000)` ms, forever).
    */
   readonly redis?: RedisOptions | undefined
-  /** How long to wait for the first connection. Default: 2 seconds. */
+}
+
+/**
+ * What every ioredis-backed layer shares: its time bounds and replica
+ * acknowledgements.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectionOptions {
+  /** How long to wait for the first connection (a Cluster's slot map included). Default: 2 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /**
    * How long a command may take, from the moment it is issued, before it
@@ -445,7 +455,7 @@ export interface HostPort {
  * @since 0.2.0
  * @category models
  */
-export interface SentinelOptions {
+export interface SentinelOptions extends ConnectionOptions {
   /** Some or all of the sentinels; the client learns the others from them. */
   readonly sentinels: ReadonlyArray<HostPort>
   /** The master's name in the sentinels' configuration (`sentinel monitor <name> …`). */
@@ -459,12 +469,6 @@ export interface SentinelOptions {
    * settings, `sentinels`, `name` and `role` are set by this module.
    */
   readonly redis?: RedisOptions | undefined
-  /** How long to wait for the first connection. Default: 2 seconds. */
-  readonly connectTimeout?: Duration.DurationInput | undefined
-  /** How long a command may take. Default: 1 second. */
-  readonly commandTimeout?: Duration.DurationInput | undefined
-  /** As in `Options`: `WAIT` for the master's replicas after every session write. */
-  readonly replicaAcks?: ReplicaAcksOptions | undefined
 }
 
 /**
@@ -476,7 +480,7 @@ export interface SentinelOptions {
  * @since 0.2.0
  * @category models
  */
-export interface ClusterOptions {
+export interface ClusterOptions extends ConnectionOptions {
   /** Nodes to discover the cluster from: any reachable ones will do, the client learns the rest. */
   readonly nodes: ReadonlyArray<HostPort>
   /** The password of every node (`requirepass` / ACL). */
@@ -489,12 +493,6 @@ export interface ClusterOptions {
    * module, and a `clusterRetryStrategy` given here replaces the default one.
    */
   readonly cluster?: Omit<IoredisClusterOptions, "redisOptions"> | undefined
-  /** How long to wait for the first connection (the slot map included). Default: 2 seconds. */
-  readonly connectTimeout?: Duration.DurationInput | undefined
-  /** How long a command may take. Default: 1 second. */
-  readonly commandTimeout?: Duration.DurationInput | undefined
-  /** As in `Options`: `WAIT` for the master's replicas after every session write. */
-  readonly replicaAcks?: ReplicaAcksOptions | undefined
 }
 
 /**

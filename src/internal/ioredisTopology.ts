@@ -119,13 +119,23 @@ export const makeStandalone = (
 ): Effect.Effect<RedisClient.RedisClientShape, SessionStoreError, Scope.Scope> => {
   const connectTimeout = Duration.decode(options.connectTimeout ?? defaultConnectTimeout)
   const redisOptions = nodeOptions(options.redis, connectTimeout)
-  return Effect.zipRight(
+  return standalone(
+    () => options.url === undefined ? new Redis(redisOptions) : new Redis(reveal(options.url), redisOptions),
+    connectTimeout,
+    options
+  )
+}
+
+/** A single-connection client (one server, or a Sentinel-managed master), connected and bounded. */
+const standalone = (
+  create: () => Redis,
+  connectTimeout: Duration.Duration,
+  options: RedisClient.ConnectionOptions
+): Effect.Effect<RedisClient.RedisClientShape, SessionStoreError, Scope.Scope> =>
+  Effect.zipRight(
     ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
     Effect.map(
-      connected(
-        () => options.url === undefined ? new Redis(redisOptions) : new Redis(reveal(options.url), redisOptions),
-        connectTimeout
-      ),
+      connected(create, connectTimeout),
       (client) =>
         Ioredis.fromIoredis(
           ReplicaAcks.apply(client, options.replicaAcks),
@@ -133,7 +143,6 @@ export const makeStandalone = (
         )
     )
   )
-}
 
 /** @internal */
 export const makeSentinel = (
@@ -151,17 +160,7 @@ export const makeSentinel = (
     // Commands go to the master only: a replica lags behind it.
     role: "master"
   }
-  return Effect.zipRight(
-    ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
-    Effect.map(
-      connected(() => new Redis(redisOptions), connectTimeout),
-      (client) =>
-        Ioredis.fromIoredis(
-          ReplicaAcks.apply(client, options.replicaAcks),
-          options.commandTimeout ?? defaultCommandTimeout
-        )
-    )
-  )
+  return standalone(() => new Redis(redisOptions), connectTimeout, options)
 }
 
 /** @internal */
