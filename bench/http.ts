@@ -54,7 +54,7 @@ import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as http from "node:http"
 import { fileURLToPath } from "node:url"
-import { makeApp, makeBaselineSession, router, SessionsLive } from "../docs/examples/app.js"
+import { makeApp, makeBaselineSession, router, SessionsUncountedLive } from "../docs/examples/app.js"
 import * as Session from "../src/Session.js"
 import { startRedisServer } from "../test/support/redisServer.js"
 import type { RunRequest, RunResult } from "./loadgen.js"
@@ -239,7 +239,7 @@ const program = Effect.gen(function*() {
   const sessionSecret = randomBytes(32).toString("base64url")
   /** The demo's services; `writeMode` chooses how /api/incr's update is written ("with" is the default, replace). */
   const sessionServices = (writeMode: "merge" | "replace") =>
-    SessionsLive.pipe(
+    SessionsUncountedLive.pipe(
       Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
         new Map([
           ["REDIS_URL", redis.url],

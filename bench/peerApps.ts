@@ -38,7 +38,7 @@ import { randomBytes } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { createClient } from "redis"
-import { makeApp, SessionsLive } from "../docs/examples/app.js"
+import { makeApp, SessionsUncountedLive } from "../docs/examples/app.js"
 
 // The session data of the peers' handlers.
 declare module "express-session" {
@@ -249,7 +249,7 @@ const startOurs = async (options: ServerOptions): Promise<RunningServer> => {
   const quiet = Logger.minimumLogLevel(LogLevel.Warning)
   const layer = options.sessions
     ? HttpServer.serve(makeApp({ sessions: true })).pipe(
-      Layer.provide(SessionsLive),
+      Layer.provide(SessionsUncountedLive),
       Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(
         new Map([
           ["REDIS_URL", options.redisUrl ?? ""],

@@ -337,3 +337,11 @@ const CountedStoreLive = Layer.merge(StoreLive, Layer.provide(CommandCount.layer
 
 /** Store, policy and the users' sessions service: everything the session app needs. */
 export const SessionsLive = UserSessions.layer.pipe(Layer.provideMerge(Layer.mergeAll(CountedStoreLive, PolicyLive)))
+
+/**
+ * The same services without the page's command counting: the library as an
+ * application deploys it, for the benchmarks.
+ */
+export const SessionsUncountedLive = UserSessions.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(StoreLive, PolicyLive))
+)
