@@ -481,7 +481,7 @@ export interface SentinelOptions extends ConnectionOptions {
  * @category models
  */
 export interface ClusterOptions extends ConnectionOptions {
-  /** Nodes to discover the cluster from: any reachable ones will do, the client learns the rest. */
+  /** Nodes to discover the cluster from: one reachable node is enough, the client learns the rest. */
   readonly nodes: ReadonlyArray<HostPort>
   /** The password of every node (`requirepass` / ACL). */
   readonly password?: string | Redacted.Redacted<string> | undefined
