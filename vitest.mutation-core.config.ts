@@ -16,5 +16,6 @@ export default mutationConfig([
   "test/properties.test.ts",
   "test/CookieSigner.test.ts",
   "test/SessionDuration.test.ts",
+  "test/SessionDuration.reasons.test.ts",
   "test/SessionPolicy.test.ts"
 ])

@@ -2,7 +2,8 @@
  * The test run Stryker uses (`npm run mutate`): the normal suite minus the
  * files whose outcome depends on wall-clock timing or on load, which a mutant
  * run on a busy machine would turn into false timeouts, and the 10,000-request
- * fuzz run, which would be repeated for every mutant it covers.
+ * fuzz run, which would be repeated for every mutant it covers, and the
+ * suites that pin the demo page, the docs and the benchmarks rather than src/.
  */
 import { defineConfig, type ViteUserConfig } from "vitest/config"
 import base from "./vitest.config.js"
@@ -16,7 +17,12 @@ const excluded = [
   // raw sockets hanging up mid-commit, waited for on the wall clock
   "test/disconnect.test.ts",
   // 10,000 requests per run
-  "test/fuzz.test.ts"
+  "test/fuzz.test.ts",
+  // the demo page in Chromium, the documentation's type check and the peers' benchmark apps: they
+  // pin the demo, the docs and bench/, and reach src/ only through paths the suites above cover
+  "test/browser.test.ts",
+  "test/docs.test.ts",
+  "test/peers.test.ts"
 ]
 
 /** It replaces `node:crypto` with `vi.mock`, which needs the modules under test imported afresh for that file. */

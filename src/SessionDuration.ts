@@ -40,6 +40,12 @@ export class InvalidDuration extends Schema.TaggedError<InvalidDuration>()("Inva
   }
 }
 
+// Effect clamps a negative text or `[seconds, nanos]` duration to zero, which would silently mean
+// "none": refuse them before decoding. A Duration value is never negative.
+const isNegative = (input: unknown): boolean =>
+  (typeof input === "string" && /^\s*-/.test(input)) ||
+  (Array.isArray(input) && input.some((part) => typeof part === "number" && part < 0))
+
 const fail = (name: string, reason: string) => Either.left(new InvalidDuration({ name, reason }))
 
 /**
@@ -52,11 +58,10 @@ export const toSeconds = (name: string, input: unknown): Either.Either<number, I
   if ((typeof input === "number" || typeof input === "bigint") && input !== 0 && input !== 0n) {
     return fail(name, "write a unit (\"20 minutes\") or a Duration: a bare number is ambiguous")
   }
-  // Effect clamps negative durations to zero, which would silently mean "none": refuse them first.
-  if (typeof input === "string" && /^\s*-/.test(input)) return fail(name, "must not be negative")
+  if (isNegative(input)) return fail(name, "must not be negative")
   const decoded = Duration.decodeUnknown(input)
   if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) return fail(name, "must be a finite duration")
   const millis = Duration.toMillis(decoded.value)
-  if (millis < 0 || millis % 1000 !== 0) return fail(name, "must be a whole number of seconds, zero or more")
+  if (millis % 1000 !== 0) return fail(name, "must be a whole number of seconds, zero or more")
   return Either.right(millis / 1000)
 }

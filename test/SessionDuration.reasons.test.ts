@@ -17,8 +17,16 @@ describe("the reason a duration is refused", () => {
     { input: 2_000_000_000n, why: "a bare bigint that is whole seconds as nanoseconds", reason: ambiguous },
     { input: "-5 seconds", why: "a negative duration", reason: "must not be negative" },
     { input: "  -5 seconds", why: "a negative duration after spaces", reason: "must not be negative" },
+    { input: [-5, 0], why: "negative seconds in a [seconds, nanos] pair", reason: "must not be negative" },
+    { input: [5, -1], why: "negative nanoseconds in a [seconds, nanos] pair", reason: "must not be negative" },
     { input: Duration.infinity, why: "an infinite duration", reason: "must be a finite duration" },
     { input: "soon", why: "text that is no duration", reason: "must be a finite duration" },
+    { input: "ten-seconds", why: "text with a dash inside that is no duration", reason: "must be a finite duration" },
+    {
+      input: [1, 500_000_000],
+      why: "a [seconds, nanos] pair that is not whole seconds",
+      reason: "must be a whole number of seconds, zero or more"
+    },
     { input: "1.5 seconds", why: "a fraction of a second", reason: "must be a whole number of seconds, zero or more" }
   ])("$why: $reason", ({ input, reason }) => {
     expect(SessionDuration.toSeconds("timeout", input)).toMatchObject(Either.left({ name: "timeout", reason }))

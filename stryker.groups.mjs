@@ -1,0 +1,43 @@
+// The groups of `npm run mutate` (scripts/mutate.mjs). Each mutates its part of src/ against the tests
+// that specify that part (vitest.mutation-<group>.config.ts); "session" is whatever the others leave,
+// so together they mutate every file of src/ exactly once.
+import { readFileSync } from "node:fs"
+
+const base = JSON.parse(readFileSync(new URL("./stryker.config.json", import.meta.url), "utf8"))
+
+/** The pure decisions pinned by their own tables and properties. */
+export const core = [
+  "src/internal/commit.ts",
+  "src/internal/payload.ts",
+  "src/internal/responseHeaders.ts",
+  "src/internal/cookieHeader.ts",
+  "src/internal/policyRules.ts",
+  "src/internal/policyChecks.ts",
+  "src/CookieSigner.ts",
+  "src/SessionDuration.ts"
+]
+
+/** The RedisClient service, its memory and ioredis backends, the merge script, replica acks, topologies. */
+export const store = [
+  "src/RedisClient.ts",
+  "src/internal/ioredisClient.ts",
+  "src/internal/ioredisCluster.ts",
+  "src/internal/ioredisTopology.ts",
+  "src/internal/memoryStore.ts",
+  "src/internal/payloadMerge.ts",
+  "src/internal/replicaAcks.ts",
+  "src/internal/store.ts"
+]
+
+/** The session model and the request engine: the rest. */
+export const session = ["src/**/*.ts", ...[...core, ...store].map((file) => `!${file}`)]
+
+/** Stryker's options for one group. */
+export const strykerGroup = (name, mutate) => ({
+  ...base,
+  mutate,
+  vitest: { configFile: `vitest.mutation-${name}.config.ts` },
+  htmlReporter: { fileName: `reports/mutation-${name}/mutation.html` },
+  jsonReporter: { fileName: `reports/mutation-${name}/mutation.json` },
+  incrementalFile: `reports/stryker-incremental-${name}.json`
+})
