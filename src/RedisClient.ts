@@ -363,7 +363,9 @@ export const replicaAcksConfig: Config.Config<Option.Option<ReplicaAcksOptions>>
 /**
  * Creates an ioredis client, connects it, and quits it when the scope closes.
  * Fails with `SessionStoreError` (command `CONNECT`, reason `Connection`) when
- * Redis cannot be reached within `connectTimeout`.
+ * Redis cannot be reached within `connectTimeout`, refuses the password (the
+ * `detail` is its answer, `NOAUTH …` or `WRONGPASS …`; never the password), or
+ * the URL is malformed.
  *
  * @since 0.1.0
  * @category constructors
@@ -498,7 +500,8 @@ export interface ClusterOptions extends ConnectionOptions {
 /**
  * Connects to the master that the sentinels name, and quits when the scope
  * closes. Fails with `SessionStoreError` (command `CONNECT`) when no master
- * is reached within `connectTimeout`.
+ * is reached within `connectTimeout`, its `detail` naming the first refusal
+ * (a wrong `password` or `sentinelPassword`: `NOAUTH …`, `WRONGPASS …`).
  *
  * @since 0.2.0
  * @category constructors
@@ -563,7 +566,8 @@ export const layerSentinelConfig = (options: {
 /**
  * Connects to a Redis Cluster (the slot map included), and quits when the
  * scope closes. Fails with `SessionStoreError` (command `CONNECT`) when the
- * cluster is not reached within `connectTimeout`. Commands that would span
+ * cluster is not reached within `connectTimeout` or refuses the password
+ * (`NOAUTH …`, `WRONGPASS …` in its `detail`). Commands that would span
  * several slots run as single-key steps instead: see docs/scaling.md.
  *
  * @since 0.2.0

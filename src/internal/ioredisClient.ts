@@ -50,10 +50,15 @@ const classify = (cause: unknown): SessionStoreError["reason"] => {
   return "Connection"
 }
 
+/** `redact` sees the whole message, before it is cut short (which could leave part of a secret). */
 /** @internal */
-export const toStoreError = (command: string, cause: unknown): SessionStoreError => {
+export const toStoreError = (
+  command: string,
+  cause: unknown,
+  redact: (message: string) => string = (message) => message
+): SessionStoreError => {
   const code = errorCode(cause)
-  const message = sanitizeMessage(errorMessage(cause))
+  const message = sanitizeMessage(redact(errorMessage(cause)))
   return new SessionStoreError({
     command,
     reason: classify(cause),

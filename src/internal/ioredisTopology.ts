@@ -49,43 +49,64 @@ const connectMillis = (connectTimeout: Duration.Duration): number =>
   Math.max(1, Math.round(Duration.toMillis(connectTimeout)))
 
 /**
+ * `text` with every occurrence of the given secrets replaced by `<redacted>`.
+ * Redis does not echo a password in its refusals, but a driver or a server
+ * may put anything in a message: a password must never reach an error or a log.
+ */
+const redactSecrets = (text: string, secrets: ReadonlyArray<string | undefined>): string =>
+  secrets.reduce<string>(
+    (redacted, secret) => secret === undefined || secret === "" ? redacted : redacted.split(secret).join("<redacted>"),
+    text
+  )
+
+/**
  * Builds a client, connects it within `connectTimeout`, and quits it when the
  * scope closes. A client that does not connect in time is disconnected, so it
- * stops reconnecting in the background.
+ * stops reconnecting in the background. A failed connection names its first
+ * error (`WRONGPASS …`, `NOAUTH …`, `connect ECONNREFUSED …`): what follows it
+ * ("Connection is closed.", "None of startup nodes is available") hides the
+ * cause. `secrets` are the passwords the client was given (its URL's
+ * included), kept out of errors and logs.
  */
 const connected = <C extends Connectable>(
   build: () => C,
-  connectTimeout: Duration.Duration
+  connectTimeout: Duration.Duration,
+  secrets: (client: C) => ReadonlyArray<string | undefined>
 ): Effect.Effect<C, SessionStoreError, Scope.Scope> =>
   Effect.flatMap(Effect.runtime<never>(), (runtime) =>
     Effect.acquireRelease(
       Effect.suspend(() => {
-        const client = build()
+        const failed = (detail: string) => new SessionStoreError({ command: "CONNECT", reason: "Connection", detail })
+        let client: C
+        try {
+          client = build()
+        } catch (cause) {
+          // A malformed URL: Node's error carries the whole URL, password included (`input`), so
+          // only its message goes on, and as a failure of the layer rather than a defect.
+          return Effect.fail(failed(`invalid connection options: ${Ioredis.errorMessage(cause)}`))
+        }
+        const describe = (cause: unknown) =>
+          Ioredis.toStoreError("CONNECT", cause, (message) => redactSecrets(message, secrets(client))).detail
+        let firstError: string | undefined
         // Without a listener ioredis prints every connection error to the console.
         const log = (error: unknown) => {
-          Runtime.runFork(runtime)(
-            Effect.logDebug("Redis connection error", Ioredis.sanitizeMessage(Ioredis.errorMessage(error)))
-          )
+          const detail = describe(error)
+          firstError ??= detail
+          Runtime.runFork(runtime)(Effect.logDebug("Redis connection error", detail))
         }
         client.on("error", log)
         client.on("node error", log)
         return Effect.tryPromise({
           try: () => client.connect(),
-          catch: (cause) =>
-            new SessionStoreError({
-              command: "CONNECT",
-              reason: "Connection",
-              detail: Ioredis.toStoreError("CONNECT", cause).detail
-            })
+          catch: (cause) => failed(firstError ?? describe(cause))
         }).pipe(
           Effect.timeoutFail({
             duration: connectTimeout,
             onTimeout: () =>
-              new SessionStoreError({
-                command: "CONNECT",
-                reason: "Connection",
-                detail: `not connected within ${Duration.format(connectTimeout)}`
-              })
+              failed(
+                `not connected within ${Duration.format(connectTimeout)}` +
+                  (firstError === undefined ? "" : `: ${firstError}`)
+              )
           }),
           Effect.interruptible,
           // stop the background reconnect attempts of a client we give up on
@@ -126,6 +147,12 @@ export const makeStandalone = (
   )
 }
 
+/** A single-connection client's passwords: its own (from its URL or options), and its sentinels'. */
+const redisSecrets = (client: Redis): ReadonlyArray<string | undefined> => [
+  client.options.password,
+  client.options.sentinelPassword
+]
+
 /** A single-connection client (one server, or a Sentinel-managed master), connected and bounded. */
 const standalone = (
   create: () => Redis,
@@ -135,7 +162,7 @@ const standalone = (
   Effect.zipRight(
     ReplicaAcks.check(options.replicaAcks, options.commandTimeout ?? defaultCommandTimeout),
     Effect.map(
-      connected(create, connectTimeout),
+      connected(create, connectTimeout, redisSecrets),
       (client) =>
         Ioredis.fromIoredis(
           ReplicaAcks.apply(client, options.replicaAcks),
@@ -189,7 +216,8 @@ export const makeCluster = (
     Effect.map(
       connected(
         () => new Cluster(options.nodes.map(({ host, port }) => ({ host, port })), clusterOptions),
-        connectTimeout
+        connectTimeout,
+        (client) => [client.options.redisOptions?.password]
       ),
       (client) =>
         IoredisCluster.fromIoredisCluster(

@@ -107,14 +107,17 @@ const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMilli
   }
 }
 
-const info = async (port: number, section: string): Promise<string> => {
-  const reply = await send(port, ["INFO", section])
+/** One admin command to a node, authenticated as the node's harness is. */
+const ask = (node: RedisServerHarness, args: ReadonlyArray<string>) => send(node.port, args, undefined, node.password)
+
+const info = async (node: RedisServerHarness, section: string): Promise<string> => {
+  const reply = await ask(node, ["INFO", section])
   if (typeof reply !== "string") throw new Error(`INFO ${section}: unexpected reply`)
   return reply
 }
 
 const isMaster = async (node: RedisServerHarness): Promise<boolean> =>
-  node.running && /^role:master\r?$/m.test(await info(node.port, "replication"))
+  node.running && /^role:master\r?$/m.test(await info(node, "replication"))
 
 const sumStats = (all: ReadonlyArray<Record<string, number>>): Record<string, number> => {
   const sum: Record<string, number> = {}
@@ -189,7 +192,7 @@ export const clusterUnsupported = async (): Promise<string | undefined> => {
       return `redis-server did not start with --cluster-enabled yes: ${String(error)}`
     }
     try {
-      return /^cluster_enabled:1\r?$/m.test(await info(node.port, "cluster"))
+      return /^cluster_enabled:1\r?$/m.test(await info(node, "cluster"))
         ? undefined
         : "INFO cluster does not say cluster_enabled:1"
     } finally {
@@ -211,28 +214,50 @@ const stopAll = async (nodes: ReadonlyArray<RedisServerHarness>, dir: string): P
   rmSync(dir, { recursive: true, force: true })
 }
 
-/** Starts a Redis Cluster of `masters` masters with `replicas` replicas each. */
+/** `--requirepass` and `--masterauth` (a replica, or a master after failover, authenticates to its master). */
+const passwordArgs = (password: string | undefined): ReadonlyArray<string> =>
+  password === undefined ? [] : ["--requirepass", password, "--masterauth", password]
+
+/**
+ * Starts a Redis Cluster of `masters` masters with `replicas` replicas each;
+ * with `password`, every node requires it.
+ */
 export const startRedisCluster = async (
-  options: { readonly masters?: number; readonly replicas?: number } = {}
+  options: { readonly masters?: number; readonly replicas?: number; readonly password?: string } = {}
 ): Promise<ClusterHarness> => {
   const masters = options.masters ?? 3
   const replicas = options.replicas ?? 0
+  const password = options.password
   const dir = mkdtempSync(path.join(tmpdir(), "redis-cluster-"))
   const nodes: Array<RedisServerHarness> = []
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
       const { args, port } = await portWithBus()
-      nodes.push(await startRedisServer({ port, args: [...clusterNodeArgs(dir, String(i)), ...args] }))
+      nodes.push(
+        await startRedisServer({
+          port,
+          args: [...clusterNodeArgs(dir, String(i)), ...args, ...passwordArgs(password)],
+          ...(password === undefined ? {} : { password })
+        })
+      )
     }
     const addresses = nodes.map((node) => `127.0.0.1:${node.port}`)
-    await redisCli(["--cluster", "create", ...addresses, "--cluster-replicas", String(replicas), "--cluster-yes"])
+    await redisCli([
+      ...(password === undefined ? [] : ["-a", password, "--no-auth-warning"]),
+      "--cluster",
+      "create",
+      ...addresses,
+      "--cluster-replicas",
+      String(replicas),
+      "--cluster-yes"
+    ])
     await waitFor("cluster_state:ok on every node", async () => {
-      const states = await Promise.all(nodes.map((node) => send(node.port, ["CLUSTER", "INFO"])))
+      const states = await Promise.all(nodes.map((node) => ask(node, ["CLUSTER", "INFO"])))
       return states.every((state) => typeof state === "string" && /^cluster_state:ok\r?$/m.test(state))
     })
     if (replicas > 0) {
       await waitFor("every replica in sync", async () => {
-        const replies = await Promise.all(nodes.slice(masters).map((node) => info(node.port, "replication")))
+        const replies = await Promise.all(nodes.slice(masters).map((node) => info(node, "replication")))
         return replies.every((reply) => /^master_link_status:up\r?$/m.test(reply))
       })
     }
@@ -267,17 +292,29 @@ export const startRedisCluster = async (
   }
 }
 
-/** Starts a master, one replica and three sentinels watching the master as `masterName`. */
+/**
+ * Starts a master, one replica and three sentinels watching the master as
+ * `masterName`. With `password` the data nodes require it (and the sentinels
+ * use it, `sentinel auth-pass`); with `sentinelPassword` the sentinels
+ * require theirs (`requirepass` in their file, which they also use with each
+ * other).
+ */
 export const startRedisSentinel = async (
-  options: { readonly masterName?: string } = {}
+  options: { readonly masterName?: string; readonly password?: string; readonly sentinelPassword?: string } = {}
 ): Promise<SentinelHarness> => {
   const masterName = options.masterName ?? "sessions"
+  const { password, sentinelPassword } = options
   const dir = mkdtempSync(path.join(tmpdir(), "redis-sentinel-"))
   const started: Array<RedisServerHarness> = []
+  const dataNode = (args: ReadonlyArray<string>) =>
+    startRedisServer({
+      args: ["--dir", dir, ...args, ...passwordArgs(password)],
+      ...(password === undefined ? {} : { password })
+    })
   try {
-    const master = await startRedisServer({ args: ["--dir", dir] })
+    const master = await dataNode([])
     started.push(master)
-    const replica = await startRedisServer({ args: ["--dir", dir, "--replicaof", "127.0.0.1", String(master.port)] })
+    const replica = await dataNode(["--replicaof", "127.0.0.1", String(master.port)])
     started.push(replica)
     const sentinels: Array<RedisServerHarness> = []
     for (let i = 0; i < 3; i++) {
@@ -290,22 +327,27 @@ export const startRedisSentinel = async (
           `sentinel down-after-milliseconds ${masterName} 1000`,
           `sentinel failover-timeout ${masterName} 3000`,
           `sentinel parallel-syncs ${masterName} 1`,
+          ...(password === undefined ? [] : [`sentinel auth-pass ${masterName} ${password}`]),
+          ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`]),
           ""
         ].join("\n")
       )
-      const sentinel = await startRedisServer({ sentinelConfig: file })
+      const sentinel = await startRedisServer({
+        sentinelConfig: file,
+        ...(sentinelPassword === undefined ? {} : { password: sentinelPassword })
+      })
       started.push(sentinel)
       sentinels.push(sentinel)
     }
     await waitFor(
       "the replica in sync",
-      async () => /^master_link_status:up\r?$/m.test(await info(replica.port, "replication"))
+      async () => /^master_link_status:up\r?$/m.test(await info(replica, "replication"))
     )
     // Ready for failover: every sentinel knows the replica and the two other sentinels.
     await waitFor("every sentinel knows the replica and the other sentinels", async () => {
       const views = await Promise.all(sentinels.map(async (sentinel) => {
-        const replicas = await send(sentinel.port, ["SENTINEL", "REPLICAS", masterName])
-        const others = await send(sentinel.port, ["SENTINEL", "SENTINELS", masterName])
+        const replicas = await ask(sentinel, ["SENTINEL", "REPLICAS", masterName])
+        const others = await ask(sentinel, ["SENTINEL", "SENTINELS", masterName])
         return Array.isArray(replicas) && replicas.length === 1 && Array.isArray(others) && others.length === 2
       }))
       return views.every(Boolean)
@@ -315,7 +357,7 @@ export const startRedisSentinel = async (
     const currentMaster = async () => {
       for (const sentinel of sentinels.filter((s) => s.running)) {
         try {
-          const address = await send(sentinel.port, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName])
+          const address = await ask(sentinel, ["SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName])
           const port = Array.isArray(address) ? Number(address[1]) : NaN
           const node = dataNodes.find((candidate) => candidate.port === port)
           if (node !== undefined) return node

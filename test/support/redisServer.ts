@@ -15,6 +15,8 @@ import type { IoredisClient } from "../../src/RedisClient.js"
 
 export interface RedisServerHarness {
   readonly port: number
+  /** What the harness authenticates its own commands with (`AUTH`), if the server requires it. */
+  readonly password: string | undefined
   /** `redis://127.0.0.1:<port>` */
   readonly url: string
   /** The pid of the running server (undefined while stopped). */
@@ -52,6 +54,7 @@ const notFound =
   "redis-server not found on PATH: install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)"
 
 const adminCommands = new Set([
+  "auth",
   "info",
   "config",
   "flushall",
@@ -165,11 +168,22 @@ const parse = (buf: Buffer, offset: number): { reply: Reply | RespError; next: n
   }
 }
 
-/** Sends one command on a fresh connection and resolves with its reply. */
-export const send = (port: number, args: ReadonlyArray<string>, timeoutMillis = 2_000): Promise<Reply> =>
+/**
+ * Sends one command on a fresh connection and resolves with its reply; with
+ * `password`, `AUTH password` goes first on the same connection (its
+ * failure rejects).
+ */
+export const send = (
+  port: number,
+  args: ReadonlyArray<string>,
+  timeoutMillis = 2_000,
+  password?: string
+): Promise<Reply> =>
   new Promise((resolve, reject) => {
     let buffer = Buffer.alloc(0)
     let settled = false
+    // replies still to read: AUTH's (if any), then the command's
+    let pending = password === undefined ? 1 : 2
     const socket = net.connect({ port, host: "127.0.0.1" })
     const finish = (error: Error | undefined, reply?: Reply) => {
       if (settled) return
@@ -181,13 +195,20 @@ export const send = (port: number, args: ReadonlyArray<string>, timeoutMillis = 
     socket.setTimeout(timeoutMillis, () => finish(new Error(`${args[0]}: no reply within ${timeoutMillis} ms`)))
     socket.once("error", (error) => finish(error))
     socket.once("close", () => finish(new Error(`${args[0]}: connection closed`)))
-    socket.once("connect", () => socket.write(encode(args)))
+    socket.once(
+      "connect",
+      () => socket.write((password === undefined ? "" : encode(["AUTH", password])) + encode(args))
+    )
     socket.on("data", (chunk) => {
       buffer = Buffer.concat([buffer, chunk])
-      const parsed = parse(buffer, 0)
-      if (parsed === undefined) return
-      if (parsed.reply instanceof RespError) finish(parsed.reply)
-      else finish(undefined, parsed.reply)
+      for (;;) {
+        const parsed = parse(buffer, 0)
+        if (parsed === undefined) return
+        buffer = buffer.subarray(parsed.next)
+        pending--
+        if (parsed.reply instanceof RespError) return finish(parsed.reply)
+        if (pending === 0) return finish(undefined, parsed.reply)
+      }
     })
   })
 
@@ -229,11 +250,19 @@ export const startRedisServer = async (
     readonly port?: number
     /** Run as a sentinel (`redis-server <file> --sentinel`) with this writable config file. */
     readonly sentinelConfig?: string
+    /**
+     * Sent with `AUTH` before each of the harness's own commands (the
+     * readiness `PING` included); the caller makes the server require it
+     * (`--requirepass`, or `requirepass` in a sentinel's file).
+     */
+    readonly password?: string
   } = {}
 ): Promise<RedisServerHarness> => {
   const executable = findRedisServer()
   installExitHook()
   const port = options.port ?? await freePort()
+  const password = options.password
+  const admin = (args: ReadonlyArray<string>, timeoutMillis?: number) => send(port, args, timeoutMillis, password)
   const extraArgs = [...(options.debugCommand === true ? debugCommandArgs(executable) : []), ...(options.args ?? [])]
   let child: ChildProcess | undefined
 
@@ -271,7 +300,7 @@ export const startRedisServer = async (
         throw new Error(`redis-server on port ${port} ${exited} during startup:\n${output.join("")}`)
       }
       try {
-        if ((await send(port, ["PING"], 200)) === "PONG") return
+        if ((await admin(["PING"], 200)) === "PONG") return
       } catch {
         // not up yet
       }
@@ -318,6 +347,7 @@ export const startRedisServer = async (
 
   return {
     port,
+    password,
     url: `redis://127.0.0.1:${port}`,
     get pid() {
       return child?.pid
@@ -334,26 +364,26 @@ export const startRedisServer = async (
     pause: () => signal("SIGSTOP"),
     resume: () => signal("SIGCONT"),
     debugSleep: async (seconds) => {
-      await send(port, ["DEBUG", "SLEEP", String(seconds)], seconds * 1000 + 2_000)
+      await admin(["DEBUG", "SLEEP", String(seconds)], seconds * 1000 + 2_000)
     },
     commandstats: async () => {
-      const info = await send(port, ["INFO", "commandstats"])
+      const info = await admin(["INFO", "commandstats"])
       if (typeof info !== "string") throw new Error("INFO: unexpected reply")
       return parseCommandstats(info)
     },
     resetStats: async () => {
-      await send(port, ["CONFIG", "RESETSTAT"])
+      await admin(["CONFIG", "RESETSTAT"])
     },
     flushall: async () => {
-      await send(port, ["FLUSHALL"])
+      await admin(["FLUSHALL"])
     },
     keys: async () => {
-      const keys = await send(port, ["KEYS", "*"])
+      const keys = await admin(["KEYS", "*"])
       if (!Array.isArray(keys)) throw new Error("KEYS: unexpected reply")
       return keys.map(String).sort()
     },
     clientProtocols: async () => {
-      const list = await send(port, ["CLIENT", "LIST"])
+      const list = await admin(["CLIENT", "LIST"])
       if (typeof list !== "string") throw new Error("CLIENT LIST: unexpected reply")
       return list.split("\n")
         .filter((line) => line !== "" && !line.includes("cmd=client|list"))
