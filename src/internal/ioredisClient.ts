@@ -50,8 +50,11 @@ const classify = (cause: unknown): SessionStoreError["reason"] => {
   return "Connection"
 }
 
-/** `redact` sees the whole message, before it is cut short (which could leave part of a secret). */
-/** @internal */
+/**
+ * `redact` sees the whole message, before it is cut short (which could leave part of a secret).
+ *
+ * @internal
+ */
 export const toStoreError = (
   command: string,
   cause: unknown,
