@@ -390,6 +390,8 @@ export const layer = (options: Options = {}): Layer.Layer<RedisClient, SessionSt
  */
 export const layerConfig = (options: {
   readonly url?: Config.Config<Redacted.Redacted<string>> | undefined
+  /** ioredis options that are no configuration text, as in `Options`: e.g. `tls: { ca }` for a private CA. */
+  readonly redis?: RedisOptions | undefined
   readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
   readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
   /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
@@ -405,7 +407,7 @@ export const layerConfig = (options: {
         options.replicaAcks ?? replicaAcksConfig,
         commandTimeout ?? Topology.defaultCommandTimeout
       )
-      return yield* make({ url, connectTimeout, commandTimeout, replicaAcks })
+      return yield* make({ url, redis: options.redis, connectTimeout, commandTimeout, replicaAcks })
     })
   )
 

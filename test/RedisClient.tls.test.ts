@@ -5,6 +5,7 @@
  * with `CONNECT` / `Connection`, within `connectTimeout`, naming why.
  */
 import { describe, expect, layer } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -53,6 +54,19 @@ describe("layer over TLS", () => {
       Effect.gen(function*() {
         const tls = yield* TlsServer
         const result = yield* roundTrip(overTls(tls, { ca: tls.ca }))
+        expectRoundTrip(result)
+        expect(yield* Effect.promise(() => tls.server.keys())).toContain(result.key)
+      }))
+
+    it.effect("layerConfig: REDIS_URL names the TLS server, `redis.tls` brings its CA", () =>
+      Effect.gen(function*() {
+        const tls = yield* TlsServer
+        const url = `rediss://:${password}@127.0.0.1:${tls.tlsPort}`
+        const result = yield* roundTrip(
+          RedisClient.layerConfig({ redis: { tls: { ca: tls.ca } } }).pipe(
+            Layer.provide(Layer.setConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", url]]))))
+          )
+        )
         expectRoundTrip(result)
         expect(yield* Effect.promise(() => tls.server.keys())).toContain(result.key)
       }))
