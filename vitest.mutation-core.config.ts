@@ -17,5 +17,6 @@ export default mutationConfig([
   "test/CookieSigner.test.ts",
   "test/SessionDuration.test.ts",
   "test/SessionDuration.reasons.test.ts",
-  "test/SessionPolicy.test.ts"
+  "test/SessionPolicy.test.ts",
+  "test/SessionPolicy.reasons.test.ts"
 ])

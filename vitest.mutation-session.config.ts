@@ -15,6 +15,7 @@ export default mutationConfig([
   "test/otel.test.ts",
   "test/recipes*.test.ts",
   "test/SessionPolicy.test.ts",
+  "test/SessionPolicy.reasons.test.ts",
   "test/properties.test.ts",
   "test/publicSurface.test.ts"
 ])

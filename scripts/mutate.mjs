@@ -1,13 +1,15 @@
 // `npm run mutate [group ...]`: Stryker over src/, one group at a time, each group's modules against
 // the tests that specify them (stryker.<group>.config.mjs), then one report and one score over
-// every file the groups mutated. The groups split src/ without overlap.
+// every file the groups mutated. The groups split src/ without overlap. `--report` skips the runs and
+// merges the groups' last reports.
 import { calculateMetrics } from "mutation-testing-metrics"
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 
 const groups = ["core", "session", "store"]
-const asked = process.argv.slice(2)
+const reportOnly = process.argv.includes("--report")
+const asked = process.argv.slice(2).filter((arg) => arg !== "--report")
 const unknown = asked.filter((group) => !groups.includes(group))
 if (unknown.length > 0) {
   console.error(`unknown group ${unknown.join(", ")}: the groups are ${groups.join(", ")}`)
@@ -15,7 +17,7 @@ if (unknown.length > 0) {
 }
 const chosen = asked.length > 0 ? asked : groups
 
-for (const group of chosen) {
+for (const group of reportOnly ? [] : chosen) {
   console.log(`\n=== mutation group "${group}" (stryker.${group}.config.mjs)\n`)
   const run = spawnSync("npx", ["stryker", "run", `stryker.${group}.config.mjs`], { stdio: "inherit" })
   if (run.status !== 0) process.exit(run.status ?? 1)

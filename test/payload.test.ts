@@ -10,6 +10,11 @@ import * as Serializer from "../src/Serializer.js"
 
 const decodeJson = (text: string) => decode(Serializer.json, text)
 
+/** Why a payload is refused: the reason its InvalidSession carries (an error's name, never its text). */
+const undecodable = (reason: string) => ({ _tag: "Undecodable", reason })
+
+const BOUND = { m: {}, c: 1700000000, v: 1 }
+
 describe("payload", () => {
   describe("encode", () => {
     it("writes the keys in the order m, c, v, t, x", () => {
@@ -27,9 +32,24 @@ describe("payload", () => {
       expect(text).toBe(`{"m":{},"c":1700000000,"v":1}`)
     })
 
+    it("hands the serializer only the keys that are present, so no serializer sees an undefined field", () => {
+      const keys = { serialize: (value: unknown) => Object.keys(value as object).join(","), deserialize: JSON.parse }
+      expect(encode(keys, { ...BOUND, t: undefined, x: undefined, u: undefined, w: undefined })).toBe("m,c,v")
+      expect(encode(keys, { ...BOUND, t: 1, x: 2, u: { id: "u1" }, w: 3 })).toBe("m,c,v,t,x,u,w")
+    })
+
     it("writes t without x (timeout tracked only in the Redis TTL)", () => {
       const text = encode(Serializer.json, { m: {}, c: 1700000000, v: 1, t: 1200 })
       expect(text).toBe(`{"m":{},"c":1700000000,"v":1,"t":1200}`)
+    })
+
+    it("writes the bound user u and the last write w after x", () => {
+      const text = encode(Serializer.json, { ...BOUND, t: 1200, u: { id: "u1", label: "Ann" }, w: 1700000100 })
+      expect(text).toBe(`{"m":{},"c":1700000000,"v":1,"t":1200,"u":{"id":"u1","label":"Ann"},"w":1700000100}`)
+    })
+
+    it("omits u and w when they are undefined", () => {
+      expect(encode(Serializer.json, { ...BOUND, u: undefined, w: undefined })).toBe(`{"m":{},"c":1700000000,"v":1}`)
     })
 
     it("the current payload version is 1", () => {
@@ -83,6 +103,41 @@ describe("payload", () => {
       expect(decoded._tag).toBe("Valid")
     })
 
+    describe("u and w, this library's own fields: kept when well-formed, dropped otherwise", () => {
+      const decoded = (fields: string) => decodeJson(`{"m": {}, "c": 1700000000, "v": 1${fields}}`)
+
+      it.each([
+        {
+          case: "u with an id and a label",
+          fields: `, "u": {"id": "u1", "label": "Ann"}`,
+          kept: { u: { id: "u1", label: "Ann" } }
+        },
+        { case: "u with an id only", fields: `, "u": {"id": "u1"}`, kept: { u: { id: "u1" } } },
+        {
+          case: "u whose label is not a string keeps the id",
+          fields: `, "u": {"id": "u1", "label": 7}`,
+          kept: { u: { id: "u1" } }
+        },
+        { case: "u whose id is not a string", fields: `, "u": {"id": 7, "label": "Ann"}`, kept: {} },
+        { case: "u that is not an object", fields: `, "u": "u1"`, kept: {} },
+        { case: "u that is null", fields: `, "u": null`, kept: {} },
+        { case: "an integer w", fields: `, "w": 1700000100`, kept: { w: 1700000100 } },
+        { case: "a w of 0", fields: `, "w": 0`, kept: { w: 0 } },
+        { case: "a w that is not an integer", fields: `, "w": "later"`, kept: {} },
+        { case: "a null w", fields: `, "w": null`, kept: {} },
+        {
+          case: "u and w together",
+          fields: `, "u": {"id": "u1"}, "w": 1700000100`,
+          kept: { u: { id: "u1" }, w: 1700000100 }
+        }
+      ])("$case", ({ fields, kept }) => {
+        expect(decoded(fields)).toStrictEqual({
+          _tag: "Valid",
+          payload: { m: {}, c: 1700000000, v: 1, t: undefined, x: undefined, ...kept }
+        })
+      })
+    })
+
     it("a payload without v is Legacy", () => {
       expect(decodeJson(`{"m": {"a": 1}, "c": 1700000000}`)).toStrictEqual({ _tag: "Legacy", version: undefined })
     })
@@ -92,53 +147,57 @@ describe("payload", () => {
     })
 
     it("text that is not JSON is Undecodable", () => {
-      expect(decodeJson(`{"m": {`)._tag).toBe("Undecodable")
-      expect(decodeJson(`\x80\x03}q\x00.`)._tag).toBe("Undecodable") // a pickle
+      expect(decodeJson(`{"m": {`)).toStrictEqual(undecodable("SyntaxError"))
+      expect(decodeJson(`\x80\x03}q\x00.`)).toStrictEqual(undecodable("SyntaxError")) // a pickle
     })
 
     it("a JSON array is Undecodable", () => {
-      expect(decodeJson(`[{"a": 1}, 1700000000, 1]`)._tag).toBe("Undecodable")
+      expect(decodeJson(`[{"a": 1}, 1700000000, 1]`)).toStrictEqual(undecodable("payload is not an object"))
     })
 
     it("a JSON scalar is Undecodable", () => {
-      expect(decodeJson(`"m"`)._tag).toBe("Undecodable")
-      expect(decodeJson(`null`)._tag).toBe("Undecodable")
-      expect(decodeJson(`42`)._tag).toBe("Undecodable")
+      expect(decodeJson(`"m"`)).toStrictEqual(undecodable("payload is not an object"))
+      expect(decodeJson(`null`)).toStrictEqual(undecodable("payload is not an object"))
+      expect(decodeJson(`42`)).toStrictEqual(undecodable("payload is not an object"))
     })
 
     it("m that is not an object is Undecodable", () => {
-      expect(decodeJson(`{"m": "data", "c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
-      expect(decodeJson(`{"m": null, "c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": "data", "c": 1700000000, "v": 1}`)).toStrictEqual(undecodable("m is not an object"))
+      expect(decodeJson(`{"m": null, "c": 1700000000, "v": 1}`)).toStrictEqual(undecodable("m is not an object"))
     })
 
     it("m that is a JSON array is Undecodable", () => {
-      expect(decodeJson(`{"m": [1, 2], "c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": [1, 2], "c": 1700000000, "v": 1}`)).toStrictEqual(undecodable("m is not an object"))
     })
 
     it("a missing m is Undecodable", () => {
-      expect(decodeJson(`{"c": 1700000000, "v": 1}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"c": 1700000000, "v": 1}`)).toStrictEqual(undecodable("m is not an object"))
     })
 
     it("a missing c is Undecodable", () => {
-      expect(decodeJson(`{"m": {}, "v": 1}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": {}, "v": 1}`)).toStrictEqual(undecodable("c is not an integer"))
     })
 
     it("a float c is Undecodable", () => {
-      expect(decodeJson(`{"m": {}, "c": 1700000000.5, "v": 1}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": {}, "c": 1700000000.5, "v": 1}`)).toStrictEqual(undecodable("c is not an integer"))
     })
 
     it("a string c is Undecodable", () => {
-      expect(decodeJson(`{"m": {}, "c": "1700000000", "v": 1}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": {}, "c": "1700000000", "v": 1}`)).toStrictEqual(undecodable("c is not an integer"))
     })
 
     it("a non-integer v is Undecodable", () => {
-      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": "1"}`)._tag).toBe("Undecodable")
-      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1.5}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": "1"}`)).toStrictEqual(undecodable("v is not an integer"))
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1.5}`)).toStrictEqual(undecodable("v is not an integer"))
     })
 
     it("a non-integer t or x is Undecodable", () => {
-      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1, "t": 1200.5}`)._tag).toBe("Undecodable")
-      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1, "x": "soon"}`)._tag).toBe("Undecodable")
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1, "t": 1200.5}`)).toStrictEqual(
+        undecodable("t or x is not an integer")
+      )
+      expect(decodeJson(`{"m": {}, "c": 1700000000, "v": 1, "x": "soon"}`)).toStrictEqual(
+        undecodable("t or x is not an integer")
+      )
     })
 
     it("a serializer that throws a non-Error is Undecodable, not a crash", () => {
@@ -148,7 +207,7 @@ describe("payload", () => {
           throw "nope"
         }
       }
-      expect(decode(throwing, "{}")._tag).toBe("Undecodable")
+      expect(decode(throwing, "{}")).toStrictEqual(undecodable("deserialize failed"))
     })
   })
 

@@ -45,8 +45,10 @@ export type Decoded =
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
+const isSafeInteger = (u: unknown): u is number => Number.isSafeInteger(u)
+
 const optionalInt = (u: unknown): number | undefined | false =>
-  u === undefined || u === null ? undefined : Number.isSafeInteger(u) && typeof u === "number" ? u : false
+  u === undefined || u === null ? undefined : isSafeInteger(u) ? u : false
 
 /** Parses and checks the shape; expiry (`x`) is judged by the caller, which owns the clock. */
 export const decode = (serializer: Serializer, text: string): Decoded => {
