@@ -23,6 +23,12 @@ describe("the reason a duration is refused", () => {
     { input: "soon", why: "text that is no duration", reason: "must be a finite duration" },
     { input: "ten-seconds", why: "text with a dash inside that is no duration", reason: "must be a finite duration" },
     {
+      input: { toString: () => "-5 seconds" },
+      why: "an object that reads as a negative duration is no duration",
+      reason: "must be a finite duration"
+    },
+    { input: ["-5", 0], why: "a pair whose seconds are text", reason: "must be a finite duration" },
+    {
       input: [1, 500_000_000],
       why: "a [seconds, nanos] pair that is not whole seconds",
       reason: "must be a whole number of seconds, zero or more"

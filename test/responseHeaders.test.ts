@@ -49,9 +49,39 @@ describe("Cache-Control directives as written by hand", () => {
     { rule: "a quoted max-age still gives a lifetime", cacheControl: "max-age=\"60\"", shared: true },
     { rule: "a max-age without a value gives no lifetime", cacheControl: "max-age", shared: false },
     { rule: "directive names are read in any case", cacheControl: "Max-Age=60", shared: true },
-    { rule: "NO-STORE in capitals keeps shared caches away", cacheControl: "NO-STORE, max-age=60", shared: false }
+    { rule: "NO-STORE in capitals keeps shared caches away", cacheControl: "NO-STORE, max-age=60", shared: false },
+    {
+      rule: "a comma inside a quoted value does not split directives",
+      cacheControl: "no-cache=\"Set-Cookie, public, Vary\"",
+      shared: false
+    }
   ])("$rule", ({ cacheControl, shared }) => {
     expect(sharedCacheable(cacheControl, undefined, now)).toBe(shared)
+  })
+
+  it.each<{ readonly rule: string; readonly cacheControl: string | undefined; readonly result: string }>([
+    { rule: "none becomes private", cacheControl: undefined, result: "private" },
+    { rule: "a browser lifetime is kept, made private", cacheControl: "max-age=60", result: "private, max-age=60" },
+    { rule: "public is dropped", cacheControl: "public, max-age=60", result: "private, max-age=60" },
+    { rule: "public is dropped even beside private", cacheControl: "public, private", result: "private" },
+    { rule: "s-maxage is dropped beside no-store", cacheControl: "no-store, s-maxage=600", result: "no-store" },
+    {
+      rule: "a qualified private hides only its headers: it is dropped for a bare one",
+      cacheControl: "private=\"set-cookie\", max-age=60",
+      result: "private, max-age=60"
+    },
+    {
+      rule: "private last, after a space, is recognised",
+      cacheControl: "no-cache, private",
+      result: "no-cache, private"
+    },
+    {
+      rule: "a quoted value with commas stays one directive",
+      cacheControl: "no-cache=\"Set-Cookie, Vary\", public",
+      result: "private, no-cache=\"Set-Cookie, Vary\""
+    }
+  ])("privateCacheControl: $rule", ({ cacheControl, result }) => {
+    expect(privateCacheControl(cacheControl)).toBe(result)
   })
 
   it.each([

@@ -118,7 +118,7 @@ export const cookieAllowed = (rules: CommitRules, response: ResponseFacts): bool
  * cookie, so no key is ever left that no client holds a cookie for.
  */
 export const planWrites = (rules: CommitRules, s: Snapshot): WritePlan =>
-  s.backing._tag === "Unavailable" ? nothing : { deletes: s.staleIds, write: decideWrite(rules, s) }
+  s.backing._tag === "Unavailable" ? nothing : { deletes: s.staleIds, write: decideWrite(rules, s, s.backing) }
 
 const nothing: WritePlan = { deletes: [], write: noWrite }
 
@@ -129,11 +129,9 @@ export const updateOf = (rules: CommitRules, mergeable: boolean, id: string): Wr
   merge: rules.writeMode === "merge" && mergeable
 })
 
-const decideWrite = (rules: CommitRules, s: Snapshot): Write => {
-  const { backing } = s
+const decideWrite = (rules: CommitRules, s: Snapshot, backing: Exclude<Backing, { _tag: "Unavailable" }>): Write => {
   switch (backing._tag) {
     case "Gone":
-    case "Unavailable":
       return noWrite
     case "New":
       return (backing.idRequested || !s.empty) && cookieAllowed(rules, s.response)
@@ -171,6 +169,7 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
       return keep
     case "Deleted":
       // The emptied session the client holds is over; one created in this request never reached it.
+      // Stryker disable next-line ConditionalExpression: equivalent, only a Stored or Moving backing plans a Delete
       return (backing._tag === "Stored" && !backing.createdHere) || (backing._tag === "Moving" && !backing.createdHere)
         ? expire
         : s.expireClientCookie
@@ -179,11 +178,13 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
       // Unchanged, Updated: decided below
   }
   if (backing._tag === "Gone") return keep
+  // Stryker disable next-line ConditionalExpression: equivalent, a Moving backing created here is moved or deleted, never Unchanged or Updated
   if (backing._tag === "Stored" && backing.createdHere) return { _tag: "Set", id: backing.id }
   if (s.expireClientCookie) return expire
   if (s.recookie) {
     const id = backing._tag === "Stored"
       ? backing.id
+      // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, a Moving backing always writes, so its cookie follows the write's outcome
       : backing._tag === "Moving"
       ? backing.from
       : s.loaded

@@ -20,7 +20,9 @@ export const cookieValue = (header: string, name: string): string | undefined =>
     end = header.indexOf(";", pos)
     if (end === -1) end = length
     let eq = header.indexOf("=", pos)
+    // Stryker disable next-line ConditionalExpression: equivalent, without an "=" no pair is left to match
     if (eq === -1) return undefined
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: equivalent for any valid cookie name, which holds no ";" (what reading on would compare)
     if (eq > end) {
       // a pair without "=": skipped, like parseHeader does
       pos = end + 1
@@ -30,6 +32,7 @@ export const cookieValue = (header: string, name: string): string | undefined =>
       const value = header.charCodeAt(eq) === 0x22
         ? header.substring(eq + 1, end - 1).trim()
         : header.substring(eq, end).trim()
+      // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, decoding text without "%" gives it back
       return value.indexOf("%") === -1 ? value : tryDecodeURIComponent(value)
     }
     pos = end + 1

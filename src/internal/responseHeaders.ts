@@ -81,6 +81,7 @@ export const privateCacheControl = (value: string | undefined): string => {
     return name !== "public" && name !== "s-maxage" && (name !== "private" || forbidsSharedCaches(d))
   })
   const isPrivate = kept.some(forbidsSharedCaches)
+  // Stryker disable next-line ConditionalExpression: equivalent, without a value nothing is private
   if (isPrivate && kept.length === directives.length && value !== undefined) return value
   return (isPrivate ? kept : ["private", ...kept]).join(", ")
 }
