@@ -4,10 +4,10 @@
 // merges the groups' last reports.
 import { calculateMetrics } from "mutation-testing-metrics"
 import { spawnSync } from "node:child_process"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 
-const groups = ["core", "session", "store"]
+const groups = ["core", "store", "session", "api"]
 const reportOnly = process.argv.includes("--report")
 const asked = process.argv.slice(2).filter((arg) => arg !== "--report")
 const unknown = asked.filter((group) => !groups.includes(group))
@@ -23,7 +23,14 @@ for (const group of reportOnly ? [] : chosen) {
   if (run.status !== 0) process.exit(run.status ?? 1)
 }
 
-const reports = chosen.map((group) => JSON.parse(readFileSync(`reports/mutation-${group}/mutation.json`, "utf8")))
+const reportOf = (group) => `reports/mutation-${group}/mutation.json`
+const missing = chosen.filter((group) => !existsSync(reportOf(group)))
+if (missing.length > 0) {
+  console.log(`\nno report yet for ${missing.join(", ")}: run \`npm run mutate ${missing.join(" ")}\``)
+}
+const merged = chosen.filter((group) => !missing.includes(group))
+if (merged.length === 0) process.exit(1)
+const reports = merged.map((group) => JSON.parse(readFileSync(reportOf(group), "utf8")))
 const report = { ...reports[0], files: Object.assign({}, ...reports.map((one) => one.files)) }
 const metrics = calculateMetrics(report.files)
 
@@ -44,7 +51,9 @@ const columns = (name, m) =>
     String(m.noCoverage).padStart(8),
     String(m.ignored).padStart(8)
   ].join(" ")
-console.log(`\n=== mutation score over ${chosen.length === groups.length ? "src/" : chosen.join(", ")}\n`)
+console.log(
+  `\n=== mutation score over ${merged.length === groups.length ? "src/" : `the groups ${merged.join(", ")}`}\n`
+)
 console.log(
   ["file".padEnd(40), " score", " killed", " timeout", " survived", " no cov", " ignored"].join(" ")
 )
