@@ -106,6 +106,15 @@ describe("CookieSigner", () => {
     expect(unicodeSigner.verify(expected)).toStrictEqual(Option.some(id))
   })
 
+  it("a secret with U+00FF, the last latin-1 character, is keyed as latin-1, like WebOb", () => {
+    const secret = "secret-ending-in-ÿ"
+    const key = (encoding: "latin1" | "utf8") =>
+      createHmac("sha512", Buffer.from(CookieSigner.defaultSalt + secret, encoding)).update("abc", "utf8").digest()
+    const signature = decode(CookieSigner.make(Redacted.make(secret)).sign("abc")).subarray(0, 64)
+    expect(signature).toStrictEqual(key("latin1"))
+    expect(signature).not.toStrictEqual(key("utf8"))
+  })
+
   describe("checks from the Python implementation", () => {
     it.each(acceptedChecks)("accepted check %#: $cookie_value is accepted as $accepted_as", (check) => {
       expect(CookieSigner.make(Redacted.make(check.secret)).verify(check.cookie_value))
