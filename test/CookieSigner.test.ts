@@ -253,6 +253,25 @@ describe("CookieSigner", () => {
       expect(signer.verify(signed + "\n")).toStrictEqual(Option.none())
     })
 
+    it("rejects a signed value with one character appended (4n+1 characters are no base64, as in Python)", () => {
+      const value = signer.sign("ab") // 64 + 2 bytes → 88 characters
+      expect(value.length % 4).toBe(0)
+      // Buffer.from drops the lone last character: it would decode to the signed bytes
+      expect(decode(value + "A")).toStrictEqual(decode(value))
+      expect(signer.verify(value + "A")).toStrictEqual(Option.none())
+    })
+
+    it.each([
+      ["the empty string", ""],
+      ["only padding", "===="],
+      ["4n+1 characters", signer.sign("ab") + "A"],
+      ["a character outside base64url", "+" + signed.slice(1)]
+    ])("%s is refused before any HMAC", (_, value) => {
+      hmacs.mockClear()
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+      expect(hmacs).not.toHaveBeenCalled()
+    })
+
     it("rejects a value that is only a valid signature over an empty id", () => {
       const value = signRawBytes(SECRET, new Uint8Array(0))
       expect(decode(value).length).toBe(64)
