@@ -312,6 +312,60 @@ describe("verified-cookie memory", () => {
     expect(second.verify(value)).toEqual(Option.none())
   })
 
+  /** The HMACs `verify` computes for `value`: none when it is remembered, one when it is not. */
+  const hmacsToVerify = (signer: CookieSigner.CookieSigner, value: string): number => {
+    hmacs.mockClear()
+    expect(Option.isSome(signer.verify(value))).toBe(true)
+    return hmacs.mock.calls.length
+  }
+
+  it("a verified value is remembered after others were verified: verifying it again costs no HMAC", () => {
+    const signer = CookieSigner.make(secret)
+    const [first, second] = [signer.sign("first"), signer.sign("second")]
+    signer.verify(first)
+    signer.verify(second)
+    expect(hmacsToVerify(signer, first)).toBe(0)
+  })
+
+  it("a value of exactly 512 characters is remembered like any shorter one", () => {
+    const signer = CookieSigner.make(secret)
+    const value = signer.sign("x".repeat(320)) // 64 + 320 = 384 bytes → 512 characters
+    expect(value.length).toBe(512)
+    signer.verify(value)
+    signer.verify(signer.sign("another"))
+    expect(hmacsToVerify(signer, value)).toBe(0)
+  })
+
+  it("a value longer than 512 characters is remembered only as the last one", () => {
+    const signer = CookieSigner.make(secret)
+    const value = signer.sign("x".repeat(323)) // 64 + 323 = 387 bytes → 516 characters
+    expect(value.length).toBeGreaterThan(512)
+    signer.verify(value)
+    expect(hmacsToVerify(signer, value)).toBe(0)
+    signer.verify(signer.sign("another"))
+    expect(hmacsToVerify(signer, value)).toBe(1)
+  })
+
+  describe("at most 10,000 values are remembered", () => {
+    /** A signer that has verified 10,001 distinct values, in order. */
+    const pastCapacity = () => {
+      const signer = CookieSigner.make(secret)
+      const values = Array.from({ length: 10_001 }, (_, i) => signer.sign(`id-${i}`))
+      for (const value of values) signer.verify(value)
+      return { signer, values }
+    }
+
+    it("the 10,001st verified value evicts the oldest: verifying it again costs one HMAC", () => {
+      const { signer, values } = pastCapacity()
+      expect(hmacsToVerify(signer, values[0] ?? "")).toBe(1)
+    })
+
+    it("the 10,001st verified value evicts only the oldest: the second oldest costs no HMAC", () => {
+      const { signer, values } = pastCapacity()
+      expect(hmacsToVerify(signer, values[1] ?? "")).toBe(0)
+    })
+  })
+
   it("memory stays bounded: many distinct values all still verify", () => {
     const signer = CookieSigner.make(secret)
     for (let i = 0; i < 25_000; i++) {
