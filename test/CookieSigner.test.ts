@@ -559,6 +559,82 @@ describe("CookieSigner.rotating", () => {
       expect(rotating.verify("v1:abc")).toStrictEqual(Option.none())
     })
 
+    it("a value of 4097 characters is refused by a rotating signer without asking any signer", () => {
+      const v2 = tagged("v2")
+      const v1 = tagged("v1")
+      const rotating = CookieSigner.rotating([v2.signer, v1.signer])
+      const value = "v1:" + "x".repeat(4094)
+      expect(value.length).toBe(CookieSigner.maxCookieValueLength + 1)
+      expect(rotating.verify(value)).toStrictEqual(Option.none())
+      expect([v2.counts.verify, v1.counts.verify]).toEqual([0, 0])
+    })
+
+    it("a value of exactly 4096 characters is verified by a rotating signer", () => {
+      const rotating = CookieSigner.rotating([tagged("v2").signer, tagged("v1").signer])
+      const value = "v1:" + "x".repeat(4093)
+      expect(value.length).toBe(CookieSigner.maxCookieValueLength)
+      expect(rotating.verify(value)).toStrictEqual(Option.some("x".repeat(4093)))
+    })
+
+    /** A signer that accepts exactly the values in `accepts`, each as its own id, counting its verifications. */
+    const listed = () => {
+      const counts = { verify: 0 }
+      const accepts = new Set<string>()
+      const signer: CookieSigner.CookieSigner = {
+        sign: (id) => id,
+        verify: (value) => {
+          counts.verify++
+          return accepts.has(value) ? Option.some(value) : Option.none()
+        }
+      }
+      return { signer, counts, accepts }
+    }
+
+    /** A value verified by the first signer, which then stops accepting it while the second starts to. */
+    const moved = () => {
+      const first = listed()
+      const second = listed()
+      const rotating = CookieSigner.rotating([first.signer, second.signer])
+      first.accepts.add("abc")
+      expect(rotating.verify("abc")).toStrictEqual(Option.some("abc"))
+      first.accepts.delete("abc")
+      second.accepts.add("abc")
+      first.counts.verify = 0
+      second.counts.verify = 0
+      return { first, second, rotating }
+    }
+
+    it("a value its remembered signer now refuses is verified by another signer that accepts it", () => {
+      const { rotating } = moved()
+      expect(rotating.verify("abc")).toStrictEqual(Option.some("abc"))
+      expect(rotating.isStale?.("abc")).toBe(true)
+    })
+
+    it("a remembered signer that now refuses a value is asked once, not again with the others", () => {
+      const { first, rotating, second } = moved()
+      rotating.verify("abc")
+      expect([first.counts.verify, second.counts.verify]).toEqual([1, 1])
+    })
+
+    it("a value moving to another signer does not evict the oldest value from a full memory", () => {
+      const first = listed()
+      const second = listed()
+      const rotating = CookieSigner.rotating([first.signer, second.signer])
+      const values = Array.from({ length: 10_000 }, (_, i) => `value-${i}`)
+      for (const value of values) {
+        second.accepts.add(value)
+        rotating.verify(value)
+      }
+      const [oldest = "", , , middle = ""] = values
+      second.accepts.delete(middle)
+      first.accepts.add(middle)
+      expect(rotating.verify(middle)).toStrictEqual(Option.some(middle))
+      first.counts.verify = 0
+      // still remembered as the second signer's: the first is not asked
+      expect(rotating.verify(oldest)).toStrictEqual(Option.some(oldest))
+      expect(first.counts.verify).toBe(0)
+    })
+
     it("a rotating signer inside another: its stale values are stale in the outer one", () => {
       const inner = CookieSigner.rotating([CookieSigner.make(NEWER), CookieSigner.make(OLDER)])
       const outer = CookieSigner.rotating([inner, unrelated])
