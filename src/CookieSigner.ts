@@ -54,9 +54,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 // WebOb encodes the HMAC key as latin-1 when it can, UTF-8 otherwise.
 const hmacKey = (text: string): Buffer => {
-  for (let i = 0; i < text.length; i++) {
+  for (const char of text) {
     // Stryker disable next-line StringLiteral: equivalent, `Buffer.from` reads an empty encoding as "utf8"
-    if (text.charCodeAt(i) > 0xff) return Buffer.from(text, "utf8")
+    if (char.charCodeAt(0) > 0xff) return Buffer.from(text, "utf8")
   }
   return Buffer.from(text, "latin1")
 }
@@ -64,12 +64,15 @@ const hmacKey = (text: string): Buffer => {
 /** The value without trailing `=` padding (a loop: a regex on a run of `=` backtracks quadratically). */
 const unpadded = (value: string): string => {
   let end = value.length
-  while (end > 0 && value.charCodeAt(end - 1) === 0x3d) end--
-  return end === value.length ? value : value.slice(0, end)
+  // stops at the start of a value that is all `=`: `charCodeAt(-1)` is NaN
+  while (value.charCodeAt(end - 1) === 0x3d) end--
+  return value.slice(0, end)
 }
 
+/** Base64url as Python reads it: 4n+1 characters are no base64 (`Buffer.from` would drop the last one). */
 const decodeBase64Url = (body: string): Buffer | undefined => {
-  if (body.length === 0 || body.length % 4 === 1 || !BASE64URL_BODY.test(body)) return undefined
+  // the regex refuses an empty body too
+  if (body.length % 4 === 1 || !BASE64URL_BODY.test(body)) return undefined
   return Buffer.from(body, "base64url")
 }
 
@@ -99,8 +102,9 @@ const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
   try {
     return utf8.decode(bytes)
   } catch {
-    return undefined
+    // not UTF-8: no session id
   }
+  return undefined
 }
 
 /**
