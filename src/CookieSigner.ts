@@ -166,23 +166,20 @@ export const make = (
 export const rotating = (signers: readonly [CookieSigner, ...Array<CookieSigner>]): CookieSigner => {
   const [current] = signers
   if (signers.length === 1) return current
-  const verifiedBy = verifiedMemory<number>()
-
-  const verifyAt = (index: number, cookieValue: string): Option.Option<string> =>
-    signers[index]?.verify(cookieValue) ?? Option.none()
+  const verifiedBy = verifiedMemory<CookieSigner>()
 
   const verify = (cookieValue: string): Option.Option<string> => {
     if (cookieValue.length > maxCookieValueLength) return Option.none()
     const known = verifiedBy.get(cookieValue)
     if (known !== undefined) {
-      const result = verifyAt(known, cookieValue)
+      const result = known.verify(cookieValue)
       if (Option.isSome(result)) return result
     }
-    for (let index = 0; index < signers.length; index++) {
-      if (index === known) continue
-      const result = verifyAt(index, cookieValue)
+    for (const signer of signers) {
+      if (signer === known) continue
+      const result = signer.verify(cookieValue)
       if (Option.isSome(result)) {
-        verifiedBy.set(cookieValue, index)
+        verifiedBy.set(cookieValue, signer)
         return result
       }
     }
@@ -194,9 +191,10 @@ export const rotating = (signers: readonly [CookieSigner, ...Array<CookieSigner>
     verify,
     isStale(cookieValue) {
       // Known after the `verify` that comes first; verified here only if it was forgotten meanwhile.
-      if (verifiedBy.get(cookieValue) === undefined && Option.isNone(verify(cookieValue))) return false
-      const index = verifiedBy.get(cookieValue)
-      return index === undefined ? false : index > 0 || (current.isStale?.(cookieValue) ?? false)
+      if (verifiedBy.get(cookieValue) === undefined) verify(cookieValue)
+      const signer = verifiedBy.get(cookieValue)
+      if (signer === undefined) return false
+      return signer !== current || (current.isStale?.(cookieValue) ?? false)
     }
   }
 }
