@@ -54,8 +54,9 @@ const utf8 = new TextDecoder("utf-8", { fatal: true })
 
 // WebOb encodes the HMAC key as latin-1 when it can, UTF-8 otherwise.
 const hmacKey = (text: string): Buffer => {
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0xff) return Buffer.from(text, "utf8")
+  for (const char of text) {
+    // Stryker disable next-line StringLiteral: equivalent, `Buffer.from` reads an empty encoding as "utf8"
+    if (char.charCodeAt(0) > 0xff) return Buffer.from(text, "utf8")
   }
   return Buffer.from(text, "latin1")
 }
@@ -63,12 +64,15 @@ const hmacKey = (text: string): Buffer => {
 /** The value without trailing `=` padding (a loop: a regex on a run of `=` backtracks quadratically). */
 const unpadded = (value: string): string => {
   let end = value.length
-  while (end > 0 && value.charCodeAt(end - 1) === 0x3d) end--
-  return end === value.length ? value : value.slice(0, end)
+  // stops at the start of a value that is all `=`: `charCodeAt(-1)` is NaN
+  while (value.charCodeAt(end - 1) === 0x3d) end--
+  return value.slice(0, end)
 }
 
+/** Base64url as Python reads it: 4n+1 characters are no base64 (`Buffer.from` would drop the last one). */
 const decodeBase64Url = (body: string): Buffer | undefined => {
-  if (body.length === 0 || body.length % 4 === 1 || !BASE64URL_BODY.test(body)) return undefined
+  // the regex refuses an empty body too
+  if (body.length % 4 === 1 || !BASE64URL_BODY.test(body)) return undefined
   return Buffer.from(body, "base64url")
 }
 
@@ -87,6 +91,7 @@ const verifiedMemory = <A>() => {
     set: (value: string, remembered: A): void => {
       last = { value, remembered }
       if (value.length > maxRememberedLength) return
+      // Stryker disable next-line StringLiteral: equivalent, never used: a full map has a first key
       if (entries.size >= verifiedCacheSize && !entries.has(value)) entries.delete(entries.keys().next().value ?? "")
       entries.set(value, remembered)
     }
@@ -97,8 +102,9 @@ const decodeUtf8 = (bytes: Uint8Array): string | undefined => {
   try {
     return utf8.decode(bytes)
   } catch {
-    return undefined
+    // not UTF-8: no session id
   }
+  return undefined
 }
 
 /**
@@ -119,6 +125,7 @@ export const make = (
 
   return {
     sign(sessionId) {
+      // Stryker disable next-line StringLiteral: equivalent, `Buffer.from` reads an empty encoding as "utf8"
       const id = Buffer.from(sessionId, "utf8")
       return Buffer.concat([mac(id), id]).toString("base64url")
     },
@@ -159,23 +166,20 @@ export const make = (
 export const rotating = (signers: readonly [CookieSigner, ...Array<CookieSigner>]): CookieSigner => {
   const [current] = signers
   if (signers.length === 1) return current
-  const verifiedBy = verifiedMemory<number>()
-
-  const verifyAt = (index: number, cookieValue: string): Option.Option<string> =>
-    signers[index]?.verify(cookieValue) ?? Option.none()
+  const verifiedBy = verifiedMemory<CookieSigner>()
 
   const verify = (cookieValue: string): Option.Option<string> => {
     if (cookieValue.length > maxCookieValueLength) return Option.none()
     const known = verifiedBy.get(cookieValue)
     if (known !== undefined) {
-      const result = verifyAt(known, cookieValue)
+      const result = known.verify(cookieValue)
       if (Option.isSome(result)) return result
     }
-    for (let index = 0; index < signers.length; index++) {
-      if (index === known) continue
-      const result = verifyAt(index, cookieValue)
+    for (const signer of signers) {
+      if (signer === known) continue
+      const result = signer.verify(cookieValue)
       if (Option.isSome(result)) {
-        verifiedBy.set(cookieValue, index)
+        verifiedBy.set(cookieValue, signer)
         return result
       }
     }
@@ -187,9 +191,10 @@ export const rotating = (signers: readonly [CookieSigner, ...Array<CookieSigner>
     verify,
     isStale(cookieValue) {
       // Known after the `verify` that comes first; verified here only if it was forgotten meanwhile.
-      if (verifiedBy.get(cookieValue) === undefined && Option.isNone(verify(cookieValue))) return false
-      const index = verifiedBy.get(cookieValue)
-      return index === undefined ? false : index > 0 || (current.isStale?.(cookieValue) ?? false)
+      if (verifiedBy.get(cookieValue) === undefined) verify(cookieValue)
+      const signer = verifiedBy.get(cookieValue)
+      if (signer === undefined) return false
+      return signer !== current || (current.isStale?.(cookieValue) ?? false)
     }
   }
 }

@@ -106,6 +106,15 @@ describe("CookieSigner", () => {
     expect(unicodeSigner.verify(expected)).toStrictEqual(Option.some(id))
   })
 
+  it("a secret with U+00FF, the last latin-1 character, is keyed as latin-1, like WebOb", () => {
+    const secret = "secret-ending-in-ÿ"
+    const key = (encoding: "latin1" | "utf8") =>
+      createHmac("sha512", Buffer.from(CookieSigner.defaultSalt + secret, encoding)).update("abc", "utf8").digest()
+    const signature = decode(CookieSigner.make(Redacted.make(secret)).sign("abc")).subarray(0, 64)
+    expect(signature).toStrictEqual(key("latin1"))
+    expect(signature).not.toStrictEqual(key("utf8"))
+  })
+
   describe("checks from the Python implementation", () => {
     it.each(acceptedChecks)("accepted check %#: $cookie_value is accepted as $accepted_as", (check) => {
       expect(CookieSigner.make(Redacted.make(check.secret)).verify(check.cookie_value))
@@ -244,6 +253,25 @@ describe("CookieSigner", () => {
       expect(signer.verify(signed + "\n")).toStrictEqual(Option.none())
     })
 
+    it("rejects a signed value with one character appended (4n+1 characters are no base64, as in Python)", () => {
+      const value = signer.sign("ab") // 64 + 2 bytes → 88 characters
+      expect(value.length % 4).toBe(0)
+      // Buffer.from drops the lone last character: it would decode to the signed bytes
+      expect(decode(value + "A")).toStrictEqual(decode(value))
+      expect(signer.verify(value + "A")).toStrictEqual(Option.none())
+    })
+
+    it.each([
+      ["the empty string", ""],
+      ["only padding", "===="],
+      ["4n+1 characters", signer.sign("ab") + "A"],
+      ["a character outside base64url", "+" + signed.slice(1)]
+    ])("%s is refused before any HMAC", (_, value) => {
+      hmacs.mockClear()
+      expect(signer.verify(value)).toStrictEqual(Option.none())
+      expect(hmacs).not.toHaveBeenCalled()
+    })
+
     it("rejects a value that is only a valid signature over an empty id", () => {
       const value = signRawBytes(SECRET, new Uint8Array(0))
       expect(decode(value).length).toBe(64)
@@ -282,6 +310,60 @@ describe("verified-cookie memory", () => {
     const value = first.sign("some-session")
     expect(first.verify(value)).toEqual(Option.some("some-session"))
     expect(second.verify(value)).toEqual(Option.none())
+  })
+
+  /** The HMACs `verify` computes for `value`: none when it is remembered, one when it is not. */
+  const hmacsToVerify = (signer: CookieSigner.CookieSigner, value: string): number => {
+    hmacs.mockClear()
+    expect(Option.isSome(signer.verify(value))).toBe(true)
+    return hmacs.mock.calls.length
+  }
+
+  it("a verified value is remembered after others were verified: verifying it again costs no HMAC", () => {
+    const signer = CookieSigner.make(secret)
+    const [first, second] = [signer.sign("first"), signer.sign("second")]
+    signer.verify(first)
+    signer.verify(second)
+    expect(hmacsToVerify(signer, first)).toBe(0)
+  })
+
+  it("a value of exactly 512 characters is remembered like any shorter one", () => {
+    const signer = CookieSigner.make(secret)
+    const value = signer.sign("x".repeat(320)) // 64 + 320 = 384 bytes → 512 characters
+    expect(value.length).toBe(512)
+    signer.verify(value)
+    signer.verify(signer.sign("another"))
+    expect(hmacsToVerify(signer, value)).toBe(0)
+  })
+
+  it("a value longer than 512 characters is remembered only as the last one", () => {
+    const signer = CookieSigner.make(secret)
+    const value = signer.sign("x".repeat(323)) // 64 + 323 = 387 bytes → 516 characters
+    expect(value.length).toBeGreaterThan(512)
+    signer.verify(value)
+    expect(hmacsToVerify(signer, value)).toBe(0)
+    signer.verify(signer.sign("another"))
+    expect(hmacsToVerify(signer, value)).toBe(1)
+  })
+
+  describe("at most 10,000 values are remembered", () => {
+    /** A signer that has verified 10,001 distinct values, in order. */
+    const pastCapacity = () => {
+      const signer = CookieSigner.make(secret)
+      const values = Array.from({ length: 10_001 }, (_, i) => signer.sign(`id-${i}`))
+      for (const value of values) signer.verify(value)
+      return { signer, values }
+    }
+
+    it("the 10,001st verified value evicts the oldest: verifying it again costs one HMAC", () => {
+      const { signer, values } = pastCapacity()
+      expect(hmacsToVerify(signer, values[0] ?? "")).toBe(1)
+    })
+
+    it("the 10,001st verified value evicts only the oldest: the second oldest costs no HMAC", () => {
+      const { signer, values } = pastCapacity()
+      expect(hmacsToVerify(signer, values[1] ?? "")).toBe(0)
+    })
   })
 
   it("memory stays bounded: many distinct values all still verify", () => {
@@ -475,6 +557,82 @@ describe("CookieSigner.rotating", () => {
       expect(rotating.verify("v1:abc")).toStrictEqual(Option.some("abc"))
       v1.revoked.add("abc")
       expect(rotating.verify("v1:abc")).toStrictEqual(Option.none())
+    })
+
+    it("a value of 4097 characters is refused by a rotating signer without asking any signer", () => {
+      const v2 = tagged("v2")
+      const v1 = tagged("v1")
+      const rotating = CookieSigner.rotating([v2.signer, v1.signer])
+      const value = "v1:" + "x".repeat(4094)
+      expect(value.length).toBe(CookieSigner.maxCookieValueLength + 1)
+      expect(rotating.verify(value)).toStrictEqual(Option.none())
+      expect([v2.counts.verify, v1.counts.verify]).toEqual([0, 0])
+    })
+
+    it("a value of exactly 4096 characters is verified by a rotating signer", () => {
+      const rotating = CookieSigner.rotating([tagged("v2").signer, tagged("v1").signer])
+      const value = "v1:" + "x".repeat(4093)
+      expect(value.length).toBe(CookieSigner.maxCookieValueLength)
+      expect(rotating.verify(value)).toStrictEqual(Option.some("x".repeat(4093)))
+    })
+
+    /** A signer that accepts exactly the values in `accepts`, each as its own id, counting its verifications. */
+    const listed = () => {
+      const counts = { verify: 0 }
+      const accepts = new Set<string>()
+      const signer: CookieSigner.CookieSigner = {
+        sign: (id) => id,
+        verify: (value) => {
+          counts.verify++
+          return accepts.has(value) ? Option.some(value) : Option.none()
+        }
+      }
+      return { signer, counts, accepts }
+    }
+
+    /** A value verified by the first signer, which then stops accepting it while the second starts to. */
+    const moved = () => {
+      const first = listed()
+      const second = listed()
+      const rotating = CookieSigner.rotating([first.signer, second.signer])
+      first.accepts.add("abc")
+      expect(rotating.verify("abc")).toStrictEqual(Option.some("abc"))
+      first.accepts.delete("abc")
+      second.accepts.add("abc")
+      first.counts.verify = 0
+      second.counts.verify = 0
+      return { first, second, rotating }
+    }
+
+    it("a value its remembered signer now refuses is verified by another signer that accepts it", () => {
+      const { rotating } = moved()
+      expect(rotating.verify("abc")).toStrictEqual(Option.some("abc"))
+      expect(rotating.isStale?.("abc")).toBe(true)
+    })
+
+    it("a remembered signer that now refuses a value is asked once, not again with the others", () => {
+      const { first, rotating, second } = moved()
+      rotating.verify("abc")
+      expect([first.counts.verify, second.counts.verify]).toEqual([1, 1])
+    })
+
+    it("a value moving to another signer does not evict the oldest value from a full memory", () => {
+      const first = listed()
+      const second = listed()
+      const rotating = CookieSigner.rotating([first.signer, second.signer])
+      const values = Array.from({ length: 10_000 }, (_, i) => `value-${i}`)
+      for (const value of values) {
+        second.accepts.add(value)
+        rotating.verify(value)
+      }
+      const [oldest = "", , , middle = ""] = values
+      second.accepts.delete(middle)
+      first.accepts.add(middle)
+      expect(rotating.verify(middle)).toStrictEqual(Option.some(middle))
+      first.counts.verify = 0
+      // still remembered as the second signer's: the first is not asked
+      expect(rotating.verify(oldest)).toStrictEqual(Option.some(oldest))
+      expect(first.counts.verify).toBe(0)
     })
 
     it("a rotating signer inside another: its stale values are stale in the outer one", () => {
