@@ -50,7 +50,8 @@ const DIGEST_BYTES = 64
 const verifiedCacheSize = 10_000
 const maxRememberedLength = 512
 const BASE64URL_BODY = /^[A-Za-z0-9_-]+$/
-const utf8 = new TextDecoder("utf-8", { fatal: true })
+// the id's bytes as they are: Python's `decode("utf-8")` keeps a leading byte order mark too
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 
 // WebOb encodes the HMAC key as latin-1 when it can, UTF-8 otherwise.
 const hmacKey = (text: string): Buffer => {

@@ -226,6 +226,11 @@ describe("CookieSigner", () => {
       expect(signer.verify(value)).toStrictEqual(Option.none())
     })
 
+    it("keeps a leading byte order mark in the id, as Python's decode does", () => {
+      const value = signRawBytes(SECRET, Uint8Array.from([0xef, 0xbb, 0xbf, 0x61, 0x62, 0x63]))
+      expect(signer.verify(value)).toStrictEqual(Option.some("\ufeffabc"))
+    })
+
     it("rejects a validly signed id that is UTF-8-encoded surrogate (CESU) bytes", () => {
       const value = signRawBytes(SECRET, Uint8Array.from([0xed, 0xa0, 0x80]))
       expect(signer.verify(value)).toStrictEqual(Option.none())
