@@ -62,9 +62,8 @@ export const sharedCacheable = (
   const maxAge = directives.find((d) => directiveName(d) === "max-age")
   // `Number` ignores the spaces around the value; a bare `max-age` is NaN: no lifetime
   if (maxAge !== undefined) return Number(maxAge.split("=")[1]?.replace(/"/g, "")) > 0
-  // Stryker disable next-line ConditionalExpression: equivalent, `Date.parse(undefined)` is NaN, refused below
-  if (expires === undefined) return false
-  const at = Date.parse(expires)
+  // no Expires reads as the text "undefined": no date
+  const at = Date.parse(String(expires))
   return Number.isFinite(at) && at > now
 }
 
@@ -75,13 +74,13 @@ export const sharedCacheable = (
  * rest (`max-age`, `no-cache`, …) stays, for the browser's own cache.
  */
 export const privateCacheControl = (value: string | undefined): string => {
-  const directives = cacheDirectives(value ?? "")
+  const given = value ?? ""
+  const directives = cacheDirectives(given)
   const kept = directives.filter((d) => {
     const name = directiveName(d)
     return name !== "public" && name !== "s-maxage" && (name !== "private" || forbidsSharedCaches(d))
   })
   const isPrivate = kept.some(forbidsSharedCaches)
-  // Stryker disable next-line ConditionalExpression: equivalent, without a value nothing is private
-  if (isPrivate && kept.length === directives.length && value !== undefined) return value
+  if (isPrivate && kept.length === directives.length) return given
   return (isPrivate ? kept : ["private", ...kept]).join(", ")
 }
