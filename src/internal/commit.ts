@@ -182,11 +182,9 @@ export const planCookie = (rules: CommitRules, s: Snapshot, outcome: Outcome = u
   if (backing._tag === "Stored" && backing.createdHere) return { _tag: "Set", id: backing.id }
   if (s.expireClientCookie) return expire
   if (s.recookie) {
+    // A Moving backing never gets here: it always writes, and the outcome decided its cookie above.
     const id = backing._tag === "Stored"
       ? backing.id
-      // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, a Moving backing always writes, so its cookie follows the write's outcome
-      : backing._tag === "Moving"
-      ? backing.from
       : s.loaded
       ? undefined
       : s.clientId
