@@ -70,6 +70,17 @@ describe("the reason a policy is refused", () => {
     })
   })
 
+  it.each([
+    { option: "onStoreUnavailable", value: "fail" },
+    { option: "onStoreUnavailable", value: "anonymous" },
+    { option: "writeMode", value: "merge" },
+    { option: "writeMode", value: "replace" },
+    { option: "cookieSameSite", value: "strict" }
+  ])("$option: $value is accepted", ({ option, value }) => {
+    const policy = Effect.runSync(SessionPolicy.make({ secret, [option]: value } as SessionPolicy.Options))
+    expect(option === "cookieSameSite" ? policy.cookie.sameSite : policy[option as "writeMode"]).toBe(value)
+  })
+
   describe("signing", () => {
     it.each<{ readonly case: string; readonly given: Record<string, unknown>; readonly refused: unknown }>([
       {
