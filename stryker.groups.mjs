@@ -25,8 +25,7 @@ export const store = [
   "src/internal/ioredisTopology.ts",
   "src/internal/memoryStore.ts",
   "src/internal/payloadMerge.ts",
-  "src/internal/replicaAcks.ts",
-  "src/internal/store.ts"
+  "src/internal/replicaAcks.ts"
 ]
 
 /** The session model and the request engine. */
@@ -36,6 +35,7 @@ export const session = [
   "src/internal/sessionState.ts",
   "src/internal/sessionData.ts",
   "src/internal/persist.ts",
+  "src/internal/store.ts",
   "src/internal/expiry.ts",
   "src/internal/clientCookie.ts",
   "src/internal/responseCookie.ts",
