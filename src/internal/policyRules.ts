@@ -118,8 +118,11 @@ export const resolveSigner = (options: Options): Effect.Effect<CookieSigner.Cook
       ? Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
       : Effect.succeed(CookieSigner.make(secret))
   }
-  // Stryker disable next-line ConditionalExpression: exactly one option is given and it is neither signer nor secret
-  if (secrets === undefined || secrets.some(shortSecret)) {
+  // Stryker disable next-line ConditionalExpression: equivalent when false, exactly one option is given and it is neither signer nor secret
+  if (secrets === undefined) {
+    return Effect.fail(invalid(signingOptions, "give exactly one of secret, secrets and signer"))
+  }
+  if (secrets.some(shortSecret)) {
     return Effect.fail(invalid(["secrets"], `each must be at least ${minimumSecretLength} characters`))
   }
   return Effect.succeed(CookieSigner.rotating(Arr.map(secrets, (each) => CookieSigner.make(each))))
