@@ -14,7 +14,8 @@ export const core = [
   "src/internal/policyRules.ts",
   "src/internal/policyChecks.ts",
   "src/CookieSigner.ts",
-  "src/SessionDuration.ts"
+  "src/SessionDuration.ts",
+  "src/internal/expiry.ts"
 ]
 
 /** The RedisClient service, its memory and ioredis backends, the merge script, replica acks, topologies. */
@@ -36,7 +37,6 @@ export const session = [
   "src/internal/sessionData.ts",
   "src/internal/persist.ts",
   "src/internal/store.ts",
-  "src/internal/expiry.ts",
   "src/internal/clientCookie.ts",
   "src/internal/responseCookie.ts",
   "src/internal/once.ts",

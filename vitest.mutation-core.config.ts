@@ -10,6 +10,7 @@ import { mutationConfig } from "./vitest.mutation.config.js"
 
 export default mutationConfig([
   "test/commit.test.ts",
+  "test/expiry.test.ts",
   "test/responseHeaders.test.ts",
   "test/cookieHeader.test.ts",
   "test/payload.test.ts",
