@@ -159,8 +159,18 @@ describe("payloadAt: the payload a write stores", () => {
     ["no `x` in the policy", rules(), times(), undefined],
     ["`x`: a timeout from now", rules({ payloadExpiry: true }), times(), NOW + 1200],
     ["`x` without a timeout: none", rules({ payloadExpiry: true }), times({ timeout: undefined }), undefined],
-    ["a pinned `x` is written as is", rules({ payloadExpiry: true }), times({ pinned: true, expiresAt: NOW + 7 }), NOW + 7],
-    ["a pinned `x` is written even where the policy writes none", rules(), times({ pinned: true, expiresAt: NOW + 7 }), NOW + 7]
+    [
+      "a pinned `x` is written as is",
+      rules({ payloadExpiry: true }),
+      times({ pinned: true, expiresAt: NOW + 7 }),
+      NOW + 7
+    ],
+    [
+      "a pinned `x` is written even where the policy writes none",
+      rules(),
+      times({ pinned: true, expiresAt: NOW + 7 }),
+      NOW + 7
+    ]
   ])("x: %s", (_, given, session, expected) => {
     expect(Expiry.payloadAt(given, session, {}, NOW).x).toBe(expected)
   })
