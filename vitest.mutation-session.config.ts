@@ -9,6 +9,7 @@ import { mutationConfig } from "./vitest.mutation.config.js"
 export default mutationConfig([
   "test/Session.*.test.ts",
   "test/sessionData.test.ts",
+  "test/sessionState.test.ts",
   "test/UserSessions.test.ts",
   "test/integrations.test.ts",
   "test/storeOutage.test.ts",
