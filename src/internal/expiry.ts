@@ -48,7 +48,7 @@ export const slideOnRead = (rules: ExpiryRules): number | undefined =>
   rules.redisTtl && rules.timeoutTrigger === undefined ? rules.timeout : undefined
 
 /** A loaded payload whose `x` has passed is over, whatever its TTL says. */
-export const isExpired = (payload: Payload, now: number): boolean => payload.x !== undefined && now > payload.x
+export const isExpired = (payload: Payload, now: number): boolean => now > (payload.x ?? Number.POSITIVE_INFINITY)
 
 /** When a session created at `created` ends, whatever its activity. */
 export const lifetimeEnds = (rules: ExpiryRules, times: { readonly created: number }): number | undefined =>
@@ -65,7 +65,8 @@ export interface Adopted {
 
 export const adopt = (rules: ExpiryRules, payload: Payload, now: number): Adopted => {
   // A stored timeout of 0 would be an invalid EX: treat it as absent; one over the cap is capped.
-  const timeout = payload.t !== undefined && payload.t > 0 ? Math.min(payload.t, rules.maxTimeout) : rules.timeout
+  const stored = payload.t ?? 0
+  const timeout = stored > 0 ? Math.min(stored, rules.maxTimeout) : rules.timeout
   const times: Times = { created: payload.c, timeout, expiresAt: payload.x, pinned: false }
   let rewrite: boolean
   if (rules.payloadExpiry && timeout !== undefined) {
@@ -80,7 +81,7 @@ export const adopt = (rules: ExpiryRules, payload: Payload, now: number): Adopte
   // The read slid the TTL to the policy's timeout; a per-session timeout or a nearer lifetime end sets it again.
   const slid = slideOnRead(rules)
   const ttl = ttlSeconds(rules, times, now)
-  return { times, rewrite, ttlRefresh: slid !== undefined && ttl !== undefined && ttl !== slid ? ttl : undefined }
+  return { times, rewrite, ttlRefresh: slid !== undefined && ttl !== slid ? ttl : undefined }
 }
 
 /** The payload to write at `now`. */
