@@ -83,3 +83,46 @@ describe("SessionData changes", () => {
     expect(data.changes().set).toEqual(["fresh"])
   })
 })
+
+describe("SessionData operations", () => {
+  it("without detectChanges, an object set, saved, then mutated in place is not seen", () => {
+    const data = loaded(false)
+    const value = { n: 1 }
+    data.set("fresh", value)
+    data.saved()
+    value.n = 2
+    expect(data.changed).toBe(false)
+  })
+
+  it("delete says whether the key was there", () => {
+    const data = loaded()
+    expect(data.delete("a")).toBe(true)
+    expect(data.delete("a")).toBe(false)
+    expect(data.has("a")).toBe(false)
+  })
+
+  it("clearing an empty session changes nothing; clearing one with values changes all of it", () => {
+    const empty = new SessionData({}, { serializer: Serializer.json, detectChanges: true })
+    empty.clear()
+    expect(empty.changed).toBe(false)
+    const data = loaded()
+    data.clear()
+    expect([data.changed, data.changes().whole, data.isEmpty]).toStrictEqual([true, true, true])
+  })
+
+  it("keys lists the keys, in the order they were stored", () => {
+    expect(loaded().keys()).toStrictEqual(["a", "list", "obj", "other"])
+  })
+
+  it.each([
+    ["a duplicate is skipped when duplicates are not allowed", false, ["hi", "there"]],
+    ["a duplicate is queued again when they are allowed", true, ["hi", "there", "hi"]]
+  ])("flash: %s", (_, allowDuplicate, expected) => {
+    const data = loaded()
+    data.flash("hi", "q", false)
+    data.flash("there", "q", false)
+    data.flash("hi", "q", allowDuplicate)
+    expect(data.peekFlash("q")).toStrictEqual(expected)
+    expect(data.peekFlash(undefined)).toStrictEqual([])
+  })
+})

