@@ -10,6 +10,8 @@ export default mutationConfig([
   "test/Session.*.test.ts",
   "test/sessionData.test.ts",
   "test/sessionState.test.ts",
+  "test/store.test.ts",
+  "test/once.test.ts",
   "test/UserSessions.test.ts",
   "test/integrations.test.ts",
   "test/storeOutage.test.ts",

@@ -639,6 +639,20 @@ describe("invalid sessions", () => {
     )
   }
 
+  /** Like `causesSeen`, with the causes themselves. */
+  const causesOf = (
+    options: Partial<SessionPolicy.Options>,
+    body: (
+      causes: Array<InvalidSession.InvalidSession>
+    ) => Effect.Effect<void, RedisClient.SessionStoreError, RedisClient.RedisClient | SessionPolicy.SessionPolicy>
+  ) => {
+    const causes: Array<InvalidSession.InvalidSession> = []
+    return withMemory(
+      { ...options, onInvalid: (_request, cause) => Effect.sync(() => causes.push(cause)) },
+      body(causes)
+    )
+  }
+
   const plant = (id: string, value: string) => Effect.flatMap(RedisClient.RedisClient, (redis) => redis.set(id, value))
 
   it.effect("no cookie is reported as NoSessionCookie", () =>
@@ -687,6 +701,46 @@ describe("invalid sessions", () => {
         const client = yield* makeClient
         expect((yield* client.request("/read", { cookie: signer.sign("legacy") })).body).toEqual({ n: null })
         expect(seen).toEqual(["PayloadLegacy"])
+      })))
+
+  it.effect("a payload of an older version is PayloadLegacy naming that version", () =>
+    causesOf({}, (causes) =>
+      Effect.gen(function*() {
+        yield* plant("legacy", `{"m":{"n":5},"c":1,"v":0}`)
+        const client = yield* makeClient
+        yield* client.request("/read", { cookie: signer.sign("legacy") })
+        expect(causes).toStrictEqual([new InvalidSession.PayloadLegacy({ version: 0 })])
+      })))
+
+  it.effect("a payload without a version is PayloadLegacy naming none", () =>
+    causesOf({}, (causes) =>
+      Effect.gen(function*() {
+        yield* plant("legacy", `{"m":{"n":5},"c":1}`)
+        const client = yield* makeClient
+        yield* client.request("/read", { cookie: signer.sign("legacy") })
+        expect(causes.map((cause) => Object.hasOwn(cause, "version"))).toStrictEqual([false])
+      })))
+
+  it.effect("PayloadTimeout says when the payload expired", () =>
+    causesOf({}, (causes) =>
+      Effect.gen(function*() {
+        yield* TestClock.adjust("100 seconds")
+        yield* plant("old", `{"m":{"n":5},"c":1,"v":1,"x":50}`)
+        const client = yield* makeClient
+        yield* client.request("/read", { cookie: signer.sign("old") })
+        expect(causes).toStrictEqual([new InvalidSession.PayloadTimeout({ expiredAt: 50 })])
+      })))
+
+  it.effect("a session past its absolute lifetime is LifetimeExceeded, saying when it ended", () =>
+    causesOf({ maxLifetime: "60 seconds" }, (causes) =>
+      Effect.gen(function*() {
+        yield* TestClock.adjust("100 seconds")
+        yield* plant("old", `{"m":{"n":5},"c":40,"v":1}`)
+        yield* plant("young", `{"m":{"n":6},"c":41,"v":1}`)
+        const client = yield* makeClient
+        expect((yield* client.request("/read", { cookie: signer.sign("old") })).body).toEqual({ n: null })
+        expect((yield* client.request("/read", { cookie: signer.sign("young") })).body).toEqual({ n: 6 })
+        expect(causes).toStrictEqual([new InvalidSession.LifetimeExceeded({ endedAt: 100 })])
       })))
 
   it.effect("a payload past its x is PayloadTimeout", () =>

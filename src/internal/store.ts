@@ -55,8 +55,8 @@ export const load = (
         if (Expiry.isExpired(payload, now)) {
           return Effect.succeed(invalid(new InvalidSession.PayloadTimeout({ expiredAt: payload.x ?? now }), true))
         }
-        const ends = Expiry.lifetimeEnds(policy, { created: payload.c })
-        if (ends !== undefined && now >= ends) {
+        const ends = Expiry.lifetimeEnds(policy, { created: payload.c }) ?? Number.POSITIVE_INFINITY
+        if (now >= ends) {
           return Effect.succeed(invalid(new InvalidSession.LifetimeExceeded({ endedAt: ends }), true))
         }
         return Effect.succeed({ _tag: "Found", payload })
