@@ -123,7 +123,12 @@ describe("isNew: the session was not stored before this request", () => {
     ["Unavailable", { _tag: "Unavailable" }, true],
     ["Stored by an earlier request", { _tag: "Stored", id: "s1", createdHere: false }, false],
     ["Stored by this request", { _tag: "Stored", id: "s1", createdHere: true }, true],
-    ["Moving from a stored session", { _tag: "Moving", from: "s1", id: undefined, createdHere: false }, false]
+    ["Moving from a stored session", { _tag: "Moving", from: "s1", id: undefined, createdHere: false }, false],
+    [
+      "Moving from a session this request created",
+      { _tag: "Moving", from: "s1", id: undefined, createdHere: true },
+      false
+    ]
   ])("%s", (_, backing, expected) => {
     const state = fresh()
     state.backing = backing
@@ -169,6 +174,17 @@ describe("ids", () => {
     expect(state.idIfExists()).toBe("gen1")
     expect(state.idIfExists()).toBe("gen1")
     expect(state.backing).toStrictEqual({ _tag: "New", id: "gen1", idRequested: false })
+  })
+
+  it.each<[string, () => SessionState]>([
+    ["Gone", gone],
+    ["Unavailable", unavailable]
+  ])("idIfExists of a %s session with data: none, and no id is fixed", (_, make) => {
+    const state = make()
+    state.data.set("a", 2)
+    const before = state.backing
+    expect(state.idIfExists()).toBeUndefined()
+    expect(state.backing).toStrictEqual(before)
   })
 
   it("idIfExists of an emptied Stored session: none", () => {
@@ -359,6 +375,14 @@ describe("timeouts and expiry", () => {
     ]
   ])("expiresAt: %s", (_, make, expected) => {
     expect(make().expiresAt(NOW)).toBe(expected)
+  })
+
+  it("a regenerated session will be written, though unchanged: a timeout from now", () => {
+    const state = loaded(storedPayload({ x: NOW + 1000 }), rules({ payloadExpiry: true, timeoutTrigger: 60 }))
+    expect(state.expiresAt(NOW)).toBe(NOW + 1000)
+    state.regenerate()
+    expect(state.changed).toBe(false)
+    expect(state.expiresAt(NOW)).toBe(NOW + 1200)
   })
 
   it("an unchanged stored `x` is what expiresAt reports, even when it is near", () => {

@@ -155,6 +155,7 @@ export class SessionState {
   ensureId(): string {
     const backing = this.backing
     switch (backing._tag) {
+      // Stryker disable next-line ConditionalExpression: equivalent, the case below returns a stored id unchanged too
       case "Stored":
         return backing.id
       case "New":
@@ -178,6 +179,7 @@ export class SessionState {
   idIfExists(): string | undefined {
     const backing = this.backing
     if (this.data.isEmpty || backing._tag === "Gone" || backing._tag === "Unavailable") return undefined
+    // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, the lines below return a stored id unchanged too
     if (backing._tag === "Stored") return backing.id
     const id = backing.id ?? this.rules.generateId()
     this.backing = { ...backing, id }
