@@ -528,6 +528,46 @@ describe("session data", () => {
       })
     ))
 
+  it.effect("pop removes a key and returns its value, decoded when a SessionKey names it", () =>
+    withMemory(
+      {},
+      inOneRequest(Effect.gen(function*() {
+        const Count = Session.key("count", Schema.NumberFromString)
+        yield* Session.set("plain", { a: 1 })
+        yield* Session.set("count", "7")
+        expect(yield* Session.pop("plain")).toStrictEqual(Option.some({ a: 1 }))
+        expect(yield* Session.pop("plain")).toStrictEqual(Option.none())
+        expect(yield* Session.pop(Count)).toStrictEqual(Option.some(7))
+        expect(yield* Session.get("count")).toStrictEqual(Option.none())
+        yield* Session.set("count", "seven")
+        expect(yield* Effect.flip(Session.pop(Count))).toMatchObject({ _tag: "SessionValueError", key: "count" })
+      }))
+    ))
+
+  it.effect("remove deletes a key named by a string or a SessionKey, and says whether it was there", () =>
+    withMemory(
+      {},
+      inOneRequest(Effect.gen(function*() {
+        const Count = Session.key("count", Schema.Number)
+        yield* Session.set("plain", 1)
+        yield* Session.set("count", 2)
+        expect(yield* Session.remove("plain")).toBe(true)
+        expect(yield* Session.remove("plain")).toBe(false)
+        expect(yield* Session.remove(Count)).toBe(true)
+        expect([yield* Session.get("plain"), yield* Session.get("count")]).toStrictEqual([Option.none(), Option.none()])
+      }))
+    ))
+
+  it.effect("a value that does not match its key's schema says what was expected, never the value", () =>
+    withMemory(
+      {},
+      inOneRequest(Effect.gen(function*() {
+        yield* Session.set("p", "secret-token")
+        const error = yield* Effect.flip(Session.get(Session.key("p", Schema.Number)))
+        expect(error).toMatchObject({ _tag: "SessionValueError", key: "p", reason: "does not match number" })
+      }))
+    ))
+
   it.effect("keys whose schemas decode asynchronously, at the top or nested, read and reject values", () =>
     withMemory(
       {},

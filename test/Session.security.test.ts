@@ -4,6 +4,7 @@
  * session required"). Behaviours that depend on the store run on the memory
  * Layer (time on the TestClock) and on a real redis-server.
  */
+import * as HttpServerRespondable from "@effect/platform/HttpServerRespondable"
 import { assert, describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -230,6 +231,14 @@ describe("secret rotation", () => {
 
 describe("maxPayloadBytes", () => {
   const small = layerWith(RedisClient.layerMemory, { maxPayloadBytes: 200 })
+
+  it.effect("SessionTooLarge, returned from a handler, is a plain-text 413 that names no size", () =>
+    Effect.gen(function*() {
+      const response = yield* HttpServerRespondable.toResponse(new Session.SessionTooLarge({ bytes: 300, limit: 200 }))
+      expect(response.status).toBe(413)
+      expect(response.body).toMatchObject({ _tag: "Uint8Array", contentType: "text/plain" })
+      expect(new TextDecoder().decode((response.body as { readonly body: Uint8Array }).body)).toBe("Session too large")
+    }))
 
   it.effect("a session over the limit is not written: the response is 413 and the stored session is unchanged", () =>
     Effect.gen(function*() {
