@@ -12,6 +12,7 @@ export default mutationConfig([
   "test/sessionState.test.ts",
   "test/store.test.ts",
   "test/once.test.ts",
+  "test/responseCookie.test.ts",
   "test/UserSessions.test.ts",
   "test/integrations.test.ts",
   "test/storeOutage.test.ts",
