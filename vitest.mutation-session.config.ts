@@ -13,6 +13,7 @@ export default mutationConfig([
   "test/store.test.ts",
   "test/once.test.ts",
   "test/responseCookie.test.ts",
+  "test/clientCookie.test.ts",
   "test/UserSessions.test.ts",
   "test/integrations.test.ts",
   "test/storeOutage.test.ts",

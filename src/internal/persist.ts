@@ -27,7 +27,7 @@ const encode = (
 ): Effect.Effect<{ readonly payload: Payload.Payload; readonly text: string }, SessionTooLarge> => {
   const payload = state.payloadAt(now)
   const text = Payload.encode(policy.serializer, payload)
-  const bytes = Buffer.byteLength(text, "utf8")
+  const bytes = Buffer.byteLength(text)
   const limit = policy.maxPayloadBytes
   return bytes > limit && state.data.changed
     ? Effect.zipRight(Metric.increment(tooLarge), Effect.fail(new SessionTooLarge({ bytes, limit })))
