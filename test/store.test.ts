@@ -49,6 +49,32 @@ describe("redactId", () => {
   })
 })
 
+describe("load", () => {
+  it.effect("an undecodable payload fails with the decoder's reason, unless it counts as a new session", () =>
+    Effect.gen(function*() {
+      const strict = yield* SessionPolicy.make({ secret, deserializationFailsNew: false })
+      const lenient = yield* SessionPolicy.make({ secret, deserializationFailsNew: true })
+      const { exit } = yield* withStore((redis) =>
+        Effect.zipRight(redis.set(strict.storageKey("s"), "not json"), Store.load(strict, redis, "s", 0))
+      )
+      expect(exit).toMatchObject({ _tag: "Failure" })
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      expect(error).toMatchObject({ _tag: "SessionPayloadError" })
+      expect((error as { readonly reason: string }).reason.length).toBeGreaterThan(0)
+      const { exit: newSession } = yield* withStore((redis) =>
+        Effect.zipRight(redis.set(lenient.storageKey("s"), "not json"), Store.load(lenient, redis, "s", 0))
+      )
+      expect(newSession).toMatchObject({ _tag: "Success", value: { _tag: "Invalid", stale: false } })
+    }))
+
+  it.effect("a missing key is NotInBackend, not stale: nothing to delete", () =>
+    Effect.gen(function*() {
+      const policy = yield* policyWith([])
+      const { exit } = yield* withStore((redis) => Store.load(policy, redis, "s", 0))
+      expect(exit).toMatchObject({ _tag: "Success", value: { _tag: "Invalid", stale: false } })
+    }))
+})
+
 describe("create", () => {
   it.effect("writes under a fresh id after a collision, logging the taken one by its tag", () =>
     Effect.gen(function*() {
@@ -116,6 +142,7 @@ describe("merge", () => {
       )
       expect(exit).toStrictEqual(Exit.succeed(true))
       expect(yield* redis.get(policy.storageKey("s"))).toStrictEqual(Option.some(`{"m":{"a":1,"b":2},"c":1,"v":1}`))
+      expect(yield* redis.ttl(policy.storageKey("s"))).toBe(60)
     }))
 
   it.effect("a vanished session is not written, is false, and is logged by its tag", () =>
