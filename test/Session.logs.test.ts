@@ -190,3 +190,28 @@ describe("merge writes", () => {
       }))
   }, { generateId, writeMode: "merge" })
 })
+
+describe("failures the request survives or answers", () => {
+  onBothStores((it) => {
+    it("a session over maxPayloadBytes is a warning with its size, not an error", () =>
+      Effect.gen(function*() {
+        const { lines, status } = yield* send("write")
+        expect(status).toBe(413)
+        const line = lineAbout(lines, "session not written: its payload is over maxPayloadBytes")
+        expect(line).toContain("level=WARN")
+        expect(line).toMatch(/bytes\\?":\d+/)
+        expect(lines.join("\n")).not.toContain("level=ERROR")
+      }))
+  }, { maxPayloadBytes: 40 })
+
+  onBothStores((it) => {
+    it("an onInvalid hook that fails is logged, and the request goes on", () =>
+      Effect.gen(function*() {
+        const { lines, status } = yield* send("write", "session=forged")
+        expect(status).toBe(200)
+        const line = lineAbout(lines, "session onInvalid hook failed")
+        expect(line).toContain("level=WARN")
+        expect(line).toContain("hook broke")
+      }))
+  }, { onInvalid: () => Effect.die(new Error("hook broke")) })
+})
