@@ -14,6 +14,7 @@ export default mutationConfig([
   "test/once.test.ts",
   "test/responseCookie.test.ts",
   "test/clientCookie.test.ts",
+  "test/responseCheck.test.ts",
   "test/UserSessions.test.ts",
   "test/integrations.test.ts",
   "test/storeOutage.test.ts",
