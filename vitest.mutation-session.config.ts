@@ -11,6 +11,8 @@ export default mutationConfig([
   "test/sessionData.test.ts",
   "test/sessionState.test.ts",
   "test/store.test.ts",
+  "test/persist.test.ts",
+  "test/requestSession.test.ts",
   "test/once.test.ts",
   "test/responseCookie.test.ts",
   "test/clientCookie.test.ts",

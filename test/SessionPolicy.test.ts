@@ -667,25 +667,48 @@ describe("SessionPolicy.layerConfig", () => {
       }))
   })
 
-  describe("a bad value fails with an error naming the variable", () => {
+  describe("a bad value fails with an error naming the variable and what it expects", () => {
     const bad = [
-      ["SESSION_TIMEOUT", "abc"],
-      ["SESSION_TIMEOUT", "1.5"],
-      ["SESSION_TIMEOUT", "-5"],
-      ["SESSION_COOKIE_SECURE", "maybe"],
-      ["SESSION_COOKIE_SAMESITE", "sideways"],
-      ["SESSION_TIMEOUT_TRIGGER", "soon"],
-      ["SESSION_COOKIE_MAX_AGE", "1h"],
-      ["SESSION_SET_REDIS_TTL", "yes please"]
+      ["SESSION_TIMEOUT", "abc", `Expected whole seconds or "none", got "abc"`],
+      ["SESSION_TIMEOUT", "1.5", `Expected whole seconds or "none", got "1.5"`],
+      ["SESSION_TIMEOUT", "-5", `Expected whole seconds or "none", got "-5"`],
+      ["SESSION_COOKIE_SECURE", "maybe", "Expected a boolean value"],
+      ["SESSION_COOKIE_SAMESITE", "sideways", `Expected lax, strict or none, got "sideways"`],
+      ["SESSION_WRITE_MODE", "patch", `Expected merge or replace, got "patch"`],
+      ["SESSION_ON_STORE_UNAVAILABLE", "retry", `Expected fail or anonymous, got "retry"`],
+      ["SESSION_TIMEOUT_TRIGGER", "soon", "Expected an integer value"],
+      ["SESSION_TIMEOUT_TRIGGER", "-5", "Expected whole seconds, zero or more"],
+      ["SESSION_COOKIE_MAX_AGE", "1h", "Expected an integer value"],
+      ["SESSION_MAX_LIFETIME", "-1", "Expected whole seconds, zero or more"],
+      ["SESSION_SET_REDIS_TTL", "yes please", "Expected a boolean value"]
     ] as const
 
-    it.effect.each(bad)("%s=%s", ([variable, text]) =>
+    it.effect.each(bad)("%s=%s: %s", ([variable, text, expected]) =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(fromEnv(withSecret({ [variable]: text })))
         assert.isTrue(ConfigError.isConfigError(error))
         // exactly the variable's name, as `(Invalid data at SESSION_TIMEOUT: "...")`
         expect(String(error)).toContain(`at ${variable}:`)
+        expect(String(error)).toContain(expected)
         expect(String(error)).not.toContain(ENV_SECRET)
+      }))
+  })
+
+  describe("enumerated values and `none` are read in any case, around spaces", () => {
+    it.effect.each([
+      ["SESSION_TIMEOUT", " NONE ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, undefined],
+      ["SESSION_TIMEOUT", " 90 ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, 90],
+      ["SESSION_COOKIE_SAMESITE", " Strict ", (p: SessionPolicy.SessionPolicyShape) => p.cookie.sameSite, "strict"],
+      ["SESSION_WRITE_MODE", " REPLACE ", (p: SessionPolicy.SessionPolicyShape) => p.writeMode, "replace"],
+      [
+        "SESSION_ON_STORE_UNAVAILABLE",
+        " Anonymous ",
+        (p: SessionPolicy.SessionPolicyShape) => p.onStoreUnavailable,
+        "anonymous"
+      ]
+    ] as const)("%s=%j", ([variable, text, read, expected]) =>
+      Effect.gen(function*() {
+        expect(read(yield* fromEnv(withSecret({ [variable]: text })))).toBe(expected)
       }))
   })
 
@@ -1019,7 +1042,8 @@ describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
         // even with a secret in code: previous secrets belong to the current one they were listed with
         const error = yield* Effect.flip(fromEnv({ SESSION_SECRET_PREVIOUS: PREVIOUS }, { secret }))
         assert.isTrue(ConfigError.isConfigError(error) && ConfigError.isMissingData(error))
-        expect(String(error)).toContain("SESSION_SECRET")
+        expect(String(error)).toContain("at SESSION_SECRET:")
+        expect(String(error)).toContain("the current secret, next to SESSION_SECRET_PREVIOUS")
         expect(String(error)).not.toContain(PREVIOUS)
       }))
 
@@ -1113,5 +1137,15 @@ describe("maxTimeout against timeout", () => {
   it.effect("a cap shorter than the policy's own timeout is refused", () =>
     Effect.gen(function*() {
       expectInvalid(yield* rejection({ secret, timeout: "1 hour", maxTimeout: "1 minute" }), "maxTimeout", "timeout")
+    }))
+
+  it.effect("a cap equal to the policy's own timeout is accepted", () =>
+    Effect.gen(function*() {
+      expect((yield* make({ timeout: "1 hour", maxTimeout: "1 hour" })).maxTimeout).toBe(3600)
+    }))
+
+  it.effect("a policy timeout over 30 days raises the default cap to it", () =>
+    Effect.gen(function*() {
+      expect((yield* make({ timeout: "40 days" })).maxTimeout).toBe(40 * 86_400)
     }))
 })

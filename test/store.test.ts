@@ -128,6 +128,40 @@ describe("moveSession", () => {
     }))
 })
 
+describe("moveSession after a timeout", () => {
+  it.effect("moves the session back with the same TTL: the client keeps the old cookie, and its session its expiry", () =>
+    Effect.gen(function*() {
+      const policy = yield* policyWith([])
+      const { exit, redis } = yield* withStore((memory) =>
+        Effect.gen(function*() {
+          yield* memory.set(policy.storageKey("from"), payload, { ttlSeconds: 60 })
+          let first = true
+          // The first move is applied but its answer never arrives; the undo is the store's own.
+          const timingOut: RedisClient.RedisClientShape = {
+            ...memory,
+            move: (from, to, value, options) => {
+              if (!first) return memory.move(from, to, value, options)
+              first = false
+              return Effect.zipRight(
+                memory.move(from, to, value, options),
+                Effect.fail(new RedisClient.SessionStoreError({ reason: "Timeout", command: "EVAL" }))
+              )
+            }
+          }
+          const result = yield* Effect.exit(Store.moveSession(policy, timingOut, "from", "new", payload, 300))
+          // the undo runs in the background
+          yield* Effect.yieldNow()
+          yield* Effect.yieldNow()
+          return result
+        })
+      )
+      expect(exit).toMatchObject({ _tag: "Success", value: { _tag: "Failure" } })
+      expect(yield* redis.get(policy.storageKey("new"))).toStrictEqual(Option.none())
+      expect(yield* redis.get(policy.storageKey("from"))).toStrictEqual(Option.some(payload))
+      expect(yield* redis.ttl(policy.storageKey("from"))).toBe(300)
+    }))
+})
+
 describe("merge", () => {
   const patch: RedisClient.PayloadPatch = { set: [[`"b"`, "2"]], remove: [], rest: `,"c":1,"v":1}` }
 

@@ -33,6 +33,11 @@ export class ClientCookie {
     return this.#raw.value
   }
 
+  /** The cookie was looked at: the response depends on it (`Vary: Cookie`). */
+  get read(): boolean {
+    return this.#raw !== undefined
+  }
+
   /** The session id the cookie names, if its signature verifies. */
   get id(): Option.Option<string> {
     // Stryker disable next-line ConditionalExpression: equivalent in behaviour, verifying is deterministic; the cache saves the HMAC

@@ -132,11 +132,18 @@ export const dropCreated = (
   redis: RedisClientShape,
   state: SessionState
 ): Effect.Effect<void> => {
-  const backing = state.backing
-  const created = backing._tag === "Stored" && backing.createdHere
-    ? backing.id
-    : backing._tag === "Moving" && backing.createdHere
-    ? backing.from
-    : undefined
+  const created = createdHere(state.backing)
   return created === undefined ? Effect.void : Effect.ignore(redis.del(policy.storageKey(created)))
+}
+
+/** The id of the key this request created, if it did: a session moving still has it as `from`. */
+const createdHere = (backing: Commit.Backing): string | undefined => {
+  switch (backing._tag) {
+    case "Stored":
+      return backing.createdHere ? backing.id : undefined
+    case "Moving":
+      return backing.createdHere ? backing.from : undefined
+    default:
+      return undefined
+  }
 }

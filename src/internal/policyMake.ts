@@ -13,7 +13,7 @@ const identity = (id: string): string => id
 
 /** The id's prefix (a namespace in Redis), then the SHA-256 of the whole id. */
 const hashedKey = (prefix: string) => (id: string): string =>
-  prefix + createHash("sha256").update(id, "utf8").digest("base64url")
+  prefix + createHash("sha256").update(id).digest("base64url")
 
 /** 30 days: the default cap on a per-session timeout. */
 const defaultMaxTimeoutSeconds = 30 * 24 * 60 * 60
@@ -105,7 +105,7 @@ export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) 
     cookieOnException: options.cookieOnException ?? true,
     responseAllowsCookie: options.responseAllowsCookie,
     onInvalid: options.onInvalid,
-    generateId: idPrefix === "" ? generate : () => idPrefix + generate(),
+    generateId: () => idPrefix + generate(),
     serializer,
     writeMode: options.writeMode ?? "replace",
     onStoreUnavailable: options.onStoreUnavailable ?? "fail"
