@@ -286,8 +286,8 @@ export class SessionPolicy extends Context.Tag("effect-session-redis/SessionPoli
  */
 export const refuseCacheableResponses: ResponseCheck = (_request, response) => {
   const date = response.headers["date"]
-  // A response check runs synchronously; its time is the response's own `Date`, or the wall clock.
-  const now = date === undefined ? NaN : Date.parse(date)
+  // A response check runs synchronously; its time is the response's own `Date` (NaN without one), or the wall clock.
+  const now = Date.parse(date ?? "")
   return !sharedCacheable(
     response.headers["cache-control"],
     response.headers["expires"],

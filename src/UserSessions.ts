@@ -86,6 +86,7 @@ const members = (policy: SessionPolicyShape, redis: RedisClientShape, userId: st
 
 const end = (policy: SessionPolicyShape, redis: RedisClientShape, userId: string, ended: ReadonlyArray<Member>) =>
   Effect.zipRight(
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, the results are dropped either way
     Effect.forEach(ended, (member) => redis.del(member.key), { discard: true }),
     Effect.as(redis.indexRemove(indexKey(policy, userId), ended.map((member) => member.key)), ended.length)
   )
@@ -103,6 +104,7 @@ export const make = (policy: SessionPolicyShape, redis: RedisClientShape): UserS
         handle,
         created: payload.c,
         lastWrite: Option.fromNullable(payload.w),
+        // Stryker disable next-line OptionalChaining: equivalent, a live member is bound (its u.id matched)
         label: Option.fromNullable(payload.u?.label)
       }))),
   revoke: (userId, handle) =>

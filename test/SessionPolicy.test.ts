@@ -309,11 +309,9 @@ describe("SessionPolicy.make", () => {
 
     it.effect("a timeout trigger without a timeout", () =>
       Effect.gen(function*() {
-        expectInvalid(
-          yield* rejection({ secret, timeout: null, timeoutTrigger: "600 seconds" }),
-          "timeoutTrigger",
-          "timeout"
-        )
+        const error = yield* rejection({ secret, timeout: null, timeoutTrigger: "600 seconds" })
+        expectInvalid(error, "timeoutTrigger", "timeout")
+        expect(error.message).toContain("a timeout trigger needs a timeout")
       }))
 
     it.effect("a timeout trigger equal to the timeout", () =>
@@ -524,7 +522,8 @@ describe("SessionPolicy.layerConfig", () => {
       Effect.gen(function*() {
         const error = yield* Effect.flip(fromEnv({}))
         assert.isTrue(ConfigError.isConfigError(error) && ConfigError.isMissingData(error))
-        expect(String(error)).toContain("SESSION_SECRET")
+        expect(String(error)).toContain("at SESSION_SECRET:")
+        expect(String(error)).toContain("or a secret, secrets or signer given in code")
       }))
 
     it.effect("only SESSION_SECRET set gives the defaults", () =>
@@ -699,6 +698,8 @@ describe("SessionPolicy.layerConfig", () => {
       ["SESSION_TIMEOUT", " NONE ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, undefined],
       ["SESSION_TIMEOUT", " 90 ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, 90],
       ["SESSION_COOKIE_SAMESITE", " Strict ", (p: SessionPolicy.SessionPolicyShape) => p.cookie.sameSite, "strict"],
+      ["SESSION_COOKIE_SAMESITE", "LAX", (p: SessionPolicy.SessionPolicyShape) => p.cookie.sameSite, "lax"],
+      ["SESSION_MAX_LIFETIME", "0", (p: SessionPolicy.SessionPolicyShape) => p.maxLifetime, undefined],
       ["SESSION_WRITE_MODE", " REPLACE ", (p: SessionPolicy.SessionPolicyShape) => p.writeMode, "replace"],
       [
         "SESSION_ON_STORE_UNAVAILABLE",
@@ -1065,6 +1066,12 @@ describe("secret rotation (secrets, SESSION_SECRET_PREVIOUS)", () => {
         expect(verdicts(policy, ENV_SECRET, PREVIOUS, SECRET, OLDEST)).toEqual([current, stale, rejected, rejected])
       }))
 
+    it.effect("SESSION_SECRET and SESSION_SECRET_PREVIOUS replace a single secret given in code", () =>
+      Effect.gen(function*() {
+        const policy = yield* fromEnv(withSecret({ SESSION_SECRET_PREVIOUS: PREVIOUS }), { secret })
+        expect(verdicts(policy, ENV_SECRET, PREVIOUS, SECRET)).toEqual([current, stale, rejected])
+      }))
+
     it.effect("SESSION_SECRET alone replaces the secrets given in code", () =>
       Effect.gen(function*() {
         const policy = yield* fromEnv(withSecret(), { secrets: [secret, Redacted.make(PREVIOUS)] })
@@ -1137,6 +1144,19 @@ describe("maxTimeout against timeout", () => {
   it.effect("a cap shorter than the policy's own timeout is refused", () =>
     Effect.gen(function*() {
       expectInvalid(yield* rejection({ secret, timeout: "1 hour", maxTimeout: "1 minute" }), "maxTimeout", "timeout")
+    }))
+
+  it.effect("a timeout trigger of zero means no trigger, and no payload expiry", () =>
+    Effect.gen(function*() {
+      const policy = yield* make({ timeoutTrigger: "0 seconds" })
+      expect(policy.timeoutTrigger).toBeUndefined()
+      expect(policy.payloadExpiry).toBe(false)
+    }))
+
+  it.effect("a timeout trigger that is not a duration is refused, naming timeoutTrigger", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(make({ timeoutTrigger: "soon" as never }))
+      expect(String(error)).toContain("timeoutTrigger")
     }))
 
   it.effect("a cap equal to the policy's own timeout is accepted", () =>

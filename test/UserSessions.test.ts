@@ -4,14 +4,16 @@
  * memory Layer and on a real redis-server.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as RedisClient from "../src/RedisClient.js"
 import * as SessionPolicy from "../src/SessionPolicy.js"
+import { handleOf as handleOfKey, indexKey } from "../src/internal/userIndex.js"
 import * as UserSessions from "../src/UserSessions.js"
 import { onBothStores, type SpecTest } from "./support/bothStores.js"
-import { layerWith, layerWithStore, makeClient, recording } from "./support/sessionApp.js"
+import { layerWith, layerWithStore, makeClient, recording, secret } from "./support/sessionApp.js"
 
 /** The service, as a background job or an admin endpoint would use it. */
 const service = Effect.map(
@@ -116,4 +118,55 @@ describe("UserSessions", () => {
       const sessions = yield* UserSessions.UserSessions
       expect(yield* sessions.list("nobody")).toEqual([])
     }).pipe(Effect.provide(UserSessions.layer.pipe(Layer.provideMerge(layerWith(RedisClient.layerMemory, {}))))))
+})
+
+describe("a user's index", () => {
+  /** The policy, the memory store, and the service over them. */
+  const setup = Effect.gen(function*() {
+    const policy = yield* SessionPolicy.make({ secret, idPrefix: "app:" })
+    const redis = yield* RedisClient.makeMemory
+    return { policy, redis, sessions: UserSessions.make(policy, redis) }
+  })
+  const bound = (userId: string | undefined) =>
+    JSON.stringify({ m: {}, c: 1, v: 1, ...(userId === undefined ? {} : { u: { id: userId } }) })
+
+  it.effect("is keyed by the prefix and the SHA-256 of the user id, never the id itself", () =>
+    Effect.gen(function*() {
+      const { policy } = yield* setup
+      expect(indexKey(policy, "alice")).toBe(`app:user:${createHash("sha256").update("alice").digest("base64url")}`)
+    }))
+
+  it("a session's handle is 22 characters, the same for the same key, and never the key", () => {
+    const handle = handleOfKey("app:key-1")
+    expect(handle).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(handleOfKey("app:key-1")).toBe(handle)
+    expect(handleOfKey("app:key-2")).not.toBe(handle)
+  })
+
+  it.effect("a listing drops the members that are no longer this user's sessions: gone, unbound, bound to another", () =>
+    Effect.gen(function*() {
+      const { policy, redis, sessions } = yield* setup
+      const index = indexKey(policy, "alice")
+      yield* redis.set("app:mine", bound("alice"))
+      yield* redis.set("app:unbound", bound(undefined))
+      yield* redis.set("app:rebound", bound("bob"))
+      for (const key of ["app:mine", "app:unbound", "app:rebound", "app:gone"]) {
+        yield* redis.indexAdd(index, key, 1, undefined)
+      }
+      expect((yield* sessions.list("alice")).map((s) => s.handle)).toEqual([handleOfKey("app:mine")])
+      expect(yield* redis.indexMembers(index)).toEqual(["app:mine"])
+    }))
+
+  it.effect("revoking sessions deletes them and takes them out of the index", () =>
+    Effect.gen(function*() {
+      const { policy, redis, sessions } = yield* setup
+      const index = indexKey(policy, "alice")
+      for (const key of ["app:a", "app:b"]) {
+        yield* redis.set(key, bound("alice"))
+        yield* redis.indexAdd(index, key, 1, undefined)
+      }
+      expect(yield* sessions.revokeAll("alice")).toBe(2)
+      expect(yield* redis.indexMembers(index)).toEqual([])
+      expect(yield* redis.getMany(["app:a", "app:b"])).toEqual([Option.none(), Option.none()])
+    }))
 })

@@ -143,7 +143,6 @@ const createdHere = (backing: Commit.Backing): string | undefined => {
       return backing.createdHere ? backing.id : undefined
     case "Moving":
       return backing.createdHere ? backing.from : undefined
-    default:
-      return undefined
   }
+  return undefined
 }

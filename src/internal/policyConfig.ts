@@ -17,12 +17,12 @@ const seconds = (name: string) =>
   )
 
 /**
- * `SESSION_TIMEOUT`: seconds, or `0` / `none` for no timeout.
+ * `SESSION_TIMEOUT`: seconds, or `0` / `none` for no timeout (`SessionPolicy.make` reads 0 seconds as none).
  */
 const timeoutConfig = Config.string("SESSION_TIMEOUT").pipe(
   Config.mapOrFail((text): Either.Either<Duration.Duration | null, ConfigError.ConfigError> => {
     const value = text.trim().toLowerCase()
-    if (value === "none" || value === "0") return Either.right(null)
+    if (value === "none") return Either.right(null)
     return /^\d+$/.test(value)
       ? Either.right(Duration.seconds(Number(value)))
       : Either.left(

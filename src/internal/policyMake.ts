@@ -35,9 +35,9 @@ export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) 
   const readHeavy = options.readHeavy ?? false
 
   if (timeoutTrigger !== undefined) {
-    yield* check(timeout !== undefined, ["timeoutTrigger", "timeout"], "a timeout trigger needs a timeout")
+    if (timeout === undefined) return yield* Effect.fail(invalid(["timeoutTrigger", "timeout"], "a timeout trigger needs a timeout"))
     yield* check(
-      timeout === undefined || timeoutTrigger < timeout,
+      timeoutTrigger < timeout,
       ["timeoutTrigger", "timeout"],
       "the trigger must be shorter than the timeout"
     )

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto"
 import type { RedisClientShape, SessionStoreError } from "../RedisClient.js"
 import type { SessionPolicyShape } from "../SessionPolicy.js"
 
-const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("base64url")
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("base64url")
 
 /** The index's key: user ids may be personal data, so only their hash names a key. */
 export const indexKey = (policy: SessionPolicyShape, userId: string): string =>
