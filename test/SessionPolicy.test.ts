@@ -694,20 +694,22 @@ describe("SessionPolicy.layerConfig", () => {
   })
 
   describe("enumerated values and `none` are read in any case, around spaces", () => {
-    it.effect.each([
-      ["SESSION_TIMEOUT", " NONE ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, undefined],
-      ["SESSION_TIMEOUT", " 90 ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, 90],
-      ["SESSION_COOKIE_SAMESITE", " Strict ", (p: SessionPolicy.SessionPolicyShape) => p.cookie.sameSite, "strict"],
-      ["SESSION_COOKIE_SAMESITE", "LAX", (p: SessionPolicy.SessionPolicyShape) => p.cookie.sameSite, "lax"],
-      ["SESSION_MAX_LIFETIME", "0", (p: SessionPolicy.SessionPolicyShape) => p.maxLifetime, undefined],
-      ["SESSION_WRITE_MODE", " REPLACE ", (p: SessionPolicy.SessionPolicyShape) => p.writeMode, "replace"],
+    it.effect.each(
       [
-        "SESSION_ON_STORE_UNAVAILABLE",
-        " Anonymous ",
-        (p: SessionPolicy.SessionPolicyShape) => p.onStoreUnavailable,
-        "anonymous"
-      ]
-    ] as const)("%s=%j", ([variable, text, read, expected]) =>
+        ["SESSION_TIMEOUT", " NONE ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, undefined],
+        ["SESSION_TIMEOUT", " 90 ", (p: SessionPolicy.SessionPolicyShape) => p.timeout, 90],
+        ["SESSION_COOKIE_SAMESITE", " Strict ", (p: SessionPolicy.SessionPolicyShape) => p.cookie.sameSite, "strict"],
+        ["SESSION_COOKIE_SAMESITE", "LAX", (p: SessionPolicy.SessionPolicyShape) => p.cookie.sameSite, "lax"],
+        ["SESSION_MAX_LIFETIME", "0", (p: SessionPolicy.SessionPolicyShape) => p.maxLifetime, undefined],
+        ["SESSION_WRITE_MODE", " REPLACE ", (p: SessionPolicy.SessionPolicyShape) => p.writeMode, "replace"],
+        [
+          "SESSION_ON_STORE_UNAVAILABLE",
+          " Anonymous ",
+          (p: SessionPolicy.SessionPolicyShape) => p.onStoreUnavailable,
+          "anonymous"
+        ]
+      ] as const
+    )("%s=%j", ([variable, text, read, expected]) =>
       Effect.gen(function*() {
         expect(read(yield* fromEnv(withSecret({ [variable]: text })))).toBe(expected)
       }))

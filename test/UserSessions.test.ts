@@ -4,13 +4,13 @@
  * memory Layer and on a real redis-server.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { createHash } from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
+import { handleOf as handleOfKey, indexKey } from "../src/internal/userIndex.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as SessionPolicy from "../src/SessionPolicy.js"
-import { handleOf as handleOfKey, indexKey } from "../src/internal/userIndex.js"
 import * as UserSessions from "../src/UserSessions.js"
 import { onBothStores, type SpecTest } from "./support/bothStores.js"
 import { layerWith, layerWithStore, makeClient, recording, secret } from "./support/sessionApp.js"

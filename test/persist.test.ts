@@ -57,7 +57,8 @@ describe("write", () => {
         expect(outcome).toStrictEqual({ _tag: "Updated" })
         expect(state.changed).toBe(false)
         expect(state.backing).toStrictEqual({ _tag: "Stored", id: "s1", createdHere: false })
-      })))
+      })
+    ))
 
   it.effect("an update of a session another request deleted answers Gone, and the session is gone here too", () =>
     withStore((rules, redis) =>
@@ -68,7 +69,8 @@ describe("write", () => {
         expect(outcome).toStrictEqual({ _tag: "Gone" })
         expect(state.backing).toStrictEqual({ _tag: "Gone" })
         expect(yield* redis.get("s1")).toStrictEqual(Option.none())
-      })))
+      })
+    ))
 
   it.effect("a move answers Moved with the new id, which the state now holds as created here", () =>
     withStore((rules, redis) =>
@@ -80,7 +82,8 @@ describe("write", () => {
         expect(outcome).toStrictEqual({ _tag: "Moved", id: "gen1" })
         expect(state.backing).toStrictEqual({ _tag: "Stored", id: "gen1", createdHere: true })
         expect(yield* redis.get("s1")).toStrictEqual(Option.none())
-      })))
+      })
+    ))
 
   it.effect("a move of a session another request deleted answers Gone, creates nothing, and the session is gone", () =>
     withStore((rules, redis) =>
@@ -91,7 +94,8 @@ describe("write", () => {
         expect(outcome).toStrictEqual({ _tag: "Gone" })
         expect(state.backing).toStrictEqual({ _tag: "Gone" })
         expect(yield* redis.get("gen1")).toStrictEqual(Option.none())
-      })))
+      })
+    ))
 })
 
 describe("dropCreated, after a failed commit", () => {
@@ -101,7 +105,8 @@ describe("dropCreated, after a failed commit", () => {
         yield* redis.set("c1", stored)
         yield* Persist.dropCreated(rules, redis, createdHere(rules))
         expect(yield* redis.get("c1")).toStrictEqual(Option.none())
-      })))
+      })
+    ))
 
   it.effect("deletes the session this request created and then regenerated, under the id it still has", () =>
     withStore((rules, redis) =>
@@ -111,20 +116,27 @@ describe("dropCreated, after a failed commit", () => {
         state.regenerate()
         yield* Persist.dropCreated(rules, redis, state)
         expect(yield* redis.get("c1")).toStrictEqual(Option.none())
-      })))
+      })
+    ))
 
-  it.effect.each([
-    ["loaded", (rules: SessionPolicy.SessionPolicyShape) => loaded(rules)],
-    ["loaded, then regenerated", (rules: SessionPolicy.SessionPolicyShape) => {
-      const state = loaded(rules)
-      state.regenerate()
-      return state
-    }]
-  ] as const)("leaves a session the request %s alone: its client holds a cookie for it", ([, make]) =>
-    withStore((rules, redis) =>
-      Effect.gen(function*() {
-        yield* redis.set("s1", stored)
-        yield* Persist.dropCreated(rules, redis, make(rules))
-        expect(yield* redis.get("s1")).toStrictEqual(Option.some(stored))
-      })))
+  it.effect.each(
+    [
+      ["loaded", (rules: SessionPolicy.SessionPolicyShape) => loaded(rules)],
+      ["loaded, then regenerated", (rules: SessionPolicy.SessionPolicyShape) => {
+        const state = loaded(rules)
+        state.regenerate()
+        return state
+      }]
+    ] as const
+  )(
+    "leaves a session the request %s alone: its client holds a cookie for it",
+    ([, make]) =>
+      withStore((rules, redis) =>
+        Effect.gen(function*() {
+          yield* redis.set("s1", stored)
+          yield* Persist.dropCreated(rules, redis, make(rules))
+          expect(yield* redis.get("s1")).toStrictEqual(Option.some(stored))
+        })
+      )
+  )
 })

@@ -57,7 +57,9 @@ const send = (
   })
 
 /** A memory store with `s1` stored, behind a recording client; `change` replaces some commands. */
-const storeWith = (change: (memory: RedisClient.RedisClientShape) => Partial<RedisClient.RedisClientShape> = () => ({})) =>
+const storeWith = (
+  change: (memory: RedisClient.RedisClientShape) => Partial<RedisClient.RedisClientShape> = () => ({})
+) =>
   Effect.gen(function*() {
     const memory = yield* RedisClient.makeMemory
     yield* memory.set("s1", storedPayload, { ttlSeconds: 1200 })
@@ -65,16 +67,18 @@ const storeWith = (change: (memory: RedisClient.RedisClientShape) => Partial<Red
     return { memory, client: recorded.client, log: recorded.log }
   })
 
-const unreachable = (command: string) => Effect.fail(new RedisClient.SessionStoreError({ reason: "Connection", command }))
+const unreachable = (command: string) =>
+  Effect.fail(new RedisClient.SessionStoreError({ reason: "Connection", command }))
 const refused = (command: string) => Effect.fail(new RedisClient.SessionStoreError({ reason: "Reply", command }))
 
 /** Runs `body` with a store made by `storeWith(change)` and a policy of `options`. */
 const withSessions = <A, E>(
   options: Partial<SessionPolicy.Options>,
   change: (memory: RedisClient.RedisClientShape) => Partial<RedisClient.RedisClientShape>,
-  body: (store: Effect.Effect.Success<ReturnType<typeof storeWith>>) => Effect.Effect<A, E, SessionPolicy.SessionPolicy | RedisClient.RedisClient>
-) =>
-  Effect.flatMap(storeWith(change), (store) => Effect.provide(body(store), layerWithStore(store.client, options)))
+  body: (
+    store: Effect.Effect.Success<ReturnType<typeof storeWith>>
+  ) => Effect.Effect<A, E, SessionPolicy.SessionPolicy | RedisClient.RedisClient>
+) => Effect.flatMap(storeWith(change), (store) => Effect.provide(body(store), layerWithStore(store.client, options)))
 
 const ok = HttpServerResponse.text("ok")
 const readN = Effect.as(Session.get("n"), ok)
@@ -135,7 +139,8 @@ describe("loading", () => {
       Effect.gen(function*() {
         const streamed = Effect.map(
           Session.Session,
-          (session) => HttpServerResponse.stream(Stream.encodeText(Stream.fromEffect(Effect.as(session.get("n"), "ok"))))
+          (session) =>
+            HttpServerResponse.stream(Stream.encodeText(Stream.fromEffect(Effect.as(session.get("n"), "ok"))))
         )
         const sent = yield* send(streamed, cookieOf("missing"))
         expect(sent.body).toBe("ok")
@@ -151,11 +156,15 @@ describe("Retry-After on a 503 the handler answers itself", () => {
     Effect.as(Effect.ignore(self), HttpServerResponse.text("later", { status: 503 }))
 
   it.effect("after the load failed", () =>
-    withSessions({}, () => ({ getEx: () => unreachable("GETEX"), get: () => unreachable("GET") }), () =>
-      Effect.gen(function*() {
-        const sent = yield* send(answer503(Session.get("n")), cookieOf("s1"))
-        expect(sent.headers.get("retry-after")).toBe("1")
-      })))
+    withSessions(
+      {},
+      () => ({ getEx: () => unreachable("GETEX"), get: () => unreachable("GET") }),
+      () =>
+        Effect.gen(function*() {
+          const sent = yield* send(answer503(Session.get("n")), cookieOf("s1"))
+          expect(sent.headers.get("retry-after")).toBe("1")
+        })
+    ))
 
   it.effect("when an anonymous session stands in for one the store could not deliver", () =>
     withSessions(
@@ -196,7 +205,10 @@ describe("invalidate", () => {
   it.effect("after a read found no stored session for the cookie: nothing to delete, the cookie is expired", () =>
     withSessions({}, () => ({}), ({ log }) =>
       Effect.gen(function*() {
-        const sent = yield* send(Effect.zipRight(Session.get("n"), Effect.as(Session.invalidate, ok)), cookieOf("missing"))
+        const sent = yield* send(
+          Effect.zipRight(Session.get("n"), Effect.as(Session.invalidate, ok)),
+          cookieOf("missing")
+        )
         expect(log).toHaveLength(1)
         expect(log).not.toContain("del")
         expect(sent.setCookie).toMatch(/Max-Age=0/)
@@ -231,12 +243,16 @@ describe("invalidate", () => {
     ))
 
   it.effect("on a route that tolerates outages, a logout whose DEL finds the store unreachable fails with 503", () =>
-    withSessions({ onStoreUnavailable: "anonymous" }, () => ({ del: () => unreachable("DEL") }), ({ memory }) =>
-      Effect.gen(function*() {
-        const sent = yield* send(Effect.as(Session.invalidate, ok), cookieOf("s1"))
-        expect(sent.status).toBe(503)
-        expect(Option.isSome(yield* memory.get("s1"))).toBe(true)
-      })))
+    withSessions(
+      { onStoreUnavailable: "anonymous" },
+      () => ({ del: () => unreachable("DEL") }),
+      ({ memory }) =>
+        Effect.gen(function*() {
+          const sent = yield* send(Effect.as(Session.invalidate, ok), cookieOf("s1"))
+          expect(sent.status).toBe(503)
+          expect(Option.isSome(yield* memory.get("s1"))).toBe(true)
+        })
+    ))
 
   it.effect("so does emptying a session under invalidateEmptySession, which deletes it", () =>
     withSessions(
@@ -320,7 +336,9 @@ describe("persistNow", () => {
       Effect.gen(function*() {
         const streamed = Effect.map(Session.Session, (session) =>
           HttpServerResponse.stream(
-            Stream.encodeText(Stream.fromEffect(Effect.as(Effect.zipRight(session.set("n", 1), session.persistNow), "ok")))
+            Stream.encodeText(
+              Stream.fromEffect(Effect.as(Effect.zipRight(session.set("n", 1), session.persistNow), "ok"))
+            )
           ))
         const sent = yield* send(streamed)
         expect(sent.body).toBe("ok")
@@ -367,7 +385,8 @@ describe("TTL refresh", () => {
       Effect.gen(function*() {
         const streamed = Effect.map(
           Session.Session,
-          (session) => HttpServerResponse.stream(Stream.encodeText(Stream.fromEffect(Effect.as(session.get("n"), "ok"))))
+          (session) =>
+            HttpServerResponse.stream(Stream.encodeText(Stream.fromEffect(Effect.as(session.get("n"), "ok"))))
         )
         const sent = yield* send(streamed, cookieOf("s1"))
         expect(sent.body).toBe("ok")
@@ -413,18 +432,22 @@ describe("writes", () => {
       })))
 
   it.effect("a session bound to a user whose cookie the response refuses joins no index", () =>
-    withSessions({ responseAllowsCookie: SessionPolicy.refuseCacheableResponses }, () => ({}), ({ log }) =>
-      Effect.gen(function*() {
-        const handler = Effect.gen(function*() {
-          const session = yield* Session.Session
-          yield* session.set("user", "u1")
-          yield* session.bindUser("u1")
-          return ok.pipe(HttpServerResponse.setHeader("cache-control", "public, max-age=60"))
+    withSessions(
+      { responseAllowsCookie: SessionPolicy.refuseCacheableResponses },
+      () => ({}),
+      ({ log }) =>
+        Effect.gen(function*() {
+          const handler = Effect.gen(function*() {
+            const session = yield* Session.Session
+            yield* session.set("user", "u1")
+            yield* session.bindUser("u1")
+            return ok.pipe(HttpServerResponse.setHeader("cache-control", "public, max-age=60"))
+          })
+          const sent = yield* send(handler)
+          expect(sent.setCookie).toBeUndefined()
+          expect(log).toEqual([])
         })
-        const sent = yield* send(handler)
-        expect(sent.setCookie).toBeUndefined()
-        expect(log).toEqual([])
-      })))
+    ))
 
   it.effect("a login whose old session another request deleted meanwhile creates nothing and joins no index", () =>
     withSessions({}, () => ({}), ({ log, memory }) =>
@@ -457,12 +480,16 @@ describe("logs", () => {
     ))
 
   it.effect("a write dropped at the commit because the store is unreachable says so, with the stage", () =>
-    withSessions({ onStoreUnavailable: "anonymous" }, () => ({ set: () => unreachable("SET") }), () =>
-      Effect.gen(function*() {
-        const sent = yield* send(Effect.as(Session.set("n", 1), ok))
-        expect(sent.status).toBe(200)
-        expect(lineWith(sent, "session store unavailable")).toMatch(/stage.*commit/)
-      })))
+    withSessions(
+      { onStoreUnavailable: "anonymous" },
+      () => ({ set: () => unreachable("SET") }),
+      () =>
+        Effect.gen(function*() {
+          const sent = yield* send(Effect.as(Session.set("n", 1), ok))
+          expect(sent.status).toBe(200)
+          expect(lineWith(sent, "session store unavailable")).toMatch(/stage.*commit/)
+        })
+    ))
 
   it.effect("a commit the store refused is an error, and the response a 503", () =>
     withSessions({}, () => ({ set: () => refused("SET") }), () =>
@@ -477,7 +504,10 @@ describe("logs", () => {
 describe("Session operations", () => {
   /** Runs `body` in one request with the stored session `s1`, and answers with what it returns, as JSON. */
   const inSession = <A>(body: (session: Session.SessionShape) => Effect.Effect<A, unknown>) =>
-    send(Effect.map(Effect.flatMap(Session.Session, body), (value) => HttpServerResponse.unsafeJson(value)), cookieOf("s1"))
+    send(
+      Effect.map(Effect.flatMap(Session.Session, body), (value) => HttpServerResponse.unsafeJson(value)),
+      cookieOf("s1")
+    )
 
   it.effect("keys and entries list the session's values; update sets several at once", () =>
     withSessions({}, () => ({}), ({ memory }) =>
@@ -515,7 +545,10 @@ describe("Session operations", () => {
   it.effect("a session not yet stored has no handle", () =>
     withSessions({}, () => ({}), () =>
       Effect.gen(function*() {
-        const handle = Effect.flatMap(Session.Session, (session) => Effect.zipRight(session.set("a", 1), session.handle))
+        const handle = Effect.flatMap(
+          Session.Session,
+          (session) => Effect.zipRight(session.set("a", 1), session.handle)
+        )
         const sent = yield* send(Effect.map(handle, (value) => HttpServerResponse.unsafeJson(Option.getOrNull(value))))
         expect(JSON.parse(sent.body)).toBeNull()
       })))
@@ -533,18 +566,23 @@ describe("Session operations", () => {
         expect(JSON.parse(sent.body)).toEqual(["saved", "saved"])
       })))
 
-  it.effect.each([
-    ["adjustTimeout", (session: Session.SessionShape) => session.adjustTimeout("soon" as never)],
-    ["adjustCookieMaxAge", (session: Session.SessionShape) => session.adjustCookieMaxAge("soon" as never)],
-    ["adjustCookieExpires", (session: Session.SessionShape) => session.adjustCookieExpires("soon" as never)]
-  ] as const)("%s with a duration that breaks the rule is a defect naming the operation", ([name, adjust]) =>
-    withSessions({}, () => ({}), () =>
-      Effect.gen(function*() {
-        const sent = yield* inSession((session) =>
-          Effect.catchAllDefect(Effect.as(adjust(session), "no defect"), (defect) => Effect.succeed(String(defect)))
-        )
-        expect(JSON.parse(sent.body)).toContain(`Invalid duration for ${name}`)
-      })))
+  it.effect.each(
+    [
+      ["adjustTimeout", (session: Session.SessionShape) => session.adjustTimeout("soon" as never)],
+      ["adjustCookieMaxAge", (session: Session.SessionShape) => session.adjustCookieMaxAge("soon" as never)],
+      ["adjustCookieExpires", (session: Session.SessionShape) => session.adjustCookieExpires("soon" as never)]
+    ] as const
+  )(
+    "%s with a duration that breaks the rule is a defect naming the operation",
+    ([name, adjust]) =>
+      withSessions({}, () => ({}), () =>
+        Effect.gen(function*() {
+          const sent = yield* inSession((session) =>
+            Effect.catchAllDefect(Effect.as(adjust(session), "no defect"), (defect) => Effect.succeed(String(defect)))
+          )
+          expect(JSON.parse(sent.body)).toContain(`Invalid duration for ${name}`)
+        }))
+  )
 
   it.effect("adjustCookieMaxAge(undefined) makes the cookie a browser-session cookie", () =>
     withSessions({ cookieMaxAge: "1 hour" }, () => ({}), () =>

@@ -35,7 +35,9 @@ export const make = Effect.fn("SessionPolicy.make")(function*(options: Options) 
   const readHeavy = options.readHeavy ?? false
 
   if (timeoutTrigger !== undefined) {
-    if (timeout === undefined) return yield* Effect.fail(invalid(["timeoutTrigger", "timeout"], "a timeout trigger needs a timeout"))
+    if (timeout === undefined) {
+      return yield* Effect.fail(invalid(["timeoutTrigger", "timeout"], "a timeout trigger needs a timeout"))
+    }
     yield* check(
       timeoutTrigger < timeout,
       ["timeoutTrigger", "timeout"],
