@@ -222,6 +222,13 @@ describe("invalidate", () => {
         expect(sent.setCookie).toBeUndefined()
       })))
 
+  it.effect("without a cookie, the response still varies on it: with one, it would have expired it", () =>
+    withSessions({}, () => ({}), () =>
+      Effect.gen(function*() {
+        const sent = yield* send(Effect.as(Session.invalidate, ok))
+        expect(sent.headers.get("vary")).toBe("Cookie")
+      })))
+
   it.effect("of a session an unreachable store stood in for fails with the store's error: the real one lives on", () =>
     withSessions(
       { onStoreUnavailable: "anonymous" },
