@@ -118,8 +118,10 @@ export const resolveSigner = (options: Options): Effect.Effect<CookieSigner.Cook
       ? Effect.fail(invalid(["secret"], `must be at least ${minimumSecretLength} characters`))
       : Effect.succeed(CookieSigner.make(secret))
   }
-  // Stryker disable next-line ConditionalExpression: equivalent when false, exactly one option is given and it is neither signer nor secret
+  // Unreachable, for the type only: exactly one option is given, and it is neither signer nor secret.
+  // Stryker disable next-line ConditionalExpression,BlockStatement: equivalent, see above
   if (secrets === undefined) {
+    // Stryker disable next-line StringLiteral: equivalent, unreachable
     return Effect.fail(invalid(signingOptions, "give exactly one of secret, secrets and signer"))
   }
   if (secrets.some(shortSecret)) {
