@@ -13,6 +13,7 @@ export default mutationConfig([
   "test/store.test.ts",
   "test/persist.test.ts",
   "test/requestSession.test.ts",
+  "test/sessionService.test.ts",
   "test/once.test.ts",
   "test/responseCookie.test.ts",
   "test/clientCookie.test.ts",

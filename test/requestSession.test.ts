@@ -8,88 +8,14 @@ import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as CookieSigner from "../src/CookieSigner.js"
-import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
-import * as SessionMiddleware from "../src/SessionMiddleware.js"
 import * as SessionPolicy from "../src/SessionPolicy.js"
-import { layerWithStore, recording, secret } from "./support/sessionApp.js"
-
-const signer = CookieSigner.make(secret)
-/** A session stored under `s1` (created at time 0, the TestClock's start). */
-const storedPayload = `{"m":{"n":1},"c":0,"v":1}`
-
-interface Sent {
-  readonly status: number
-  readonly headers: Headers
-  readonly body: string
-  /** The `session=…` Set-Cookie line, if any. */
-  readonly setCookie: string | undefined
-  readonly lines: ReadonlyArray<string>
-}
-
-/** Sends one request to `handler` behind the session middleware; `cookie` is the session cookie's value. */
-const send = (
-  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, Session.Session>,
-  cookie?: string
-) =>
-  Effect.gen(function*() {
-    const lines: Array<string> = []
-    const logger = Logger.map(Logger.logfmtLogger, (line) => void lines.push(line))
-    const runtime = yield* Effect.provide(
-      Effect.runtime<SessionPolicy.SessionPolicy | RedisClient.RedisClient>(),
-      Logger.replace(Logger.defaultLogger, logger)
-    )
-    const response = yield* Effect.promise(() =>
-      HttpApp.toWebHandlerRuntime(runtime)(SessionMiddleware.middleware(handler))(
-        new Request("http://localhost/", { headers: cookie === undefined ? {} : { cookie: `session=${cookie}` } })
-      )
-    )
-    const body = yield* Effect.promise(() => response.text())
-    // finalizers after the response (the deferred TTL refresh) and background undo run on later turns
-    yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
-    const setCookie = response.headers.getSetCookie().find((line) => line.startsWith("session="))
-    return { status: response.status, headers: response.headers, body, setCookie, lines } satisfies Sent
-  })
-
-/** A memory store with `s1` stored, behind a recording client; `change` replaces some commands. */
-const storeWith = (
-  change: (memory: RedisClient.RedisClientShape) => Partial<RedisClient.RedisClientShape> = () => ({})
-) =>
-  Effect.gen(function*() {
-    const memory = yield* RedisClient.makeMemory
-    yield* memory.set("s1", storedPayload, { ttlSeconds: 1200 })
-    const recorded = recording({ ...memory, ...change(memory) })
-    return { memory, client: recorded.client, log: recorded.log }
-  })
-
-const unreachable = (command: string) =>
-  Effect.fail(new RedisClient.SessionStoreError({ reason: "Connection", command }))
-const refused = (command: string) => Effect.fail(new RedisClient.SessionStoreError({ reason: "Reply", command }))
-
-/** Runs `body` with a store made by `storeWith(change)` and a policy of `options`. */
-const withSessions = <A, E>(
-  options: Partial<SessionPolicy.Options>,
-  change: (memory: RedisClient.RedisClientShape) => Partial<RedisClient.RedisClientShape>,
-  body: (
-    store: Effect.Effect.Success<ReturnType<typeof storeWith>>
-  ) => Effect.Effect<A, E, SessionPolicy.SessionPolicy | RedisClient.RedisClient>
-) => Effect.flatMap(storeWith(change), (store) => Effect.provide(body(store), layerWithStore(store.client, options)))
-
-const ok = HttpServerResponse.text("ok")
-const readN = Effect.as(Session.get("n"), ok)
-/** The cookie value of a session stored under `id`. */
-const cookieOf = (id: string) => signer.sign(id)
-/** The log line that contains `text`. */
-const lineWith = (sent: Sent, text: string) => {
-  const line = sent.lines.find((entry) => entry.includes(text))
-  expect(line, `a log line with "${text}" among:\n${sent.lines.join("\n")}`).toBeDefined()
-  return line ?? ""
-}
+import { cookieOf, lineWith, ok, readN, refused, send, unreachable, withSessions } from "./support/oneRequest.js"
+import { secret } from "./support/sessionApp.js"
 
 describe("cookieOnException: false", () => {
   it.effect("a request that succeeds still gets its cookie", () =>
@@ -505,105 +431,5 @@ describe("logs", () => {
         expect(sent.status).toBe(503)
         expect(lineWith(sent, "session commit failed")).toContain("level=ERROR")
         expect(sent.lines.join("\n")).not.toContain("maxPayloadBytes")
-      })))
-})
-
-describe("Session operations", () => {
-  /** Runs `body` in one request with the stored session `s1`, and answers with what it returns, as JSON. */
-  const inSession = <A>(body: (session: Session.SessionShape) => Effect.Effect<A, unknown>) =>
-    send(
-      Effect.map(Effect.flatMap(Session.Session, body), (value) => HttpServerResponse.unsafeJson(value)),
-      cookieOf("s1")
-    )
-
-  it.effect("keys and entries list the session's values; update sets several at once", () =>
-    withSessions({}, () => ({}), ({ memory }) =>
-      Effect.gen(function*() {
-        const sent = yield* inSession((session) =>
-          Effect.gen(function*() {
-            yield* session.update({ a: "x", b: [1] })
-            return { keys: yield* session.keys, entries: yield* session.entries }
-          })
-        )
-        expect(JSON.parse(sent.body)).toEqual({ keys: ["n", "a", "b"], entries: [["n", 1], ["a", "x"], ["b", [1]]] })
-        expect(JSON.parse(Option.getOrThrow(yield* memory.get("s1"))).m).toEqual({ n: 1, a: "x", b: [1] })
-      })))
-
-  it.effect("changed writes the session when change detection is off", () =>
-    withSessions({ detectChanges: false }, () => ({}), ({ log }) =>
-      Effect.gen(function*() {
-        yield* inSession((session) => Effect.zipRight(session.get("n"), session.changed))
-        expect(log).toEqual(["getex", "set"])
-      })))
-
-  it.effect("boundUser is the user the session is bound to, if any", () =>
-    withSessions({}, () => ({}), () =>
-      Effect.gen(function*() {
-        const sent = yield* inSession((session) =>
-          Effect.gen(function*() {
-            const before = Option.getOrNull(yield* session.boundUser)
-            yield* session.bindUser("u1")
-            return { before, after: Option.getOrNull(yield* session.boundUser) }
-          })
-        )
-        expect(JSON.parse(sent.body)).toEqual({ before: null, after: "u1" })
-      })))
-
-  it.effect("a session not yet stored has no handle", () =>
-    withSessions({}, () => ({}), () =>
-      Effect.gen(function*() {
-        const handle = Effect.flatMap(
-          Session.Session,
-          (session) => Effect.zipRight(session.set("a", 1), session.handle)
-        )
-        const sent = yield* send(Effect.map(handle, (value) => HttpServerResponse.unsafeJson(Option.getOrNull(value))))
-        expect(JSON.parse(sent.body)).toBeNull()
-      })))
-
-  it.effect("flash without options queues every message, duplicates too, in the default queue", () =>
-    withSessions({}, () => ({}), () =>
-      Effect.gen(function*() {
-        const sent = yield* inSession((session) =>
-          Effect.gen(function*() {
-            yield* session.flash("saved")
-            yield* session.flash("saved")
-            return yield* session.peekFlash()
-          })
-        )
-        expect(JSON.parse(sent.body)).toEqual(["saved", "saved"])
-      })))
-
-  it.effect.each(
-    [
-      ["adjustTimeout", (session: Session.SessionShape) => session.adjustTimeout("soon" as never)],
-      ["adjustCookieMaxAge", (session: Session.SessionShape) => session.adjustCookieMaxAge("soon" as never)],
-      ["adjustCookieExpires", (session: Session.SessionShape) => session.adjustCookieExpires("soon" as never)]
-    ] as const
-  )(
-    "%s with a duration that breaks the rule is a defect naming the operation",
-    ([name, adjust]) =>
-      withSessions({}, () => ({}), () =>
-        Effect.gen(function*() {
-          const sent = yield* inSession((session) =>
-            Effect.catchAllDefect(Effect.as(adjust(session), "no defect"), (defect) => Effect.succeed(String(defect)))
-          )
-          expect(JSON.parse(sent.body)).toContain(`Invalid duration for ${name}`)
-        }))
-  )
-
-  it.effect("adjustCookieMaxAge(undefined) makes the cookie a browser-session cookie", () =>
-    withSessions({ cookieMaxAge: "1 hour" }, () => ({}), () =>
-      Effect.gen(function*() {
-        const sent = yield* inSession((session) => session.adjustCookieMaxAge(undefined))
-        expect(sent.setCookie).toBeDefined()
-        expect(sent.setCookie).not.toMatch(/Max-Age/)
-      })))
-
-  it.effect("adjustCookieExpires with a Date sends that date", () =>
-    withSessions({}, () => ({}), () =>
-      Effect.gen(function*() {
-        const at = new Date("2030-01-02T03:04:05Z")
-        const sent = yield* inSession((session) => session.adjustCookieExpires(at))
-        expect(sent.setCookie).toContain(`Expires=${at.toUTCString()}`)
       })))
 })
