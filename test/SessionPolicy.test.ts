@@ -1155,11 +1155,14 @@ describe("maxTimeout against timeout", () => {
       expect(policy.payloadExpiry).toBe(false)
     }))
 
-  it.effect("a timeout trigger that is not a duration is refused, naming timeoutTrigger", () =>
-    Effect.gen(function*() {
-      const error = yield* Effect.flip(make({ timeoutTrigger: "soon" as never }))
-      expect(String(error)).toContain("timeoutTrigger")
-    }))
+  it.effect.each(["timeoutTrigger", "maxTimeout", "maxLifetime"])(
+    "a %s that is not a duration is refused, naming it",
+    (option) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(make({ [option]: "soon" as never }))
+        expect(String(error)).toContain(option)
+      })
+  )
 
   it.effect("a cap equal to the policy's own timeout is accepted", () =>
     Effect.gen(function*() {
