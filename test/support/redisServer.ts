@@ -8,7 +8,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { accessSync, constants } from "node:fs"
+import { accessSync, constants, readFileSync } from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import type { IoredisClient } from "../../src/RedisClient.js"
@@ -101,22 +101,43 @@ const findRedisServer = (): string => {
   throw new Error(notFound)
 }
 
-/** A TCP port that nothing listens on (at the moment of asking). */
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
+/**
+ * The first port of the kernel's ephemeral range: outgoing connections take
+ * their local ports from it, so a port chosen there by `listen(0)` could be
+ * taken by a client socket before redis-server binds it ("Address already in
+ * use"). Ports are chosen below it instead.
+ */
+const ephemeralLow = ((): number => {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low > 12000 ? low : 32768
+  } catch {
+    return 32768
+  }
+})()
+
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
     const server = net.createServer()
     server.unref()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      if (address === null || typeof address === "string") {
-        server.close()
-        reject(new Error("could not get a free port"))
-        return
-      }
-      server.close(() => resolve(address.port))
-    })
+    server.once("error", () => resolve(false))
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)))
   })
+
+const handedOut = new Set<number>()
+
+/**
+ * A TCP port that nothing listens on (at the moment of asking), outside the
+ * ephemeral range and not handed out before by this process.
+ */
+export const freePort = async (): Promise<number> => {
+  for (;;) {
+    const port = 10000 + Math.floor(Math.random() * (ephemeralLow - 10000))
+    if (handedOut.has(port) || !(await canListen(port))) continue
+    handedOut.add(port)
+    return port
+  }
+}
 
 // --- a minimal RESP client -------------------------------------------------
 
