@@ -39,6 +39,8 @@ export const mutationConfig = (include: ReadonlyArray<string>): ViteUserConfig =
     ...base,
     test: {
       ...base.test,
+      // credits code a file's hooks run (Layers built in `beforeAll`) to the file's tests: see the file
+      setupFiles: ["./test/setup.ts", "./test/support/mutationCoverage.ts"],
       // projects extending this config would add its `include` to their own
       include: [],
       projects: [
