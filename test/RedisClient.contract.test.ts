@@ -134,6 +134,88 @@ const contract = ({ elapse, test }: Harness) => {
       expect(yield* redis.get(key)).toStrictEqual(Option.none())
     }))
 
+  const stored = "{\"m\":{},\"c\":1,\"v\":1}"
+  const refusedTtls: ReadonlyArray<
+    readonly [
+      name: string,
+      /** The command the error names: a script's, or on a Cluster the `SET` that `move` sends first. */
+      commands: ReadonlyArray<string>,
+      detail: string,
+      write: (
+        redis: RedisClient.RedisClientShape,
+        key: string
+      ) => Effect.Effect<unknown, RedisClient.SessionStoreError>
+    ]
+  > = [
+    [
+      "getEx for 0 seconds",
+      ["GETEX"],
+      "ERR invalid expire time in 'getex' command",
+      (redis, key) => redis.getEx(key, 0)
+    ],
+    [
+      "set for 1.5 seconds",
+      ["SET"],
+      "ERR value is not an integer or out of range",
+      (redis, key) => redis.set(key, "new", { ttlSeconds: 1.5 })
+    ],
+    [
+      "expire by 1.5 seconds",
+      ["EXPIRE"],
+      "ERR value is not an integer or out of range",
+      (redis, key) => redis.expire(key, 1.5)
+    ],
+    [
+      "move with a TTL of 0",
+      ["EVAL", "SET"],
+      "ERR invalid expire time in 'set' command",
+      (redis, key) => redis.move(key, `${key}:to`, "new", { ttlSeconds: 0 })
+    ],
+    [
+      "mergePayload with a TTL of 0",
+      ["EVALSHA", "EVAL"],
+      "ERR invalid expire time in 'set' command",
+      (redis, key) => redis.mergePayload(key, { set: [["\"a\"", "1"]], remove: [], rest: "}" }, { ttlSeconds: 0 })
+    ]
+  ]
+  for (const [name, commands, detail, write] of refusedTtls) {
+    test(`${name} fails with Redis's Reply error and changes nothing`, () =>
+      Effect.gen(function*() {
+        const redis = yield* RedisClient.RedisClient
+        const key = freshKey("refused-ttl")
+        yield* redis.set(key, stored, { ttlSeconds: 100 })
+        const error = yield* write(redis, key).pipe(
+          Effect.zipRight(Effect.dieMessage(`${name} succeeded`)),
+          Effect.flip
+        )
+        expect(error.reason).toBe("Reply")
+        expect(commands).toContain(error.command)
+        expect(error.detail.startsWith(detail)).toBe(true)
+        expect(yield* redis.get(key)).toStrictEqual(Option.some(stored))
+        expect(yield* redis.ttl(key)).toBeGreaterThan(90)
+      }))
+  }
+
+  test("mergePayload without options leaves the key without a TTL", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("merge-no-options")
+      yield* redis.set(key, stored, { ttlSeconds: 100 })
+      expect(yield* redis.mergePayload(key, { set: [["\"a\"", "1"]], remove: [], rest: ",\"c\":1,\"v\":1}" }))
+        .toBe("Merged")
+      expect(yield* redis.get(key)).toStrictEqual(Option.some("{\"m\":{\"a\":1},\"c\":1,\"v\":1}"))
+      expect(yield* redis.ttl(key)).toBe(-1)
+    }))
+
+  test("del of a key whose TTL has passed answers false", () =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      const key = freshKey("del-expired")
+      yield* redis.set(key, "value", { ttlSeconds: 1 })
+      yield* elapse("1100 millis")
+      expect(yield* redis.del(key)).toBe(false)
+    }), 10_000)
+
   test("getEx returns the value and slides the TTL", () =>
     Effect.gen(function*() {
       const redis = yield* RedisClient.RedisClient
@@ -291,18 +373,53 @@ const contract = ({ elapse, test }: Harness) => {
       expect(yield* redis.indexMembers(index)).toStrictEqual([b, c])
     }))
 
-  test("indexAdd with a TTL gives the index that TTL at least; without one, none", () =>
+  test(
+    "indexAdd with a TTL gives the index that TTL at least: a shorter one keeps it, it expires at the longest",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* RedisClient.RedisClient
+        const index = freshKey("index-ttl")
+        const member = freshKey("member")
+        yield* redis.set(member, "M")
+        yield* redis.indexAdd(index, member, 1, 2)
+        yield* redis.indexAdd(index, member, 1, 1)
+        yield* elapse("1200 millis")
+        expect(yield* redis.indexMembers(index)).toStrictEqual([member])
+        yield* elapse("1000 millis")
+        expect(yield* redis.indexMembers(index)).toStrictEqual([])
+      }),
+    10_000
+  )
+
+  test("indexAdd without a TTL takes the index's TTL away", () =>
     Effect.gen(function*() {
       const redis = yield* RedisClient.RedisClient
-      const index = freshKey("index-ttl")
+      const index = freshKey("index-persist")
       const member = freshKey("member")
       yield* redis.set(member, "M")
-      yield* redis.indexAdd(index, member, 1, 100)
-      yield* redis.indexAdd(index, member, 1, 50)
-      expect(yield* redis.indexMembers(index)).toStrictEqual([member])
+      yield* redis.indexAdd(index, member, 1, 1)
+      yield* redis.indexAdd(index, member, 1, undefined)
       yield* elapse("1200 millis")
       expect(yield* redis.indexMembers(index)).toStrictEqual([member])
     }), 10_000)
+
+  test(
+    "an index emptied by indexRemove is gone: added to again, it has only the new TTL",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* RedisClient.RedisClient
+        const index = freshKey("index-emptied")
+        const member = freshKey("member")
+        yield* redis.set(member, "M")
+        yield* redis.indexAdd(index, member, 1, 3)
+        yield* redis.indexRemove(index, [member])
+        yield* redis.indexAdd(index, member, 1, 1)
+        yield* elapse("1200 millis")
+        expect(yield* redis.indexMembers(index)).toStrictEqual([])
+        yield* redis.indexRemove(index, [member])
+      }),
+    10_000
+  )
 
   test("indexRemove removes the members named, and indexMembers of a missing index is empty", () =>
     Effect.gen(function*() {

@@ -14,15 +14,30 @@ interface MemoryEntry {
 /** Sweep expired entries after this many writes (at least; see `makeMemory`). */
 const sweepEvery = 1000
 
-const replyError = (command: string, detail: string) =>
-  Effect.fail(new SessionStoreError({ command, reason: "Reply", detail }))
-
-const checkTtl = (command: string, ttlSeconds: number, positive: boolean): Effect.Effect<void, SessionStoreError> =>
-  !Number.isSafeInteger(ttlSeconds)
-    ? replyError(command, "ERR value is not an integer or out of range")
+/**
+ * Redis's refusal of a TTL, or undefined when Redis takes it: `command` is the
+ * one reported, `refusing` the one Redis names (a script's inner `SET`).
+ */
+const ttlRefusal = (
+  command: string,
+  ttlSeconds: number | undefined,
+  positive: boolean,
+  refusing = command
+): SessionStoreError | undefined =>
+  ttlSeconds === undefined
+    ? undefined
+    : !Number.isSafeInteger(ttlSeconds)
+    ? new SessionStoreError({ command, reason: "Reply", detail: "ERR value is not an integer or out of range" })
     : positive && ttlSeconds <= 0
-    ? replyError(command, `ERR invalid expire time in '${command.toLowerCase()}' command`)
-    : Effect.void
+    ? new SessionStoreError({
+      command,
+      reason: "Reply",
+      detail: `ERR invalid expire time in '${refusing.toLowerCase()}' command`
+    })
+    : undefined
+
+/** Whether an expiry time (undefined: none) has come. */
+const isPast = (expiresAtMillis: number | undefined, now: number): boolean => (expiresAtMillis ?? Infinity) <= now
 
 /** @internal */
 export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
@@ -34,15 +49,14 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
   const indexAt = (key: string, now: number) => {
     const index = indexes.get(key)
     if (index === undefined) return undefined
-    if (index.expiresAtMillis !== undefined && index.expiresAtMillis <= now) {
+    if (isPast(index.expiresAtMillis, now)) {
       indexes.delete(key)
       return undefined
     }
     return index
   }
 
-  const isExpired = (entry: MemoryEntry, now: number): boolean =>
-    entry.expiresAtMillis !== undefined && entry.expiresAtMillis <= now
+  const isExpired = (entry: MemoryEntry, now: number): boolean => isPast(entry.expiresAtMillis, now)
 
   const lookup = (key: string, now: number): MemoryEntry | undefined => {
     const entry = entries.get(key)
@@ -56,7 +70,8 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
 
   const write = (key: string, entry: MemoryEntry, now: number): void => {
     entries.set(key, entry)
-    // amortised O(1): a sweep costs O(size) and runs at most every `size` writes
+    // amortised O(1): a sweep costs O(size) and runs at most every `size` writes.
+    // Stryker disable all: the sweep only frees memory; every lookup already treats an expired entry as gone
     writesSinceSweep++
     if (writesSinceSweep >= Math.max(sweepEvery, entries.size)) {
       writesSinceSweep = 0
@@ -64,51 +79,50 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
         if (isExpired(e, now)) entries.delete(k)
       }
     }
+    // Stryker restore all
   }
 
   const now = <A>(f: (now: number) => A): Effect.Effect<A> =>
     Effect.clockWith((clock) => Effect.sync(() => f(clock.unsafeCurrentTimeMillis())))
+
+  /** Like `now`, failing with the error `f` returns (checked where Redis checks it: a script's `SET` comes last). */
+  const attempt = <A>(f: (now: number) => A | SessionStoreError): Effect.Effect<A, SessionStoreError> =>
+    Effect.flatMap(now(f), (a) => a instanceof SessionStoreError ? Effect.fail(a) : Effect.succeed(a))
 
   const expiresAt = (now: number, ttlSeconds: number) => now + ttlSeconds * 1000
 
   return {
     get: (key) => now((t) => Option.fromNullable(lookup(key, t)?.value)),
     getEx: (key, ttlSeconds) =>
-      Effect.zipRight(
-        checkTtl("GETEX", ttlSeconds, true),
-        now((t) => {
-          const entry = lookup(key, t)
-          if (entry === undefined) return Option.none()
-          write(key, { value: entry.value, expiresAtMillis: expiresAt(t, ttlSeconds) }, t)
-          return Option.some(entry.value)
-        })
-      ),
+      attempt((t) => {
+        const refused = ttlRefusal("GETEX", ttlSeconds, true)
+        if (refused !== undefined) return refused
+        const entry = lookup(key, t)
+        if (entry === undefined) return Option.none()
+        write(key, { value: entry.value, expiresAtMillis: expiresAt(t, ttlSeconds) }, t)
+        return Option.some(entry.value)
+      }),
     set: (key, value, options) =>
-      Effect.zipRight(
-        options?.ttlSeconds === undefined ? Effect.void : checkTtl("SET", options.ttlSeconds, true),
-        now((t) => {
-          const exists = lookup(key, t) !== undefined
-          if (options?.condition === "NX" && exists) return false
-          if (options?.condition === "XX" && !exists) return false
-          const ttl = options?.ttlSeconds
-          write(key, { value, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
-          return true
-        })
-      ),
+      attempt((t) => {
+        const ttl = options?.ttlSeconds
+        const refused = ttlRefusal("SET", ttl, true)
+        if (refused !== undefined) return refused
+        const exists = lookup(key, t) !== undefined
+        if (options?.condition === "NX" && exists) return false
+        if (options?.condition === "XX" && !exists) return false
+        write(key, { value, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
+        return true
+      }),
     expire: (key, ttlSeconds) =>
-      Effect.zipRight(
-        checkTtl("EXPIRE", ttlSeconds, false),
-        now((t) => {
-          const entry = lookup(key, t)
-          if (entry === undefined) return false
-          if (ttlSeconds <= 0) {
-            entries.delete(key)
-          } else {
-            write(key, { value: entry.value, expiresAtMillis: expiresAt(t, ttlSeconds) }, t)
-          }
-          return true
-        })
-      ),
+      attempt((t) => {
+        const refused = ttlRefusal("EXPIRE", ttlSeconds, false)
+        if (refused !== undefined) return refused
+        const entry = lookup(key, t)
+        if (entry === undefined) return false
+        // a TTL of 0 or less expires the key at once (Redis deletes it)
+        write(key, { value: entry.value, expiresAtMillis: expiresAt(t, ttlSeconds) }, t)
+        return true
+      }),
     del: (key) => now((t) => lookup(key, t) !== undefined && entries.delete(key)),
     ttl: (key) =>
       now((t) => {
@@ -119,17 +133,16 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
         return Math.floor((entry.expiresAtMillis - t + 500) / 1000)
       }),
     move: (from, to, value, options) =>
-      Effect.zipRight(
-        options?.ttlSeconds === undefined ? Effect.void : checkTtl("EVAL", options.ttlSeconds, true),
-        now((t): MoveResult => {
-          if (lookup(from, t) === undefined) return "Gone"
-          if (lookup(to, t) !== undefined) return "Taken"
-          const ttl = options?.ttlSeconds
-          write(to, { value, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
-          entries.delete(from)
-          return "Moved"
-        })
-      ),
+      attempt((t): MoveResult | SessionStoreError => {
+        if (lookup(from, t) === undefined) return "Gone"
+        const ttl = options?.ttlSeconds
+        const refused = ttlRefusal("EVAL", ttl, true, "SET")
+        if (refused !== undefined) return refused
+        if (lookup(to, t) !== undefined) return "Taken"
+        write(to, { value, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
+        entries.delete(from)
+        return "Moved"
+      }),
     getMany: (keys) => now((t) => keys.map((key) => Option.fromNullable(lookup(key, t)?.value))),
     indexAdd: (key, member, score, ttlSeconds) =>
       now((t) => {
@@ -153,17 +166,16 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
         if (index.members.size === 0) indexes.delete(key)
       }),
     mergePayload: (key, patch, options) =>
-      Effect.zipRight(
-        options?.ttlSeconds === undefined ? Effect.void : checkTtl("EVALSHA", options.ttlSeconds, true),
-        now((t): MergeResult => {
-          const entry = lookup(key, t)
-          if (entry === undefined) return "Gone"
-          const merged = applyPatch(entry.value, patch)
-          if (merged === undefined) return "Unreadable"
-          const ttl = options?.ttlSeconds
-          write(key, { value: merged, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
-          return "Merged"
-        })
-      )
+      attempt((t): MergeResult | SessionStoreError => {
+        const entry = lookup(key, t)
+        if (entry === undefined) return "Gone"
+        const merged = applyPatch(entry.value, patch)
+        if (merged === undefined) return "Unreadable"
+        const ttl = options?.ttlSeconds
+        const refused = ttlRefusal("EVALSHA", ttl, true, "SET")
+        if (refused !== undefined) return refused
+        write(key, { value: merged, expiresAtMillis: ttl === undefined ? undefined : expiresAt(t, ttl) }, t)
+        return "Merged"
+      })
   }
 })
