@@ -93,7 +93,10 @@ export const decorate = (client: AckClient, acks: ReplicaAcks): IoredisClient =>
   }
 
   const acknowledged = (wait: [Error | null, unknown] | undefined): boolean =>
-    wait !== undefined && wait[0] === null && typeof wait[1] === "number" && wait[1] >= replicas
+    wait !== undefined &&
+    // Stryker disable next-line ConditionalExpression: a reply with an error carries no result, so the number check repeats it
+    wait[0] === null &&
+    typeof wait[1] === "number" && wait[1] >= replicas
 
   interface Pending {
     readonly command: string
@@ -151,7 +154,9 @@ export const decorate = (client: AckClient, acks: ReplicaAcks): IoredisClient =>
     new Promise((resolve, reject) => {
       pending.push({ command, queue, resolve, reject })
       // the writes of this tick join the batch; a batch in flight takes the next ones when it answers
-      if (!inFlight && pending.length === 1) process.nextTick(() => inFlight || pending.length === 0 || flush())
+      // (only a release flushes besides this tick, and only while a batch is in flight: nothing can
+      // empty `pending` or start a batch before the tick runs)
+      if (!inFlight && pending.length === 1) process.nextTick(flush)
     })
 
   const written = "isCluster" in client && client.isCluster === true ? alone : grouped
