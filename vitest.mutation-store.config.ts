@@ -8,6 +8,8 @@ import { mutationConfig } from "./vitest.mutation.config.js"
 
 export default mutationConfig([
   "test/RedisClient.*.test.ts",
+  "test/replicaAcks.test.ts",
+  "test/payloadMerge.test.ts",
   "test/Session.commands.test.ts",
   "test/storeOutage.test.ts",
   "test/demo.topology.test.ts",

@@ -59,7 +59,9 @@ const untouched: ReadonlyArray<readonly [string, string]> = [
   ["a string of brackets and quotes", JSON.stringify("}{][\",:\\\"")],
   ["a very long string", JSON.stringify("x".repeat(200_000) + "\\\"")],
   ["true, false, null", "[true,false,null]"],
-  ["whitespace inside, as another writer left it", "[1, 2, {\"a\": [ ]}]"]
+  ["whitespace inside, as another writer left it", "[1, 2, {\"a\": [ ]}]"],
+  ["a backslash right before the closing quote", JSON.stringify("x\\")],
+  ["a string of a quote and brackets in an array", JSON.stringify(["\"]}", "\\"])]
 ]
 
 const contract = (test: Test) => {
@@ -134,6 +136,32 @@ const contract = (test: Test) => {
       expect(text).toBe("{\"m\":{\"a\":[1, 2],\"b\":4}" + rest)
     }))
 
+  test("a payload with every kind of JSON whitespace (space, tab, CR, LF) between its tokens is read", () =>
+    Effect.gen(function*() {
+      const stored = " \t\r\n{\t\"m\"\r:\n{ \"a\" :\t1\r,\n\"b\":2 }\r\n, \"c\":1 }\n"
+      const { result, text } = yield* mergeInto(stored, { set: setOf({ b: 3 }), remove: [], rest })
+      expect(result).toBe("Merged")
+      expect(text).toBe("{\"m\":{\"a\":1,\"b\":3}" + rest)
+    }))
+
+  test("a key with a raw control character (another writer's lax JSON) matches the same key escaped", () =>
+    Effect.gen(function*() {
+      const stored = "{\"m\":{\"a\tb\":1,\"z\":2},\"c\":1}"
+      const { text } = yield* mergeInto(stored, { set: setOf({ "a\tb": 3 }), remove: [], rest })
+      expect(text).toBe("{\"m\":{\"a\\tb\":3,\"z\":2}" + rest)
+    }))
+
+  test("a key with a lone surrogate is never matched: stored, it stays; in the patch, it is dropped", () =>
+    Effect.gen(function*() {
+      const lone = "\"\\ud800\""
+      const stored = "{\"m\":{" + lone + ":1,\"z\":2},\"c\":1}"
+      const { result, text } = yield* mergeInto(stored, { set: [[lone, "3"]], remove: [lone], rest })
+      expect(result).toBe("Merged")
+      expect(text).toBe("{\"m\":{" + lone + ":1,\"z\":2}" + rest)
+      const added = yield* mergeInto("{\"m\":{},\"c\":1}", { set: [[lone, "3"], [lit("a"), "1"]], remove: [], rest })
+      expect(added.text).toBe("{\"m\":{\"a\":1}" + rest)
+    }))
+
   test("a key stored twice is replaced at its first place and written once", () =>
     Effect.gen(function*() {
       const { text } = yield* mergeInto("{\"m\":{\"a\":1,\"b\":2,\"a\":3},\"v\":1}", {
@@ -150,7 +178,31 @@ const contract = (test: Test) => {
     ["no m", "{\"c\":1,\"v\":1}"],
     ["an m that is no object", "{\"m\":[1],\"c\":1}"],
     ["a truncated object", "{\"m\":{\"a\":[1,2}"],
-    ["an unterminated string", "{\"m\":{\"a\":\"abc}}"]
+    ["an unterminated string", "{\"m\":{\"a\":\"abc}}"],
+    ["empty", ""],
+    ["only whitespace", " \t\r\n"],
+    ["an opening brace alone", "{"],
+    ["an object whose key is no string", "{1:2}"],
+    ["an unterminated key", "{\"m"],
+    ["a key at the end", "{\"m\""],
+    ["a key without a colon", "{\"m\" {}}"],
+    ["a colon at the end", "{\"m\":"],
+    ["a value that is no JSON", "{\"m\":{\"a\":@}}"],
+    ["a number at the end", "{\"c\":1"],
+    ["an object that never closes", "{\"m\":{}"],
+    ["members without a comma", "{\"m\":{} \"c\":1}"],
+    ["a comma at the end", "{\"m\":{},"],
+    ["an m whose member has no value", "{\"m\":{\"a\"},\"v\":1}"],
+    ["an unterminated string inside a nested value", "{\"m\":{\"a\":{\"b\":\"x}}"],
+    ["an array that never closes", "{\"m\":{\"a\":[1,2"],
+    ["a string whose last quote is escaped", "{\"m\":{\"a\":\"x\\\"}}"],
+    ["a key without its opening quote", "{a\":1,\"m\":{}}"],
+    ["text that opens with a bracket", "[\"m\":{}}"],
+    ["an m that is an array holding a member", "{\"m\":[\"a\":1},\"c\":1}"],
+    // a broken last member after a first key "}": the scan must not resume inside that key
+    ...["[", "\"abc", "{\"a", "@", "1"].map((value) =>
+      [`a broken last member (${value})`, "{\"}\":1,\"m\":{},\"x\":" + value] as const
+    )
   ]
   for (const [what, stored] of unreadable) {
     test(`a stored value that is ${what} is Unreadable and stays as it was`, () =>
