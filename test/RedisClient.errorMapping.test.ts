@@ -8,8 +8,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import { sanitizeMessage, toStoreError } from "../src/internal/ioredisClient.js"
-import { hostPorts, parseHostPorts } from "../src/internal/ioredisTopology.js"
+import { errorDetail, sanitizeMessage, toStoreError } from "../src/internal/ioredisClient.js"
+import { hostPorts, parseHostPorts, redactSecrets } from "../src/internal/ioredisTopology.js"
 import { SessionStoreError } from "../src/RedisClient.js"
 
 /** An error as ioredis raises it: a name (`ReplyError` for Redis's refusals) and maybe a `code`. */
@@ -63,13 +63,24 @@ describe("toStoreError", () => {
     })
   })
 
-  it("redacts the whole message before it is cut short", () => {
-    const error = toStoreError(
-      "AUTH",
+  it("errorDetail redacts the whole message before it is cut short", () => {
+    const detail = errorDetail(
       driverError("x".repeat(190) + "hunter2-long-secret"),
       (message) => message.replace("hunter2-long-secret", "<redacted>")
     )
-    expect(error.detail).toBe("x".repeat(190) + "<redacted>")
+    expect(detail).toBe("x".repeat(190) + "<redacted>")
+  })
+
+  it.each([
+    [
+      "every occurrence of each secret",
+      ["hunter2", "s3"],
+      "hunter2, s3, hunter2",
+      "<redacted>, <redacted>, <redacted>"
+    ],
+    ["nothing for no secret or an empty one", [undefined, ""], "a hunter2 b", "a hunter2 b"]
+  ])("redactSecrets replaces %s", (_, secrets, text, expected) => {
+    expect(redactSecrets(text, secrets)).toBe(expected)
   })
 })
 

@@ -51,23 +51,20 @@ const classify = (cause: unknown): SessionStoreError["reason"] => {
 }
 
 /**
+ * A driver failure's detail: its code, then its message without arguments.
  * `redact` sees the whole message, before it is cut short (which could leave part of a secret).
  *
  * @internal
  */
-export const toStoreError = (
-  command: string,
-  cause: unknown,
-  redact: (message: string) => string = (message) => message
-): SessionStoreError => {
+export const errorDetail = (cause: unknown, redact: (message: string) => string = (message) => message): string => {
   const code = errorCode(cause)
   const message = sanitizeMessage(redact(errorMessage(cause)))
-  return new SessionStoreError({
-    command,
-    reason: classify(cause),
-    detail: code !== "" && !message.includes(code) ? `${code}: ${message}` : message
-  })
+  return code !== "" && !message.includes(code) ? `${code}: ${message}` : message
 }
+
+/** @internal */
+export const toStoreError = (command: string, cause: unknown): SessionStoreError =>
+  new SessionStoreError({ command, reason: classify(cause), detail: errorDetail(cause) })
 
 const isUnknownCommand = (cause: unknown): boolean =>
   errorName(cause) === "ReplyError" && /unknown command/i.test(errorMessage(cause))

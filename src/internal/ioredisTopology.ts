@@ -53,7 +53,8 @@ const connectMillis = (connectTimeout: Duration.Duration): number =>
  * Redis does not echo a password in its refusals, but a driver or a server
  * may put anything in a message: a password must never reach an error or a log.
  */
-const redactSecrets = (text: string, secrets: ReadonlyArray<string | undefined>): string =>
+/** @internal */
+export const redactSecrets = (text: string, secrets: ReadonlyArray<string | undefined>): string =>
   secrets.reduce<string>(
     (redacted, secret) => secret === undefined || secret === "" ? redacted : redacted.split(secret).join("<redacted>"),
     text
@@ -86,7 +87,7 @@ const connected = <C extends Connectable>(
           return Effect.fail(failed(`invalid connection options: ${Ioredis.errorMessage(cause)}`))
         }
         const describe = (cause: unknown) =>
-          Ioredis.toStoreError("CONNECT", cause, (message) => redactSecrets(message, secrets(client))).detail
+          Ioredis.errorDetail(cause, (message) => redactSecrets(message, secrets(client)))
         let firstError: string | undefined
         // Without a listener ioredis prints every connection error to the console.
         const log = (error: unknown) => {
