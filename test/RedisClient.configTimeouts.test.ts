@@ -1,0 +1,89 @@
+/**
+ * The `connectTimeout` and `commandTimeout` that the `layer…Config` layers
+ * read from their `Config` options bound the connection and every command:
+ * against a server that accepts connections and never answers, and against a
+ * redis-server whose clients are paused (`CLIENT PAUSE`). (A Cluster whose
+ * nodes never answer fails sooner than 2 seconds either way, by ioredis's own
+ * 1-second slots refresh, so it is not in the table.)
+ */
+import { describe, expect, it, layer } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as net from "node:net"
+import * as RedisClient from "../src/RedisClient.js"
+import { layerRedisServer, RedisServer, send } from "./support/redisServer.js"
+
+/** A TCP server on loopback that accepts every connection and never answers; its port. */
+const silentServer = Effect.acquireRelease(
+  Effect.async<{ readonly server: net.Server; readonly sockets: Set<net.Socket> }>((resume) => {
+    const sockets = new Set<net.Socket>()
+    const server = net.createServer((socket) => {
+      sockets.add(socket)
+      socket.on("close", () => sockets.delete(socket))
+    })
+    server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, sockets })))
+  }),
+  ({ server, sockets }) =>
+    Effect.async<void>((resume) => {
+      sockets.forEach((socket) => socket.destroy())
+      server.close(() => resume(Effect.void))
+    })
+).pipe(Effect.map(({ server }) => (server.address() as net.AddressInfo).port))
+
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+const connectTimeout = Config.succeed(Duration.millis(200))
+
+describe("connectTimeout from Config", () => {
+  it.live.each(
+    [
+      [
+        "layerConfig",
+        (port: number) => ({ REDIS_URL: `redis://127.0.0.1:${port}` }),
+        RedisClient.layerConfig({ connectTimeout })
+      ],
+      [
+        "layerSentinelConfig",
+        (port: number) => ({ REDIS_SENTINELS: `127.0.0.1:${port}`, REDIS_SENTINEL_MASTER: "sessions" }),
+        RedisClient.layerSentinelConfig({ connectTimeout })
+      ]
+    ] as const
+  )(
+    "%s gives up on a server that never answers at that bound, not the default 2 seconds",
+    ([, env, store]) =>
+      Effect.gen(function*() {
+        const port = yield* silentServer
+        const started = Date.now()
+        const error = yield* Layer.build(store).pipe(Effect.scoped, Effect.flip, withEnv(env(port)))
+        expect(error._tag === "SessionStoreError" && { command: error.command, reason: error.reason }).toStrictEqual({
+          command: "CONNECT",
+          reason: "Connection"
+        })
+        expect(Date.now() - started).toBeLessThan(1_800)
+      }).pipe(Effect.scoped),
+    { timeout: 10_000 }
+  )
+})
+
+describe("commandTimeout from Config", () => {
+  layer(layerRedisServer, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
+    it.effect("layerConfig bounds each command by it: a paused server fails the command as Timeout", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        const store = RedisClient.layerConfig({ commandTimeout: Config.succeed(Duration.millis(100)) })
+        const error = yield* Effect.gen(function*() {
+          const redis = yield* RedisClient.RedisClient
+          yield* Effect.promise(() => send(server.port, ["CLIENT", "PAUSE", "600", "ALL"]))
+          return yield* Effect.flip(redis.get("key"))
+        }).pipe(Effect.provide(store), withEnv({ REDIS_URL: server.url }))
+        expect({ reason: error.reason, detail: error.detail }).toStrictEqual({
+          reason: "Timeout",
+          detail: "no reply within 100ms"
+        })
+      }))
+  })
+})
