@@ -503,6 +503,19 @@ describe("RedisClient contract", () => {
           expect(yield* Effect.promise(() => server.clientProtocols())).toStrictEqual([resp])
         }))
 
+      it.effect("a single server's move is one EVAL and getMany one MGET (not a Cluster's SET+DEL and GETs)", () =>
+        Effect.gen(function*() {
+          const server = yield* RedisServer
+          const redis = yield* RedisClient.RedisClient
+          const [from, to] = [freshKey("one-eval-from"), freshKey("one-eval-to")]
+          yield* redis.set(from, "value")
+          yield* Effect.promise(() => server.resetStats())
+          expect(yield* redis.move(from, to, "new")).toBe("Moved")
+          expect(yield* redis.getMany([from, to])).toStrictEqual([Option.none(), Option.some("new")])
+          const { del: _del, exists: _exists, set: _set, ...stats } = yield* Effect.promise(() => server.commandstats())
+          expect(stats).toStrictEqual({ eval: 1, mget: 1 })
+        }))
+
       it.effect("getEx is a single GETEX round trip on Redis >= 6.2", () =>
         Effect.gen(function*() {
           const server = yield* RedisServer
