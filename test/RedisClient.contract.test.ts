@@ -7,11 +7,13 @@
  * with CROSSSLOT) and on a Sentinel-managed master.
  */
 import { assert, describe, expect, it, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
+import * as Tracer from "effect/Tracer"
 import { Cluster as Cluster5, Redis as Redis5 } from "ioredis"
 import { Cluster as Cluster6, Redis as Redis6 } from "ioredis6"
 import { randomUUID } from "node:crypto"
@@ -582,6 +584,44 @@ describe("RedisClient contract", () => {
           contract({ test: (name, self, timeout) => it.effect(name, self, timeout), ...realTime })
         })
       })
+
+      it.scoped("a Cluster's own steps have their spans: move (SET+DEL), getMany (GET), indexAdd (EVAL)", () =>
+        Effect.gen(function*() {
+          const cluster = yield* RedisCluster
+          const ended: Array<Tracer.Span> = []
+          const builtin = yield* Effect.tracer
+          // a tracer of the application's own: the library opens spans only then
+          const tracer = Tracer.make({
+            span: (...args) => {
+              const span = builtin.span(...args)
+              const end = span.end.bind(span)
+              span.end = (endTime, exit) => {
+                end(endTime, exit)
+                ended.push(span)
+              }
+              return span
+            },
+            context: builtin.context
+          })
+          const redis = yield* Layer.build(RedisClient.layerCluster({ nodes: cluster.addresses })).pipe(
+            Effect.map((context) => Context.get(context, RedisClient.RedisClient))
+          )
+          const [from, to, index] = [freshKey("span-from"), freshKey("span-to"), freshKey("span-index")]
+          yield* redis.set(from, "value")
+          yield* Effect.all([
+            redis.move(from, to, "new"),
+            redis.getMany([to]),
+            redis.indexAdd(index, to, 1, undefined)
+          ]).pipe(Effect.withTracer(tracer))
+          const described = (name: string) =>
+            ended.filter((span) => span.name === name).map((span) => [
+              span.attributes.get("db.system"),
+              span.attributes.get("db.operation")
+            ])
+          expect(described("RedisClient.move")).toStrictEqual([["redis", "SET+DEL"]])
+          expect(described("RedisClient.getMany")).toStrictEqual([["redis", "GET"]])
+          expect(described("RedisClient.indexAdd")).toStrictEqual([["redis", "EVAL"]])
+        }))
 
       it.scoped("the single-server scripts and MGET fail here with CROSSSLOT: this run would catch any multi-slot one", () =>
         Effect.gen(function*() {

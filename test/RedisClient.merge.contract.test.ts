@@ -197,6 +197,8 @@ const contract = (test: Test) => {
     ["an array that never closes", "{\"m\":{\"a\":[1,2"],
     ["a string whose last quote is escaped", "{\"m\":{\"a\":\"x\\\"}}"],
     ["a key without its opening quote", "{a\":1,\"m\":{}}"],
+    ["a key followed by another character than a colon", "{\"m\";{}}"],
+    ["members separated by another character than a comma", "{\"m\":{};\"c\":1}"],
     ["text that opens with a bracket", "[\"m\":{}}"],
     ["an m that is an array holding a member", "{\"m\":[\"a\":1},\"c\":1}"],
     // a broken last member after a first key "}": the scan must not resume inside that key

@@ -68,10 +68,9 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
     return entry
   }
 
-  const write = (key: string, entry: MemoryEntry, now: number): void => {
-    entries.set(key, entry)
-    // amortised O(1): a sweep costs O(size) and runs at most every `size` writes.
-    // Stryker disable all: the sweep only frees memory; every lookup already treats an expired entry as gone
+  // Stryker disable all: the sweep only frees memory; every lookup already treats an expired entry as gone
+  /** Drops expired entries, amortised O(1): a sweep costs O(size) and runs at most every `size` writes. */
+  const sweepAfterWrite = (now: number): void => {
     writesSinceSweep++
     if (writesSinceSweep >= Math.max(sweepEvery, entries.size)) {
       writesSinceSweep = 0
@@ -79,7 +78,12 @@ export const make: Effect.Effect<RedisClientShape> = Effect.sync(() => {
         if (isExpired(e, now)) entries.delete(k)
       }
     }
-    // Stryker restore all
+  }
+  // Stryker restore all
+
+  const write = (key: string, entry: MemoryEntry, now: number): void => {
+    entries.set(key, entry)
+    sweepAfterWrite(now)
   }
 
   const now = <A>(f: (now: number) => A): Effect.Effect<A> =>
