@@ -7,6 +7,7 @@
  * 1-second slots refresh, so it is not in the table.)
  */
 import { describe, expect, it, layer } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
@@ -67,6 +68,48 @@ describe("connectTimeout from Config", () => {
       }).pipe(Effect.scoped),
     { timeout: 10_000 }
   )
+})
+
+describe("replicaAcks without a commandTimeout", () => {
+  const tooLong = { replicas: 1, timeout: Duration.seconds(2) }
+  const problem = "replicaAcks.timeout (2s) must be shorter than commandTimeout (1s)"
+
+  it.live.each(
+    [
+      ["layer", RedisClient.layer({ url: "redis://127.0.0.1:1", replicaAcks: tooLong })],
+      [
+        "layerSentinel",
+        RedisClient.layerSentinel({
+          sentinels: [{ host: "127.0.0.1", port: 1 }],
+          masterName: "m",
+          replicaAcks: tooLong
+        })
+      ],
+      ["layerCluster", RedisClient.layerCluster({ nodes: [{ host: "127.0.0.1", port: 1 }], replicaAcks: tooLong })]
+    ] as const
+  )("%s checks them against the default of 1 second", ([, store]) =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Layer.build(store).pipe(Effect.scoped))
+      expect(exit._tag === "Failure" && Cause.isDie(exit.cause) && String(Cause.squash(exit.cause))).toContain(problem)
+    }))
+
+  it.live.each(
+    [
+      ["layerSentinelConfig", RedisClient.layerSentinelConfig(), {
+        REDIS_SENTINELS: "127.0.0.1:1",
+        REDIS_SENTINEL_MASTER: "m"
+      }],
+      ["layerClusterConfig", RedisClient.layerClusterConfig(), { REDIS_CLUSTER_NODES: "127.0.0.1:1" }]
+    ] as const
+  )("%s checks them against the default of 1 second", ([, store, env]) =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(store).pipe(
+        Effect.scoped,
+        Effect.flip,
+        withEnv({ ...env, REDIS_REPLICA_ACKS: "1", REDIS_REPLICA_ACKS_TIMEOUT: "2 seconds" })
+      )
+      expect(String(error)).toContain(problem)
+    }))
 })
 
 describe("commandTimeout from Config", () => {

@@ -95,13 +95,14 @@ const contract = ({ elapse, test }: Harness) => {
       expect(yield* redis.ttl(key)).toBe(-2)
     }))
 
-  test("set XX on an existing key overwrites it", () =>
+  test("set XX on an existing key overwrites it, with the TTL given", () =>
     Effect.gen(function*() {
       const redis = yield* RedisClient.RedisClient
       const key = freshKey("xx-existing")
       yield* redis.set(key, "first")
       expect(yield* redis.set(key, "second", { condition: "XX", ttlSeconds: 100 })).toBe(true)
       expect(yield* redis.get(key)).toStrictEqual(Option.some("second"))
+      expect(yield* redis.ttl(key)).toBeGreaterThan(90)
     }))
 
   test("set with a TTL gives the key that TTL", () =>
@@ -373,6 +374,10 @@ const contract = ({ elapse, test }: Harness) => {
       yield* redis.set(c, "C")
       yield* redis.indexAdd(index, c, 3, undefined)
       expect(yield* redis.indexMembers(index)).toStrictEqual([b, c])
+      const d = freshKey("member-d")
+      yield* redis.set(d, "D")
+      yield* redis.indexAdd(index, d, 4, undefined)
+      expect(yield* redis.indexMembers(index)).toStrictEqual([b, c, d])
     }))
 
   test(
