@@ -21,6 +21,7 @@ describe("sanitizeMessage", () => {
   it.each([
     ["drops the arguments Redis echoes", "ERR syntax error, with args beginning with: secret-key ", "ERR syntax error"],
     ["drops them across lines", "ERR wrong\nwith args beginning with: a\nb", "ERR wrong"],
+    ["drops them after a bare comma", "ERR wrong,with args beginning with: a", "ERR wrong"],
     ["keeps a message without them", "ERR unknown command 'GETEX'", "ERR unknown command 'GETEX'"],
     ["keeps 200 characters", long, long],
     ["cuts at 200 characters, marked", long + "yz", long + "…"]

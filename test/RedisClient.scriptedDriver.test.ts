@@ -113,6 +113,22 @@ describe("mergePayload's script", () => {
     }))
 })
 
+describe("a command that throws", () => {
+  it.effect("before returning its promise fails like one that rejects", () =>
+    Effect.gen(function*() {
+      const client = {
+        get: () => {
+          throw driverError("Connection is closed.")
+        }
+      } as unknown as IoredisClient
+      expect(yield* failure(fromIoredis(client, "1 second").get("k"))).toStrictEqual({
+        command: "GET",
+        reason: "Connection",
+        detail: "Connection is closed."
+      })
+    }))
+})
+
 describe("the command timeout", () => {
   it.effect("a command without a reply fails as Timeout once it has passed, naming the bound", () =>
     Effect.gen(function*() {
