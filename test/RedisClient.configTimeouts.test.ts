@@ -60,9 +60,9 @@ describe("connectTimeout from Config", () => {
         const port = yield* silentServer
         const started = Date.now()
         const error = yield* Layer.build(store).pipe(Effect.scoped, Effect.flip, withEnv(env(port)))
-        expect(error._tag === "SessionStoreError" && { command: error.command, reason: error.reason }).toStrictEqual({
+        expect(error._tag === "SessionStoreError" && { command: error.command, detail: error.detail }).toStrictEqual({
           command: "CONNECT",
-          reason: "Connection"
+          detail: "not connected within 200ms"
         })
         expect(Date.now() - started).toBeLessThan(1_800)
       }).pipe(Effect.scoped),
