@@ -13,7 +13,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
-import * as Tracer from "effect/Tracer"
 import { Cluster as Cluster5, Redis as Redis5 } from "ioredis"
 import { Cluster as Cluster6, Redis as Redis6 } from "ioredis6"
 import { randomUUID } from "node:crypto"
@@ -28,6 +27,7 @@ import {
   RedisSentinel
 } from "./support/redisCluster.js"
 import { type IoredisClass, layerRedisServer, RedisServer, send } from "./support/redisServer.js"
+import { endingTracer } from "./support/sessionApp.js"
 
 interface Harness {
   /** Registers one test that needs a `RedisClient`. */
@@ -593,21 +593,7 @@ describe("RedisClient contract", () => {
       it.scoped("a Cluster's own steps have their spans: move (SET+DEL), getMany (GET), indexAdd (EVAL)", () =>
         Effect.gen(function*() {
           const cluster = yield* RedisCluster
-          const ended: Array<Tracer.Span> = []
-          const builtin = yield* Effect.tracer
-          // a tracer of the application's own: the library opens spans only then
-          const tracer = Tracer.make({
-            span: (...args) => {
-              const span = builtin.span(...args)
-              const end = span.end.bind(span)
-              span.end = (endTime, exit) => {
-                end(endTime, exit)
-                ended.push(span)
-              }
-              return span
-            },
-            context: builtin.context
-          })
+          const { ended, tracer } = yield* endingTracer
           const redis = yield* Layer.build(RedisClient.layerCluster({ nodes: cluster.addresses })).pipe(
             Effect.map((context) => Context.get(context, RedisClient.RedisClient))
           )

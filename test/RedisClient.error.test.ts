@@ -22,13 +22,13 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import * as Tracer from "effect/Tracer"
 import * as CookieSigner from "../src/CookieSigner.js"
 import * as InvalidSessionErrors from "../src/InvalidSession.js"
 import * as RedisClient from "../src/RedisClient.js"
 import * as Session from "../src/Session.js"
 import * as SessionMiddleware from "../src/SessionMiddleware.js"
 import * as SessionPolicy from "../src/SessionPolicy.js"
+import { endingTracer } from "./support/sessionApp.js"
 
 /** What ioredis rejects a command with while disconnected (`enableOfflineQueue: false`). */
 const driverMessage = "Stream isn't writeable and enableOfflineQueue options is false"
@@ -220,21 +220,7 @@ describe("SessionStoreError", () => {
 
   it.effect("the command's span ends with the error, command and driver's message included", () =>
     Effect.gen(function*() {
-      const ended: Array<Tracer.Span> = []
-      const builtin = yield* Effect.tracer
-      // a tracer of the application's own: the library opens spans only then
-      const tracer = Tracer.make({
-        span: (...args) => {
-          const span = builtin.span(...args)
-          const end = span.end.bind(span)
-          span.end = (endTime, exit) => {
-            end(endTime, exit)
-            ended.push(span)
-          }
-          return span
-        },
-        context: builtin.context
-      })
+      const { ended, tracer } = yield* endingTracer
       yield* readSession.pipe(Effect.provide(redisDown), Effect.withTracer(tracer), Effect.exit)
 
       const span = ended.find((s) => s.name === "RedisClient.getEx")

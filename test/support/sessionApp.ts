@@ -511,3 +511,24 @@ export const recordingTracer = () => {
   })
   return { tracer, names }
 }
+
+/**
+ * A tracer of the application's own (the library opens spans only then) that
+ * records each span once it has ended.
+ */
+export const endingTracer = Effect.map(Effect.tracer, (builtin) => {
+  const ended: Array<Tracer.Span> = []
+  const tracer = Tracer.make({
+    span: (...args) => {
+      const span = builtin.span(...args)
+      const end = span.end.bind(span)
+      span.end = (endTime, exit) => {
+        end(endTime, exit)
+        ended.push(span)
+      }
+      return span
+    },
+    context: builtin.context
+  })
+  return { tracer, ended }
+})
