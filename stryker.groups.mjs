@@ -18,12 +18,13 @@ export const core = [
   "src/internal/expiry.ts"
 ]
 
-/** The RedisClient service, its memory and ioredis backends, the merge script, replica acks, topologies. */
+/** The RedisClient service, its memory and ioredis backends, the merge script, replica acks, topologies, Config layers. */
 export const store = [
   "src/RedisClient.ts",
   "src/internal/ioredisClient.ts",
   "src/internal/ioredisCluster.ts",
   "src/internal/ioredisTopology.ts",
+  "src/internal/redisConfig.ts",
   "src/internal/memoryStore.ts",
   "src/internal/payloadMerge.ts",
   "src/internal/replicaAcks.ts"

@@ -26,6 +26,7 @@ import * as Ioredis from "./internal/ioredisClient.js"
 import * as IoredisCluster from "./internal/ioredisCluster.js"
 import * as Topology from "./internal/ioredisTopology.js"
 import * as MemoryStore from "./internal/memoryStore.js"
+import * as FromConfig from "./internal/redisConfig.js"
 import * as ReplicaAcks from "./internal/replicaAcks.js"
 
 const Reason = Schema.Literal("Timeout", "Connection", "Reply")
@@ -383,33 +384,42 @@ export const layer = (options: Options = {}): Layer.Layer<RedisClient, SessionSt
   Layer.scoped(RedisClient, make(options))
 
 /**
+ * The `Config`s every `layer…Config` reads besides its addresses. Each one
+ * left out takes the default of `ConnectionOptions`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ConnectionConfig {
+  readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
+  readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
+  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
+  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
+}
+
+/**
+ * Options of `layerConfig`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StandaloneConfig extends ConnectionConfig {
+  /** Default: `REDIS_URL`. */
+  readonly url?: Config.Config<Redacted.Redacted<string>> | undefined
+  /** ioredis options that are no configuration text, as in `Options`: e.g. `tls: { ca }` for a private CA. */
+  readonly redis?: RedisOptions | undefined
+}
+
+/**
  * Like `layer`, reading the URL from `REDIS_URL` unless told otherwise.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig = (options: {
-  readonly url?: Config.Config<Redacted.Redacted<string>> | undefined
-  /** ioredis options that are no configuration text, as in `Options`: e.g. `tls: { ca }` for a private CA. */
-  readonly redis?: RedisOptions | undefined
-  readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
-  readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
-  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
-  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
-} = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
-  Layer.scoped(
-    RedisClient,
-    Effect.gen(function*() {
-      const url = yield* (options.url ?? Config.redacted("REDIS_URL"))
-      const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
-      const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
-      const replicaAcks = yield* ReplicaAcks.fromConfig(
-        options.replicaAcks ?? replicaAcksConfig,
-        commandTimeout ?? Topology.defaultCommandTimeout
-      )
-      return yield* make({ url, redis: options.redis, connectTimeout, commandTimeout, replicaAcks })
-    })
-  )
+export const layerConfig = (
+  options: StandaloneConfig = {}
+): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
+  Layer.scoped(RedisClient, FromConfig.standalone(options))
 
 /**
  * A `RedisClient` over an ioredis client (5 or 6) the application owns: it is
@@ -522,6 +532,23 @@ export const layerSentinel = (options: SentinelOptions): Layer.Layer<RedisClient
   Layer.scoped(RedisClient, makeSentinel(options))
 
 /**
+ * Options of `layerSentinelConfig`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SentinelConfig extends ConnectionConfig {
+  /** Default: `REDIS_SENTINELS`, comma-separated `host:port` (IPv6 as `[::1]:port`). */
+  readonly sentinels?: Config.Config<ReadonlyArray<HostPort>> | undefined
+  /** Default: `REDIS_SENTINEL_MASTER`. */
+  readonly masterName?: Config.Config<string> | undefined
+  /** Default: `REDIS_PASSWORD`, optional. */
+  readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+  /** Default: `REDIS_SENTINEL_PASSWORD`, optional. */
+  readonly sentinelPassword?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+}
+
+/**
  * Like `layerSentinel`, configured by `REDIS_SENTINELS` (comma-separated
  * `host:port`), `REDIS_SENTINEL_MASTER` (the master's name), and the optional
  * `REDIS_PASSWORD` and `REDIS_SENTINEL_PASSWORD`, unless told otherwise.
@@ -529,41 +556,10 @@ export const layerSentinel = (options: SentinelOptions): Layer.Layer<RedisClient
  * @since 0.2.0
  * @category layers
  */
-export const layerSentinelConfig = (options: {
-  readonly sentinels?: Config.Config<ReadonlyArray<HostPort>> | undefined
-  readonly masterName?: Config.Config<string> | undefined
-  readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
-  readonly sentinelPassword?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
-  readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
-  readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
-  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
-  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
-} = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
-  Layer.scoped(
-    RedisClient,
-    Effect.gen(function*() {
-      const sentinels = yield* (options.sentinels ?? Topology.hostPorts("REDIS_SENTINELS"))
-      const masterName = yield* (options.masterName ?? Config.nonEmptyString("REDIS_SENTINEL_MASTER"))
-      const password = yield* (options.password ?? Config.option(Config.redacted("REDIS_PASSWORD")))
-      const sentinelPassword = yield* (options.sentinelPassword ??
-        Config.option(Config.redacted("REDIS_SENTINEL_PASSWORD")))
-      const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
-      const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
-      const replicaAcks = yield* ReplicaAcks.fromConfig(
-        options.replicaAcks ?? replicaAcksConfig,
-        commandTimeout ?? Topology.defaultCommandTimeout
-      )
-      return yield* makeSentinel({
-        sentinels,
-        masterName,
-        password: Option.getOrUndefined(password),
-        sentinelPassword: Option.getOrUndefined(sentinelPassword),
-        connectTimeout,
-        commandTimeout,
-        replicaAcks
-      })
-    })
-  )
+export const layerSentinelConfig = (
+  options: SentinelConfig = {}
+): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
+  Layer.scoped(RedisClient, FromConfig.sentinel(options))
 
 /**
  * Connects to a Redis Cluster (the slot map included), and quits when the
@@ -589,6 +585,19 @@ export const layerCluster = (options: ClusterOptions): Layer.Layer<RedisClient, 
   Layer.scoped(RedisClient, makeCluster(options))
 
 /**
+ * Options of `layerClusterConfig`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ClusterConfig extends ConnectionConfig {
+  /** Default: `REDIS_CLUSTER_NODES`, comma-separated `host:port` of some of the nodes. */
+  readonly nodes?: Config.Config<ReadonlyArray<HostPort>> | undefined
+  /** Default: `REDIS_PASSWORD`, optional. */
+  readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
+}
+
+/**
  * Like `layerCluster`, configured by `REDIS_CLUSTER_NODES` (comma-separated
  * `host:port` of some of the nodes) and the optional `REDIS_PASSWORD`, unless
  * told otherwise.
@@ -596,34 +605,10 @@ export const layerCluster = (options: ClusterOptions): Layer.Layer<RedisClient, 
  * @since 0.2.0
  * @category layers
  */
-export const layerClusterConfig = (options: {
-  readonly nodes?: Config.Config<ReadonlyArray<HostPort>> | undefined
-  readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined
-  readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
-  readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
-  /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
-  readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
-} = {}): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
-  Layer.scoped(
-    RedisClient,
-    Effect.gen(function*() {
-      const nodes = yield* (options.nodes ?? Topology.hostPorts("REDIS_CLUSTER_NODES"))
-      const password = yield* (options.password ?? Config.option(Config.redacted("REDIS_PASSWORD")))
-      const connectTimeout = options.connectTimeout === undefined ? undefined : yield* options.connectTimeout
-      const commandTimeout = options.commandTimeout === undefined ? undefined : yield* options.commandTimeout
-      const replicaAcks = yield* ReplicaAcks.fromConfig(
-        options.replicaAcks ?? replicaAcksConfig,
-        commandTimeout ?? Topology.defaultCommandTimeout
-      )
-      return yield* makeCluster({
-        nodes,
-        password: Option.getOrUndefined(password),
-        connectTimeout,
-        commandTimeout,
-        replicaAcks
-      })
-    })
-  )
+export const layerClusterConfig = (
+  options: ClusterConfig = {}
+): Layer.Layer<RedisClient, SessionStoreError | ConfigError.ConfigError> =>
+  Layer.scoped(RedisClient, FromConfig.cluster(options))
 
 /**
  * A `RedisClient` over an ioredis `Cluster` (5 or 6) the application owns:

@@ -9,7 +9,8 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { errorDetail, sanitizeMessage, toStoreError } from "../src/internal/ioredisClient.js"
-import { hostPorts, parseHostPorts, redactSecrets } from "../src/internal/ioredisTopology.js"
+import { redactSecrets } from "../src/internal/ioredisTopology.js"
+import { hostPorts, parseHostPorts } from "../src/internal/redisConfig.js"
 import { SessionStoreError } from "../src/RedisClient.js"
 
 /** An error as ioredis raises it: a name (`ReplyError` for Redis's refusals) and maybe a `code`. */

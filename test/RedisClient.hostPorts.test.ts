@@ -7,7 +7,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import { parseHostPorts } from "../src/internal/ioredisTopology.js"
+import { parseHostPorts } from "../src/internal/redisConfig.js"
 import * as RedisClient from "../src/RedisClient.js"
 
 describe("host:port lists", () => {

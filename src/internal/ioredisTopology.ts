@@ -5,11 +5,8 @@
  * `fromIoredis`, reconnection forever in the background), a bounded first
  * connection, and a clean `QUIT` when the scope closes.
  */
-import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
@@ -228,40 +225,3 @@ export const makeCluster = (
     )
   )
 }
-
-// -----------------------------------------------------------------------------
-// host:port lists
-// -----------------------------------------------------------------------------
-
-const hostPort = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/
-
-/**
- * `host:port,host:port` (IPv6 as `[::1]:port`); whitespace around entries and
- * empty entries (a trailing comma) are ignored; at least one entry, every port
- * in 1–65535.
- */
-/** @internal */
-export const parseHostPorts = (text: string): Either.Either<ReadonlyArray<RedisClient.HostPort>, string> => {
-  const entries = text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "")
-  if (entries.length === 0) {
-    return Either.left("expected a comma-separated list of host:port, got an empty value")
-  }
-  const parsed: Array<RedisClient.HostPort> = []
-  for (const entry of entries) {
-    const match = hostPort.exec(entry)
-    const host = match?.[1] ?? match?.[2]
-    const port = Number(match?.[3])
-    if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
-      return Either.left(`expected a comma-separated list of host:port, got ${JSON.stringify(entry)}`)
-    }
-    parsed.push({ host, port })
-  }
-  return Either.right(parsed)
-}
-
-/** A `host:port` list read from one variable; bad input is a `ConfigError` naming it. */
-/** @internal */
-export const hostPorts = (name: string): Config.Config<ReadonlyArray<RedisClient.HostPort>> =>
-  Config.string(name).pipe(
-    Config.mapOrFail((text) => Either.mapLeft(parseHostPorts(text), (message) => ConfigError.InvalidData([], message)))
-  )

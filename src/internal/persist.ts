@@ -1,8 +1,10 @@
 /**
  * The writes of a session's payload, each moving `SessionState` on once the
  * store has answered: create (`SET NX`), update (a merge, or `SET XX`) and move
- * (`regenerate`). A payload whose changed values put it over
- * `maxPayloadBytes` is refused before any command, and nothing changes.
+ * (`regenerate`), and the commit's plan around them: deleting ended sessions
+ * and keeping users' indexes in step, and the TTL refresh deferred past the
+ * response. A payload whose changed values put it over `maxPayloadBytes` is
+ * refused before any command, and nothing changes.
  */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -13,6 +15,8 @@ import type * as Commit from "./commit.js"
 import * as Payload from "./payload.js"
 import type { SessionState } from "./sessionState.js"
 import * as Store from "./store.js"
+import * as Tracing from "./tracing.js"
+import * as UserIndex from "./userIndex.js"
 
 /**
  * The payload to write at `now`, and its text. The size limit applies to
@@ -121,6 +125,85 @@ export const write = (
       })
   }
 }
+
+/**
+ * Applies the commit's plan: the write, then the deletes of ended sessions
+ * and their leaving their users' indexes, then the index change the write
+ * owes. Succeeds with what the write did.
+ */
+export const apply = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState,
+  plan: Commit.WritePlan,
+  now: number
+): Effect.Effect<Commit.Outcome, SessionStoreError | SessionTooLarge> => {
+  const indexed = Effect.flatMap(
+    write(policy, redis, state, plan.write, now),
+    (outcome) => Effect.as(syncIndex(policy, redis, state, now), outcome)
+  )
+  // Stryker disable next-line ConditionalExpression: equivalent, ended bindings come with deleted ids; this skips two empty steps
+  if (plan.deletes.length === 0) return indexed
+  const deletes = Effect.forEach(
+    plan.deletes,
+    (id) => redis.del(policy.storageKey(id)),
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, the results are dropped either way
+    { discard: true }
+  )
+  return Effect.zipRight(Effect.zipRight(deletes, leaveIndexes(policy, redis, state, now)), indexed)
+}
+
+/** The ended bound sessions leave their users' indexes (after their keys are gone): one `ZREM` each. */
+const leaveIndexes = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState,
+  now: number
+): Effect.Effect<void, SessionStoreError> => {
+  const ended = state.endedBindings
+  if (ended === undefined) return Effect.void
+  state.endedBindings = undefined
+  return Effect.forEach(
+    ended,
+    // Stryker disable next-line StringLiteral: equivalent, any change but "Add" removes
+    ({ id, userId }) => UserIndex.apply(policy, redis, { _tag: "Remove", userId }, id, now),
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, the results are dropped either way
+    { discard: true }
+  )
+}
+
+/**
+ * The user's index learns what the write did: one more round trip, only when a binding changed,
+ * and only for a session the write left stored (not one found gone, deleted or never created).
+ */
+const syncIndex = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState,
+  now: number
+): Effect.Effect<void, SessionStoreError> => {
+  const change = state.indexChange
+  const backing = state.backing
+  if (change === undefined || backing._tag !== "Stored") return Effect.void
+  state.indexChange = undefined
+  return UserIndex.apply(policy, redis, change, backing.id, now)
+}
+
+/** The TTL refresh a read deferred until after the response is sent. Never fails. */
+export const refreshTtl = (
+  policy: SessionPolicyShape,
+  redis: RedisClientShape,
+  state: SessionState
+): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const { backing, ttlRefresh } = state
+    if (ttlRefresh === undefined || backing._tag !== "Stored") return Effect.void
+    return redis.expire(policy.storageKey(backing.id), ttlRefresh).pipe(
+      Effect.asVoid,
+      Effect.catchAll((error) => Effect.logWarning("session TTL refresh failed", error)),
+      Tracing.withSpan("Session.refreshTtl")
+    )
+  })
 
 /**
  * After a failed commit, deletes the key `persistNow` created in this

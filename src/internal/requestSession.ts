@@ -28,7 +28,6 @@ import { SessionState } from "./sessionState.js"
 import * as Store from "./store.js"
 import * as StoreOutage from "./storeOutage.js"
 import * as Tracing from "./tracing.js"
-import * as UserIndex from "./userIndex.js"
 
 const epochSeconds = (clock: Clock.Clock): number => Payload.epochSeconds(clock.unsafeCurrentTimeMillis())
 const nowSeconds = Effect.clockWith((clock) => Effect.succeed(epochSeconds(clock)))
@@ -264,16 +263,14 @@ export class RequestSession {
             case "Unavailable":
               return Effect.void
             case "Stored":
+            case "Moving": {
+              // A move itself waits for the commit, which knows whether the new cookie can be sent.
+              const id = backing._tag === "Stored" ? backing.id : backing.from
               return Effect.flatMap(
                 nowSeconds,
-                (now) => this.#persist(Commit.updateOf(this.policy, this.state.mergeable, backing.id), now)
+                (now) => this.#persist(Commit.updateOf(this.policy, this.state.mergeable, id), now)
               )
-            case "Moving":
-              // The move itself waits for the commit, which knows whether the new cookie can be sent.
-              return Effect.flatMap(
-                nowSeconds,
-                (now) => this.#persist(Commit.updateOf(this.policy, this.state.mergeable, backing.from), now)
-              )
+            }
             case "New":
               if (!backing.idRequested && this.state.data.isEmpty) return Effect.void
               if (this.#commit._tag !== "Open") {
@@ -305,20 +302,8 @@ export class RequestSession {
   /** A session loads once, so this runs at most once per request. */
   #scheduleTtlRefresh(): Effect.Effect<void> {
     // Loaded after the response (a streaming body): refresh right away.
-    return this.#scope === undefined ? this.#refreshTtl() : Scope.addFinalizer(this.#scope, this.#refreshTtl())
-  }
-
-  /** The deferred TTL refresh, after the response is sent. Never fails. */
-  #refreshTtl(): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const { backing, ttlRefresh } = this.state
-      if (ttlRefresh === undefined || backing._tag !== "Stored") return Effect.void
-      return this.redis.expire(this.policy.storageKey(backing.id), ttlRefresh).pipe(
-        Effect.asVoid,
-        Effect.catchAll((error) => Effect.logWarning("session TTL refresh failed", error)),
-        Tracing.withSpan("Session.refreshTtl")
-      )
-    })
+    const refresh = Persist.refreshTtl(this.policy, this.redis, this.state)
+    return this.#scope === undefined ? refresh : Scope.addFinalizer(this.#scope, refresh)
   }
 
   // --- the commit -------------------------------------------------------------
@@ -348,46 +333,6 @@ export class RequestSession {
         checkPassed: check === undefined || check(request, response)
       }
     }
-  }
-
-  #apply(plan: Commit.WritePlan, now: number): Effect.Effect<Commit.Outcome, SessionStoreError | SessionTooLarge> {
-    const written = this.#store(Persist.write(this.policy, this.redis, this.state, plan.write, now))
-    const indexed = Effect.flatMap(written, (outcome) => this.#syncIndex(outcome, now))
-    // Stryker disable next-line ConditionalExpression: equivalent, ended bindings come with deleted ids; this skips two empty steps
-    if (plan.deletes.length === 0) return indexed
-    const deletes = Effect.forEach(
-      plan.deletes,
-      (id) => this.#store(this.redis.del(this.policy.storageKey(id))),
-      // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, the results are dropped either way
-      { discard: true }
-    )
-    return Effect.zipRight(Effect.zipRight(deletes, this.#leaveIndexes(now)), indexed)
-  }
-
-  /** The ended bound sessions leave their users' indexes (after their keys are gone): one `ZREM` each. */
-  #leaveIndexes(now: number): Effect.Effect<void, SessionStoreError> {
-    const ended = this.state.endedBindings
-    if (ended === undefined) return Effect.void
-    this.state.endedBindings = undefined
-    return Effect.forEach(
-      ended,
-      // Stryker disable next-line StringLiteral: equivalent, any change but "Add" removes
-      ({ id, userId }) => this.#store(UserIndex.apply(this.policy, this.redis, { _tag: "Remove", userId }, id, now)),
-      // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, the results are dropped either way
-      { discard: true }
-    )
-  }
-
-  /**
-   * The user's index learns what the write did: one more round trip, only when a binding changed,
-   * and only for a session the write left stored (not one found gone, deleted or never created).
-   */
-  #syncIndex(outcome: Commit.Outcome, now: number): Effect.Effect<Commit.Outcome, SessionStoreError> {
-    const change = this.state.indexChange
-    const backing = this.state.backing
-    if (change === undefined || backing._tag !== "Stored") return Effect.succeed(outcome)
-    this.state.indexChange = undefined
-    return Effect.as(this.#store(UserIndex.apply(this.policy, this.redis, change, backing.id, now)), outcome)
   }
 
   /**
@@ -430,7 +375,7 @@ export class RequestSession {
     return Effect.clockWith((clock) => {
       const now = epochSeconds(clock)
       return Effect.map(
-        this.#apply(plan, now),
+        this.#store(Persist.apply(this.policy, this.redis, this.state, plan, now)),
         (outcome) => this.#finish(response, Commit.planCookie(this.policy, snapshot, outcome), now)
       )
     }).pipe(

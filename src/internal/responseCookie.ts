@@ -34,10 +34,10 @@ const cookieOptions = ({ expires, maxAge, now, policy }: CookieContext) => {
     secure: c.secure,
     httpOnly: c.httpOnly,
     sameSite: c.sameSite,
-    ...(c.domain === undefined ? {} : { domain: c.domain }),
+    domain: c.domain,
     ...(c.partitioned ? { partitioned: true } : {}),
-    ...(maxAge === undefined ? {} : { maxAge: Duration.seconds(maxAge) }),
-    ...(at === undefined ? {} : { expires: at })
+    maxAge: maxAge === undefined ? undefined : Duration.seconds(maxAge),
+    expires: at
   }
 }
 
@@ -95,5 +95,5 @@ export const failure = (
   )
 }
 
-const contentType = (response: HttpServerResponse.HttpServerResponse): string =>
-  response.headers["content-type"] ?? (response.body._tag === "Empty" ? undefined : response.body.contentType) ?? ""
+/** What the client is told: the platform sends `headers`, and a response copies its body's content type there. */
+const contentType = (response: HttpServerResponse.HttpServerResponse): string => response.headers["content-type"] ?? ""
