@@ -177,6 +177,10 @@ describe("Sentinel: data nodes with requirepass/masterauth, sentinels with requi
         make: (s: SentinelHarness) => RedisClient.layerSentinel({ ...base(s), password, sentinelPassword })
       },
       {
+        name: "layerSentinel, the passwords given in ioredis's own options",
+        make: (s: SentinelHarness) => RedisClient.layerSentinel({ ...base(s), redis: { password, sentinelPassword } })
+      },
+      {
         name: "layerSentinelConfig (REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD)",
         make: (s: SentinelHarness) =>
           RedisClient.layerSentinelConfig().pipe(
@@ -237,6 +241,10 @@ describe("Cluster: requirepass and masterauth on every node", () => {
   layer(layerRedisCluster({ password }), live)((it) => {
     it.effect.each([
       { name: "layerCluster", make: (c: ClusterHarness) => RedisClient.layerCluster({ nodes: c.addresses, password }) },
+      {
+        name: "layerCluster, the password given in ioredis's own options",
+        make: (c: ClusterHarness) => RedisClient.layerCluster({ nodes: c.addresses, redis: { password } })
+      },
       {
         name: "layerClusterConfig (REDIS_PASSWORD)",
         make: (c: ClusterHarness) =>

@@ -2,9 +2,11 @@
  * The `connectTimeout` and `commandTimeout` that the `layer…Config` layers
  * read from their `Config` options bound the connection and every command:
  * against a server that accepts connections and never answers, and against a
- * redis-server whose clients are paused (`CLIENT PAUSE`). (A Cluster whose
- * nodes never answer fails sooner than 2 seconds either way, by ioredis's own
- * 1-second slots refresh, so it is not in the table.)
+ * redis-server, a Sentinel's master or a Cluster's masters whose clients are
+ * paused (`CLIENT PAUSE`). (A Cluster whose nodes never answer fails after
+ * about 1 second without a bound of ours, by ioredis's own slots refresh,
+ * with its own message, "timeout": a bound read from Config is told apart by
+ * its message.)
  */
 import { describe, expect, it, layer } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -15,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as net from "node:net"
 import * as RedisClient from "../src/RedisClient.js"
+import { layerRedisCluster, layerRedisSentinel, RedisCluster, RedisSentinel } from "./support/redisCluster.js"
 import { layerRedisServer, RedisServer, send } from "./support/redisServer.js"
 
 /** A TCP server on loopback that accepts every connection and never answers; its port. */
@@ -51,6 +54,11 @@ describe("connectTimeout from Config", () => {
         "layerSentinelConfig",
         (port: number) => ({ REDIS_SENTINELS: `127.0.0.1:${port}`, REDIS_SENTINEL_MASTER: "sessions" }),
         RedisClient.layerSentinelConfig({ connectTimeout })
+      ],
+      [
+        "layerClusterConfig",
+        (port: number) => ({ REDIS_CLUSTER_NODES: `127.0.0.1:${port}` }),
+        RedisClient.layerClusterConfig({ connectTimeout })
       ]
     ] as const
   )(
@@ -113,20 +121,55 @@ describe("replicaAcks without a commandTimeout", () => {
 })
 
 describe("commandTimeout from Config", () => {
+  const commandTimeout = Config.succeed(Duration.millis(100))
+
+  /** Connects, pauses the given servers' clients for 600 ms, and answers how a `GET` then fails. */
+  const pausedGet = (
+    store: Layer.Layer<RedisClient.RedisClient, unknown>,
+    ports: () => Promise<ReadonlyArray<number>>
+  ) =>
+    Effect.gen(function*() {
+      const redis = yield* RedisClient.RedisClient
+      yield* Effect.promise(async () => {
+        for (const port of await ports()) await send(port, ["CLIENT", "PAUSE", "600", "ALL"])
+      })
+      const error = yield* Effect.flip(redis.get("key"))
+      return { reason: error.reason, detail: error.detail }
+    }).pipe(Effect.provide(store), Effect.orDie)
+
+  const timedOut = { reason: "Timeout", detail: "no reply within 100ms" }
+
   layer(layerRedisServer, { excludeTestServices: true, timeout: "30 seconds" })((it) => {
     it.effect("layerConfig bounds each command by it: a paused server fails the command as Timeout", () =>
       Effect.gen(function*() {
         const server = yield* RedisServer
-        const store = RedisClient.layerConfig({ commandTimeout: Config.succeed(Duration.millis(100)) })
-        const error = yield* Effect.gen(function*() {
-          const redis = yield* RedisClient.RedisClient
-          yield* Effect.promise(() => send(server.port, ["CLIENT", "PAUSE", "600", "ALL"]))
-          return yield* Effect.flip(redis.get("key"))
-        }).pipe(Effect.provide(store), withEnv({ REDIS_URL: server.url }))
-        expect({ reason: error.reason, detail: error.detail }).toStrictEqual({
-          reason: "Timeout",
-          detail: "no reply within 100ms"
-        })
+        const store = RedisClient.layerConfig({ commandTimeout })
+        const failure = yield* pausedGet(store, async () => [server.port]).pipe(withEnv({ REDIS_URL: server.url }))
+        expect(failure).toStrictEqual(timedOut)
+      }))
+  })
+
+  layer(layerRedisSentinel(), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("layerSentinelConfig bounds each command by it: a paused master fails the command as Timeout", () =>
+      Effect.gen(function*() {
+        const sentinel = yield* RedisSentinel
+        const store = RedisClient.layerSentinelConfig({ commandTimeout })
+        const failure = yield* pausedGet(store, async () => [(await sentinel.currentMaster()).port]).pipe(
+          withEnv({ REDIS_SENTINELS: sentinel.sentinelsVariable, REDIS_SENTINEL_MASTER: sentinel.masterName })
+        )
+        expect(failure).toStrictEqual(timedOut)
+      }))
+  })
+
+  layer(layerRedisCluster(), { excludeTestServices: true, timeout: "60 seconds" })((it) => {
+    it.effect("layerClusterConfig bounds each command by it: paused masters fail the command as Timeout", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisCluster
+        const store = RedisClient.layerClusterConfig({ commandTimeout })
+        const failure = yield* pausedGet(store, async () => (await cluster.masters()).map((node) => node.port)).pipe(
+          withEnv({ REDIS_CLUSTER_NODES: cluster.nodesVariable })
+        )
+        expect(failure).toStrictEqual(timedOut)
       }))
   })
 })

@@ -6,8 +6,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { fromIoredis } from "../src/internal/ioredisClient.js"
+import { fromIoredisCluster } from "../src/internal/ioredisCluster.js"
 import type { IoredisClient } from "../src/RedisClient.js"
 
 const driverError = (message: string, name = "Error"): Error => Object.assign(new Error(message), { name })
@@ -110,6 +113,69 @@ describe("mergePayload's script", () => {
         detail: error.message
       })
       expect(calls).toStrictEqual(["evalsha"])
+    }))
+})
+
+describe("a Cluster's indexAdd prunes the index after its script, best effort", () => {
+  const live = "sess:live"
+  const dead = "sess:dead"
+  const added = "sess:new"
+
+  /** Runs `indexAdd` on a scripted Cluster whose script answers every member; its calls, ZREM arguments and Debug logs. */
+  const bind = (answers: Partial<Record<string, Answer>>) =>
+    Effect.gen(function*() {
+      const removed: Array<ReadonlyArray<unknown>> = []
+      const { calls, client } = scripted({
+        eval: () => Promise.resolve([live, added, dead]),
+        zrem: (...args) => {
+          removed.push(args)
+          return Promise.resolve(1)
+        },
+        ...answers
+      })
+      const logs: Array<unknown> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel === LogLevel.Debug) logs.push(message)
+      })
+      yield* fromIoredisCluster(client, "1 second").indexAdd("user:1", added, 1, undefined).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Logger.withMinimumLogLevel(LogLevel.Debug)
+      )
+      return { calls, removed, logs }
+    })
+
+  it.effect("asks the TTL of every other member and removes only those whose key is gone", () =>
+    Effect.gen(function*() {
+      const { calls, logs, removed } = yield* bind({
+        ttl: (key) => Promise.resolve(key === dead ? -2 : 100)
+      })
+      expect(calls).toStrictEqual(["eval", "ttl", "ttl", "zrem"])
+      expect(removed).toStrictEqual([["user:1", dead]])
+      expect(logs).toStrictEqual([])
+    }))
+
+  it.effect("a failed TTL leaves the index as it is and the bind succeeds, logged at Debug", () =>
+    Effect.gen(function*() {
+      const { calls, logs } = yield* bind({
+        ttl: (key) => key === dead ? Promise.reject(driverError("Connection is closed.")) : Promise.resolve(100)
+      })
+      expect(calls).not.toContain("zrem")
+      expect(logs).toStrictEqual([[
+        "user index not pruned",
+        "Session store TTL failed (Connection): Connection is closed."
+      ]])
+    }))
+
+  it.effect("a failed ZREM: the bind succeeds, logged at Debug", () =>
+    Effect.gen(function*() {
+      const { logs } = yield* bind({
+        ttl: () => Promise.resolve(-2),
+        zrem: () => Promise.reject(replyError("READONLY You can't write against a read only replica."))
+      })
+      expect(logs).toStrictEqual([[
+        "user index not pruned",
+        "Session store ZREM failed (Reply): READONLY You can't write against a read only replica."
+      ]])
     }))
 })
 

@@ -53,7 +53,8 @@ const connectMillis = (connectTimeout: Duration.Duration): number =>
 /** @internal */
 export const redactSecrets = (text: string, secrets: ReadonlyArray<string | undefined>): string =>
   secrets.reduce<string>(
-    (redacted, secret) => secret === undefined || secret === "" ? redacted : redacted.split(secret).join("<redacted>"),
+    // an absent or empty password names nothing to hide
+    (redacted, secret) => secret ? redacted.replaceAll(secret, "<redacted>") : redacted,
     text
   )
 

@@ -95,8 +95,9 @@ export const parseHostPorts = (text: string): Either.Either<ReadonlyArray<RedisC
   for (const entry of entries) {
     const match = hostPort.exec(entry)
     const host = match?.[1] ?? match?.[2]
+    // A match has a host and a port of 1 to 5 digits.
     const port = Number(match?.[3])
-    if (host === undefined || !Number.isInteger(port) || port < 1 || port > 65535) {
+    if (host === undefined || port < 1 || port > 65535) {
       return Either.left(`expected a comma-separated list of host:port, got ${JSON.stringify(entry)}`)
     }
     parsed.push({ host, port })
