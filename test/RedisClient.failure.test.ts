@@ -15,7 +15,8 @@ import { randomUUID } from "node:crypto"
 import * as net from "node:net"
 import * as RedisClient from "../src/RedisClient.js"
 import { allCommands } from "./support/commands.js"
-import { freePort, layerRedisServer, RedisServer, type RedisServerHarness } from "./support/redisServer.js"
+import { layerRedisCluster, RedisCluster } from "./support/redisCluster.js"
+import { freePort, layerRedisServer, RedisServer, type RedisServerHarness, send } from "./support/redisServer.js"
 
 const commandTimeout = Duration.millis(300)
 
@@ -49,9 +50,14 @@ const unhandledErrorEvents = Effect.acquireRelease(
   )
 )
 
-/** A TCP server that accepts connections and never answers; counts connections. */
+/** A TCP server that accepts connections, reads, and never answers; counts connections, and those still open. */
 const silentServer = Effect.acquireRelease(
-  Effect.async<{ readonly port: number; readonly connections: () => number; readonly close: () => void }>(
+  Effect.async<{
+    readonly port: number
+    readonly connections: () => number
+    readonly open: () => number
+    readonly close: () => void
+  }>(
     (resume) => {
       const sockets = new Set<net.Socket>()
       let connections = 0
@@ -60,6 +66,8 @@ const silentServer = Effect.acquireRelease(
         sockets.add(socket)
         socket.on("error", () => {})
         socket.on("close", () => sockets.delete(socket))
+        // reads what it is sent (so a client's FIN arrives and closes the socket), answers nothing
+        socket.resume()
       })
       server.listen(0, "127.0.0.1", () => {
         const address = server.address()
@@ -67,6 +75,7 @@ const silentServer = Effect.acquireRelease(
         resume(Effect.succeed({
           port,
           connections: () => connections,
+          open: () => sockets.size,
           close: () => {
             for (const socket of sockets) socket.destroy()
             server.close()
@@ -106,6 +115,33 @@ describe("RedisClient failures", () => {
         expect(unhandled()).toStrictEqual([])
       }))
 
+    it.scoped("after the server dies, the client tries again after 100 ms, 200 ms, … up to 1 s apart", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        yield* restartWhenDone(server)
+        yield* makeClient(server)
+        yield* Effect.promise(() => server.kill())
+        // the port now refuses Redis: each attempt is accepted and closed at once
+        const attempts: Array<number> = []
+        const closing = net.createServer((socket) => {
+          attempts.push(Date.now())
+          socket.destroy()
+        })
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => {
+            closing.listen(server.port, "127.0.0.1", () => resume(Effect.void))
+          }),
+          () =>
+            Effect.async<void>((resume) => {
+              closing.close(() => resume(Effect.void))
+            })
+        )
+        yield* Effect.sleep("2500 millis")
+        // 100 + 200 + … + 600 ms: about six attempts, neither a busy loop nor one a second
+        expect(attempts.length).toBeGreaterThanOrEqual(4)
+        expect(attempts.length).toBeLessThanOrEqual(8)
+      }))
+
     it.scoped("after the server comes back, the same client works again within a few seconds", () =>
       Effect.gen(function*() {
         const server = yield* RedisServer
@@ -142,6 +178,33 @@ describe("RedisClient failures", () => {
 
         server.resume()
         yield* eventually(redis.get(key), "3 seconds")
+      }))
+
+    it.scoped("a client the layer owns says QUIT when its scope closes, and is gone", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        const quits = Effect.promise(async () =>
+          Number(/^cmdstat_quit:calls=(\d+)/m.exec(String(await send(server.port, ["INFO", "commandstats"])))?.[1] ?? 0)
+        )
+        const before = yield* quits
+        yield* Effect.scoped(Effect.flatMap(makeClient(server), (redis) => redis.get(freshKey("quit"))))
+        expect(yield* quits).toBe(before + 1)
+      }))
+
+    it.scoped("a server that does not answer QUIT holds up the scope's close for 1 s, no longer", () =>
+      Effect.gen(function*() {
+        const server = yield* RedisServer
+        yield* Effect.addFinalizer(() => Effect.sync(() => server.resume()))
+        const [elapsed] = yield* Effect.timed(
+          Effect.scoped(
+            Effect.flatMap(
+              makeClient(server),
+              (redis) => Effect.zipRight(redis.get(freshKey("paused-quit")), Effect.sync(() => server.pause()))
+            )
+          )
+        )
+        expect(Duration.toMillis(elapsed)).toBeGreaterThanOrEqual(950)
+        expect(Duration.toMillis(elapsed)).toBeLessThan(1500)
       }))
 
     it.scoped("layerFromClient leaves the application's client connected when its scope closes", () =>
@@ -195,10 +258,26 @@ describe("RedisClient failures", () => {
         expect(Duration.toMillis(elapsed)).toBeGreaterThanOrEqual(450)
         expect(Duration.toMillis(elapsed)).toBeLessThan(1000)
 
-        // the abandoned client does not keep reconnecting in the background
+        // the abandoned client does not keep reconnecting in the background, nor keep its connection
         const attempts = silent.connections()
         yield* Effect.sleep("1500 millis")
         expect(silent.connections()).toBe(attempts)
+        expect(silent.open()).toBe(0)
+      }))
+  })
+
+  layer(layerRedisCluster(), { excludeTestServices: true, timeout: "60 seconds" })("a Cluster", (it) => {
+    it.scoped("whose nodes are all gone fails each command at once with Connection, never queued until its bound", () =>
+      Effect.gen(function*() {
+        const cluster = yield* RedisCluster
+        const redis = yield* RedisClient.makeCluster({ nodes: cluster.addresses, commandTimeout: "3 seconds" })
+        yield* redis.set(freshKey("cluster"), "v")
+        yield* Effect.promise(() => Promise.all(cluster.nodes.map((node) => cluster.kill(node))))
+        // the client has seen its connections close
+        yield* Effect.sleep("500 millis")
+        const [elapsed, error] = yield* Effect.timed(failure(redis.get(freshKey("cluster"))))
+        expect(error).toMatchObject({ _tag: "SessionStoreError", command: "GET", reason: "Connection" })
+        expect(Duration.toMillis(elapsed)).toBeLessThan(1000)
       }))
   })
 })

@@ -34,9 +34,14 @@ interface Connectable {
   on(event: "error" | "node error", listener: (error: unknown) => void): unknown
 }
 
-/** `quit()`, or `disconnect()` if the server does not acknowledge within 1 s. */
+/**
+ * `quit()`, or `disconnect()` if the server does not acknowledge within 1 s.
+ * It runs as a release, where nothing is interruptible: the wait for the
+ * answer is made interruptible so the timeout can end it.
+ */
 const close = (client: Connectable): Effect.Effect<void> =>
   Effect.tryPromise(() => client.quit()).pipe(
+    Effect.interruptible,
     Effect.timeout(quitTimeout),
     Effect.catchAll(() => Effect.sync(() => client.disconnect())),
     Effect.asVoid
