@@ -147,6 +147,16 @@ describe("whatever a server or the driver says, no password", () => {
         expectNoSecrets(failure, [password, password.slice(0, 16)])
       }))
 
+    it.scoped("a Cluster node's refusal that names the password: the error and the logs show it redacted", () =>
+      Effect.gen(function*() {
+        const server = yield* refusingServer(`bad password ${password}`)
+        const failure = yield* buildFailure(
+          RedisClient.layerCluster({ nodes: [{ host: "127.0.0.1", port: server.port }], password, connectTimeout })
+        )
+        expect(expectConnectFailure(failure.error).detail).toContain("<redacted>")
+        expectNoSecrets(failure, [password])
+      }))
+
     it.effect.each([
       { name: "layer", make: () => RedisClient.layer({ url: `redis://:${password}@[bad:1` }) },
       {

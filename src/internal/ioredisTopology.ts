@@ -221,7 +221,7 @@ export const makeCluster = (
       connected(
         () => new Cluster(options.nodes.map(({ host, port }) => ({ host, port })), clusterOptions),
         connectTimeout,
-        (client) => [client.options.redisOptions?.password]
+        () => [perNode.password]
       ),
       (client) =>
         IoredisCluster.fromIoredisCluster(
