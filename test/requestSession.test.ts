@@ -119,6 +119,29 @@ describe("Retry-After on a 503 the handler answers itself", () => {
     )
   })
 
+  it.effect("after a write of persistNow failed, though a later one was over maxPayloadBytes", () => {
+    let failures = 1
+    return withSessions(
+      { maxPayloadBytes: 200 },
+      (memory) => ({
+        set: (key, value, options) => failures-- > 0 ? unreachable("SET") : memory.set(key, value, options)
+      }),
+      () =>
+        Effect.gen(function*() {
+          const persistNow = Effect.flatMap(Session.Session, (s) => s.persistNow)
+          const handler = Effect.gen(function*() {
+            yield* Session.set("n", 1)
+            yield* Effect.ignore(persistNow)
+            yield* Session.set("big", "x".repeat(300))
+            yield* Effect.ignore(persistNow)
+            yield* Session.remove("big")
+          })
+          const sent = yield* send(answer503(handler))
+          expect(sent.headers.get("retry-after")).toBe("1")
+        })
+    )
+  })
+
   it.effect("but not when nothing failed in the store", () =>
     withSessions({}, () => ({}), () =>
       Effect.gen(function*() {

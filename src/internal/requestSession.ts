@@ -320,7 +320,8 @@ export class RequestSession {
       loaded,
       empty: state.data.isEmpty,
       changed: state.changed,
-      // Only a merge policy reads it: replace writes never pay for the per-key scan.
+      // Only a merge policy reads it (`Commit.updateOf`): replace writes never pay for the per-key scan.
+      // Stryker disable next-line ConditionalExpression: equivalent in behaviour, as just said; it saves the scan
       mergeable: this.policy.writeMode === "merge" && state.mergeable,
       staleIds: state.staleIds === undefined ? noIds : [...state.staleIds],
       expireClientCookie: state.expireClientCookie,
