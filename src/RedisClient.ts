@@ -391,7 +391,9 @@ export const layer = (options: Options = {}): Layer.Layer<RedisClient, SessionSt
  * @category models
  */
 export interface ConnectionConfig {
+  /** As in `ConnectionOptions` (default 2 seconds), read from a `Config`, e.g. `Config.duration("REDIS_CONNECT_TIMEOUT")`. */
   readonly connectTimeout?: Config.Config<Duration.Duration> | undefined
+  /** As in `ConnectionOptions` (default 1 second), read from a `Config`, e.g. `Config.duration("REDIS_COMMAND_TIMEOUT")`. */
   readonly commandTimeout?: Config.Config<Duration.Duration> | undefined
   /** Default: `replicaAcksConfig` (`REDIS_REPLICA_ACKS`, `REDIS_REPLICA_ACKS_TIMEOUT`). */
   readonly replicaAcks?: Config.Config<Option.Option<ReplicaAcksOptions>> | undefined
@@ -532,13 +534,25 @@ export const layerSentinel = (options: SentinelOptions): Layer.Layer<RedisClient
   Layer.scoped(RedisClient, makeSentinel(options))
 
 /**
+ * A `host:port` list read from the variable `name` (comma-separated, IPv6 as
+ * `[::1]:port`, at least one entry, every port in 1–65535), as the `…Config`
+ * layers read `REDIS_SENTINELS` and `REDIS_CLUSTER_NODES`; anything else is a
+ * `ConfigError` naming the variable. For `SentinelConfig.sentinels` and
+ * `ClusterConfig.nodes` read from another variable.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const hostPortsConfig = (name: string): Config.Config<ReadonlyArray<HostPort>> => FromConfig.hostPorts(name)
+
+/**
  * Options of `layerSentinelConfig`.
  *
  * @since 0.2.0
  * @category models
  */
 export interface SentinelConfig extends ConnectionConfig {
-  /** Default: `REDIS_SENTINELS`, comma-separated `host:port` (IPv6 as `[::1]:port`). */
+  /** Default: `REDIS_SENTINELS`, comma-separated `host:port` (IPv6 as `[::1]:port`); see `hostPortsConfig`. */
   readonly sentinels?: Config.Config<ReadonlyArray<HostPort>> | undefined
   /** Default: `REDIS_SENTINEL_MASTER`. */
   readonly masterName?: Config.Config<string> | undefined
@@ -591,7 +605,7 @@ export const layerCluster = (options: ClusterOptions): Layer.Layer<RedisClient, 
  * @category models
  */
 export interface ClusterConfig extends ConnectionConfig {
-  /** Default: `REDIS_CLUSTER_NODES`, comma-separated `host:port` of some of the nodes. */
+  /** Default: `REDIS_CLUSTER_NODES`, comma-separated `host:port` of some of the nodes; see `hostPortsConfig`. */
   readonly nodes?: Config.Config<ReadonlyArray<HostPort>> | undefined
   /** Default: `REDIS_PASSWORD`, optional. */
   readonly password?: Config.Config<Option.Option<Redacted.Redacted<string>>> | undefined

@@ -63,4 +63,15 @@ describe("host:port lists", () => {
         }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
       )
   )
+  it.effect("hostPortsConfig reads any variable the same way, and names it when refused", () =>
+    Effect.gen(function*() {
+      const nodes = yield* RedisClient.hostPortsConfig("MY_NODES")
+      expect(nodes).toStrictEqual([{ host: "a", port: 1 }, { host: "::1", port: 2 }])
+      const error = yield* Effect.flip(RedisClient.hostPortsConfig("MY_OTHER_NODES"))
+      expect(String(error)).toContain("MY_OTHER_NODES")
+    }).pipe(
+      Effect.withConfigProvider(
+        ConfigProvider.fromMap(new Map([["MY_NODES", "a:1, [::1]:2"], ["MY_OTHER_NODES", "a"]]))
+      )
+    ))
 })

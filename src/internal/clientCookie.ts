@@ -35,7 +35,7 @@ export class ClientCookie {
 
   /** The cookie was looked at: the response depends on it (`Vary: Cookie`). */
   get read(): boolean {
-    // Stryker disable next-line ConditionalExpression: equivalent today, every commit that reaches the response has read the cookie (its load, or the id a recookie or an invalidation looks up)
+    // Stryker disable next-line ConditionalExpression: equivalent, every commit that reaches the response has read the cookie (its load, or the id a recookie or an invalidation looks up)
     return this.#raw !== undefined
   }
 

@@ -84,7 +84,7 @@ export const failure = (
   response: HttpServerResponse.HttpServerResponse,
   error: SessionStoreError | SessionTooLarge
 ): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
-  if (!contentType(response).includes("json")) return HttpServerRespondable.toResponse(error)
+  if (!isJson(response)) return HttpServerRespondable.toResponse(error)
   return Effect.succeed(
     error._tag === "SessionStoreError"
       ? HttpServerResponse.unsafeJson(Schema.encodeSync(SessionStoreError)(error), {
@@ -95,5 +95,6 @@ export const failure = (
   )
 }
 
-/** What the client is told: the platform sends `headers`, and a response copies its body's content type there. */
-const contentType = (response: HttpServerResponse.HttpServerResponse): string => response.headers["content-type"] ?? ""
+/** Whether the client is told JSON: the platform sends `headers`, and a response copies its body's content type there. */
+const isJson = (response: HttpServerResponse.HttpServerResponse): boolean =>
+  response.headers["content-type"]?.includes("json") === true
